@@ -1,0 +1,232 @@
+"""Command line: ``python -m app [train|predict|evaluate|models|gui]``; no subcommand starts the GUI.
+
+Results go to stdout as JSON (one object per line, or one list for ``models``);
+progress goes to stdout as readable lines, with a live bar on stderr when it is a
+terminal. A mistake the user can fix exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from models.config import DEFAULT_PRESET, PRESETS, preset
+from models.errors import DataSourceError, UserFacingError
+
+EXIT_USER_ERROR = 2
+
+# CLI flag -> TrainingConfig field, for overriding single hyperparameters of a preset.
+_OVERRIDES = {
+    "vocab_size": int, "maxlen": int, "embedding_dim": int, "lstm_units": int, "dropout": float,
+    "recurrent_dropout": float, "batch_size": int, "epochs": int, "learning_rate": float, "seed": int,
+    "validation_split": float,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sentiment-studio",
+        description="Train an LSTM sentiment model on IMDB reviews and score your own. "
+                    "With no command, the desktop app starts.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    sub.add_parser("gui", help="start the desktop app (the default)")
+
+    train = sub.add_parser("train", help="train a model and save it to the store")
+    train.add_argument("--data", required=True,
+                       help="'imdb' (Keras download), 'stanford' (archive download), an aclImdb folder or "
+                            ".tar.gz, or a .csv with text and label columns")
+    train.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
+                       help=f"hyperparameter preset (default: {DEFAULT_PRESET}, the specified model)")
+    train.add_argument("--limit", type=int, help="use at most N reviews per split (balanced), for a quick run")
+    train.add_argument("--name", help="name in the model store (default: the preset and date)")
+    train.add_argument("--validation", choices=["test", "split"], help="validate on the test split or a held-out part")
+    for name, kind in _OVERRIDES.items():
+        train.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name, metavar="N" if kind is int else "X")
+
+    predict = sub.add_parser("predict", help="score reviews: one JSON object per review")
+    predict.add_argument("--model", help="stored model name, id or folder (default: the newest)")
+    predict.add_argument("--file", type=Path, help="a .txt with one review per line, or a .csv with a text column")
+    predict.add_argument("text", nargs="*", help="review texts; with none and no --file, lines from stdin")
+
+    evaluate = sub.add_parser("evaluate", help="accuracy, loss and confusion matrix on a data set's test split")
+    evaluate.add_argument("--model", help="stored model name, id or folder (default: the newest)")
+    evaluate.add_argument("--data", required=True, help="as for train")
+    evaluate.add_argument("--limit", type=int, help="use at most N test reviews (balanced)")
+
+    sub.add_parser("models", help="list stored models as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in (None, "gui"):
+        from app.gui import run_gui  # noqa: PLC0415 - Qt only when the GUI is wanted
+
+        return run_gui()
+    try:
+        return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models}[
+            args.command](args)
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _store():
+    from models.store import ModelStore  # noqa: PLC0415
+
+    return ModelStore()
+
+
+def _emit(obj) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+# -- train --------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from models.datasets import load_source  # noqa: PLC0415
+    from models.training import train, training_metadata  # noqa: PLC0415
+
+    chosen = preset(args.preset)
+    changes = {name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None}
+    if args.validation:
+        changes["validation"] = args.validation
+    config = chosen.config.with_changes(**changes).validated()
+
+    print(f"Loading {args.data} ...", flush=True)
+    data = load_source(args.data, progress=lambda msg: print(msg, flush=True))
+    data = data.limited(args.limit)
+    s = data.summary()
+    print(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
+          f"{s['test']:,} test ({s['test_positive']:,} positive)", flush=True)
+
+    stop = threading.Event()
+
+    def request_stop(signum, frame):  # first Ctrl+C: stop cleanly and keep the finished epochs
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nStopping after this batch (Ctrl+C again to abort) ...", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        result = train(config, data, on_progress=_ConsoleProgress(), should_stop=stop.is_set)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if result.epochs_completed == 0:
+        raise UserFacingError("Training stopped before the first epoch finished; nothing was saved.")
+    name = args.name or f"{args.preset} {result.data_summary['source'].split('/')[-1]}"
+    info = _store().save(result.model, result.vocabulary, training_metadata(result, args.preset), name)
+    print(f"Saved as {info.name!r} in {info.path}", flush=True)
+    _emit({"name": info.name, "id": info.id, **result.summary()})
+    return 0
+
+
+class _ConsoleProgress:
+    """Epoch lines on stdout; a live batch bar on stderr when it is a terminal."""
+
+    def __init__(self) -> None:
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, p) -> None:
+        from models import training as t  # noqa: PLC0415
+
+        if p.phase == t.TRAINING and self.live:
+            width = 30
+            filled = int(width * p.batch / max(1, p.batches))
+            eta = f" ETA {_clock(p.eta_seconds)}" if p.eta_seconds is not None else ""
+            acc = p.logs.get("accuracy")
+            print(f"\rEpoch {p.epoch}/{p.epochs} [{'=' * filled}{'.' * (width - filled)}] "
+                  f"{p.batch}/{p.batches} acc {acc:.3f} {p.samples_per_second:.0f}/s{eta}   "
+                  if acc is not None else "", end="", file=sys.stderr, flush=True)
+        elif p.phase == t.EPOCH_END:
+            if self.live:
+                print("\r" + " " * 100 + "\r", end="", file=sys.stderr)
+            lg = p.logs
+            print(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', 0):.4f} acc {lg.get('accuracy', 0):.4f} "
+                  f"val_loss {lg.get('val_loss', 0):.4f} val_acc {lg.get('val_accuracy', 0):.4f} "
+                  f"({p.elapsed_seconds:.0f} s elapsed)", flush=True)
+        elif p.phase in (t.PREPARING, t.EVALUATING) and p.message:
+            print(p.message + " ...", flush=True)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# -- predict ------------------------------------------------------------------------------
+
+
+def read_reviews_file(path: Path) -> list[str]:
+    """A .csv's text column, or a text file's non-empty lines."""
+    if not path.exists():
+        raise DataSourceError(f"{path} does not exist.")
+    if path.suffix.lower() in (".csv", ".tsv"):
+        from models.datasets import TEXT_COLUMNS  # noqa: PLC0415
+
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        try:
+            with open(path, newline="", encoding="utf-8", errors="replace") as f:
+                reader = csv.reader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+                header = [h.strip().lower() for h in next(reader, [])]
+                col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
+                if col is None:
+                    raise DataSourceError(f"{path.name} has no text column (name one 'text' or 'review').")
+                return [row[col] for row in reader if len(row) > col and row[col].strip()]
+        except csv.Error as exc:
+            raise DataSourceError(f"{path.name} is not a valid CSV file ({exc}).") from None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\r\n") for line in f if line.strip()]
+    except OSError as exc:
+        raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from models.errors import EmptyReviewError  # noqa: PLC0415
+    from models.prediction import Predictor  # noqa: PLC0415
+
+    texts = list(args.text)
+    if args.file is not None:
+        texts += read_reviews_file(args.file)
+    elif not texts and not sys.stdin.isatty():
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        raise EmptyReviewError("Nothing to score: give review text, --file PATH, or lines on stdin.")
+    if any(not t.strip() for t in texts):
+        raise EmptyReviewError("A review is empty: give some text to score.")
+    predictor = Predictor.from_store(_store(), args.model)
+    for prediction in predictor.predict_many(texts):
+        _emit(prediction.to_json())
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from models.datasets import load_source  # noqa: PLC0415
+    from models.evaluation import evaluate  # noqa: PLC0415
+    from models.prediction import Predictor  # noqa: PLC0415
+
+    predictor = Predictor.from_store(_store(), args.model)
+    data = load_source(args.data).limited(args.limit)
+    _emit(evaluate(predictor, data).to_json())
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    print(json.dumps([info.summary() for info in _store().list()], indent=2))
+    return 0
+

@@ -1,0 +1,142 @@
+"""Hyperparameters of a training run and the named presets from the reference tutorials."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from models.errors import ConfigError
+
+VALIDATE_ON_TEST = "test"
+VALIDATE_ON_SPLIT = "split"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that defines a training run. The defaults are the specified model."""
+
+    vocab_size: int = 2000  # Keras' num_words: ids >= this become the out-of-vocabulary id
+    maxlen: int = 80  # tokens per review after padding/truncating at the front
+    embedding_dim: int = 128
+    lstm_units: int = 128
+    dropout: float = 0.2
+    recurrent_dropout: float = 0.2
+    batch_size: int = 32
+    epochs: int = 15
+    validation: str = VALIDATE_ON_TEST  # "test": the test split; "split": a fraction of train
+    validation_split: float = 0.2  # used when validation == "split"
+    learning_rate: float = 0.001  # Adam's default
+    seed: int = 1337
+
+    def validated(self) -> "TrainingConfig":
+        """Return self, or raise ConfigError naming the first bad value and why."""
+        problems = validation_problems(self)
+        if problems:
+            raise ConfigError(problems[0])
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_changes(self, **changes: Any) -> "TrainingConfig":
+        return replace(self, **changes)
+
+
+# (field, minimum, maximum, why) - maxima guard against typos that would exhaust memory.
+_LIMITS: list[tuple[str, float, float, str]] = [
+    ("vocab_size", 4, 1_000_000, "the vocabulary needs room for the 3 reserved ids plus at least one word"),
+    ("maxlen", 1, 10_000, "a review must keep at least one token"),
+    ("embedding_dim", 1, 4096, "the embedding needs at least one dimension"),
+    ("lstm_units", 1, 4096, "the LSTM needs at least one unit"),
+    ("batch_size", 1, 65_536, "a batch holds at least one review"),
+    ("epochs", 1, 1000, "training needs at least one epoch"),
+]
+
+
+def validation_problems(config: TrainingConfig) -> list[str]:
+    """Readable reasons why ``config`` cannot be trained, empty when it can."""
+    problems: list[str] = []
+    for name, low, high, why in _LIMITS:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{name} must be a whole number, got {value!r}.")
+        elif value < low:
+            problems.append(f"{name} must be at least {low:g} ({why}); got {value}.")
+        elif value > high:
+            problems.append(f"{name} must be at most {high:g}; got {value}.")
+    for name in ("dropout", "recurrent_dropout"):
+        value = getattr(config, name)
+        if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+            problems.append(f"{name} must be between 0 (none) and below 1; got {value!r}.")
+    if config.validation not in (VALIDATE_ON_TEST, VALIDATE_ON_SPLIT):
+        problems.append(f"validation must be 'test' or 'split'; got {config.validation!r}.")
+    if not isinstance(config.validation_split, (int, float)) or not 0.0 < config.validation_split < 1.0:
+        problems.append(f"validation_split must be between 0 and 1 (exclusive); got {config.validation_split!r}.")
+    if not isinstance(config.learning_rate, (int, float)) or not 0.0 < config.learning_rate <= 10.0:
+        problems.append(f"learning_rate must be above 0 and at most 10; got {config.learning_rate!r}.")
+    return problems
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    config: TrainingConfig
+    reference: str  # what the source tutorial reported, for the results table
+
+
+DEFAULT_PRESET = "imdb-lstm"
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "imdb-lstm",
+            "IMDB LSTM (specified model)",
+            TrainingConfig(),
+            "val_acc 0.835 at epochs 1-2 (best), final test accuracy 0.813, loss 1.145",
+        ),
+        Preset(
+            "keras-small-10k",
+            "10k words, 200 tokens, LSTM 64, 5 epochs",
+            TrainingConfig(
+                vocab_size=10_000, maxlen=200, embedding_dim=64, lstm_units=64, dropout=0.0,
+                recurrent_dropout=0.0, batch_size=64, epochs=5, validation=VALIDATE_ON_SPLIT,
+                validation_split=0.2,
+            ),
+            '"strong accuracy" (no figure given)',
+        ),
+        Preset(
+            "lstm100-5k",
+            "5k words, 500 tokens, LSTM 100, 10 epochs",
+            TrainingConfig(
+                vocab_size=5000, maxlen=500, embedding_dim=32, lstm_units=100, dropout=0.0,
+                recurrent_dropout=0.0, batch_size=64, epochs=10,
+            ),
+            "test accuracy 0.8515",
+        ),
+        Preset(
+            "lstm100-5k-dropout",
+            "5k words, 500 tokens, LSTM 100 + dropout, 3 epochs",
+            TrainingConfig(
+                vocab_size=5000, maxlen=500, embedding_dim=32, lstm_units=100, dropout=0.2,
+                recurrent_dropout=0.2, batch_size=64, epochs=3,
+            ),
+            "test accuracy 0.8663",
+        ),
+    ]
+}
+
+
+def preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}."
+        ) from None

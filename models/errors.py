@@ -1,0 +1,29 @@
+"""Exceptions a user can cause, each carrying a message written for that user.
+
+The GUI shows ``str(error)`` in a dialog or the status bar; the CLI prints it on one
+line and exits with status 2. Anything that is *not* a ``UserFacingError`` is a bug.
+"""
+
+
+class UserFacingError(Exception):
+    """Base class: the message is shown to the user as it is."""
+
+
+class DataSourceError(UserFacingError):
+    """A data set path, archive or CSV that cannot be used."""
+
+
+class NetworkError(DataSourceError):
+    """A download that failed; the message names the offline alternative."""
+
+
+class ConfigError(UserFacingError):
+    """A hyperparameter outside its allowed range."""
+
+
+class EmptyReviewError(UserFacingError):
+    """A review with nothing in it to score."""
+
+
+class ModelStoreError(UserFacingError):
+    """A model that cannot be found, loaded, saved, renamed or deleted."""

@@ -1,0 +1,40 @@
+"""The one place that decides where Sentiment Studio keeps its files.
+
+Everything lives under ``platformdirs.user_data_dir("SentimentStudio")`` unless the
+``SENTIMENT_STUDIO_HOME`` environment variable points elsewhere (tests point it at a
+temporary folder so they never touch the real home directory).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "SentimentStudio"
+HOME_ENV = "SENTIMENT_STUDIO_HOME"
+
+
+def data_dir() -> Path:
+    """Root of the user's data: models, downloads and Keras' own files."""
+    override = os.environ.get(HOME_ENV)
+    root = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return root
+
+
+def models_dir() -> Path:
+    return data_dir() / "models"
+
+
+def downloads_dir() -> Path:
+    """Where downloaded data sets are cached (user-writable, never inside a bundle)."""
+    override = os.environ.get(HOME_ENV)
+    if override:
+        return Path(override) / "downloads"
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "downloads"
+
+
+def keras_home() -> Path:
+    """Keras writes ``keras.json`` and caches here instead of ``~/.keras``."""
+    return data_dir() / "keras"

@@ -1,0 +1,91 @@
+"""Scoring reviews with a stored model: one text or many, with what the model saw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from models.errors import EmptyReviewError
+from models.store import LoadedModel, ModelStore
+from models.vocabulary import Vocabulary
+
+POSITIVE, NEGATIVE = "positive", "negative"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probability: float  # of the review being positive
+    label: str
+    known_tokens: int
+    oov_tokens: int
+    truncated: bool
+    tokens: list[str]  # the tokens the model saw, in order
+    ids: list[int]  # their ids (2 = out of vocabulary)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "probability": round(self.probability, 6),
+            "label": self.label,
+            "known_tokens": self.known_tokens,
+            "oov_tokens": self.oov_tokens,
+            "truncated": self.truncated,
+        }
+
+
+def label_of(probability: float) -> str:
+    return POSITIVE if probability >= 0.5 else NEGATIVE
+
+
+class Predictor:
+    """Wraps a Keras model and its vocabulary; ``predict`` encodes exactly as training did."""
+
+    def __init__(self, model: Any, vocabulary: Vocabulary, maxlen: int, name: str = ""):
+        self.model = model
+        self.vocabulary = vocabulary
+        self.maxlen = maxlen
+        self.name = name
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedModel) -> "Predictor":
+        return cls(loaded.model, loaded.vocabulary, loaded.maxlen, loaded.info.name)
+
+    @classmethod
+    def from_store(cls, store: ModelStore, ref: str | None = None) -> "Predictor":
+        return cls.from_loaded(store.load(ref))
+
+    def probabilities(self, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """P(positive) for each row of padded ids."""
+        out = np.empty(len(ids), dtype=np.float64)
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start:start + batch_size]
+            # Calling the model directly avoids predict()'s per-call dataset set-up.
+            out[start:start + len(chunk)] = np.asarray(self.model(chunk, training=False)).reshape(-1)
+        return out
+
+    def predict(self, text: str) -> Prediction:
+        return self.predict_many([text])[0]
+
+    def predict_many(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 512,
+        on_progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[Prediction]:
+        for text in texts:
+            if not text or not text.strip():
+                raise EmptyReviewError("The review is empty: type or paste some text to score.")
+        results: list[Prediction] = []
+        for start in range(0, len(texts), batch_size):
+            if should_stop is not None and should_stop():
+                break
+            encoded = [self.vocabulary.encode(t, self.maxlen) for t in texts[start:start + batch_size]]
+            probs = self.probabilities(np.stack([e.ids for e in encoded]), batch_size)
+            for e, p in zip(encoded, probs):
+                results.append(Prediction(float(p), label_of(float(p)), e.known_tokens, e.oov_tokens,
+                                          e.truncated, e.seen_tokens, e.seen_ids))
+            if on_progress is not None:
+                on_progress(len(results), len(texts))
+        return results

@@ -1,0 +1,316 @@
+"""``train(config, data, on_progress, should_stop)``: the whole training run, without any GUI.
+
+Progress goes out through a plain callback and a stop request comes in through a
+plain predicate, so the Qt worker, the CLI and the tests all drive the same function.
+The stop predicate is checked after every training *and* validation batch (Keras
+cannot act on a queued signal while ``fit`` blocks its thread).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from models.architecture import build_model
+from models.config import VALIDATE_ON_SPLIT, TrainingConfig
+from models.datasets import Dataset
+from models.encoding import encode_split
+from models.errors import DataSourceError
+from models.keras_runtime import keras
+from models.vocabulary import OOV_ID, Vocabulary, pad_sequences, tokenize
+
+PREPARING, TRAINING, VALIDATING, EPOCH_END, EVALUATING, FINISHED = (
+    "preparing", "training", "validating", "epoch_end", "evaluating", "finished",
+)
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    phase: str
+    epoch: int = 0  # 1-based; 0 before the first epoch
+    epochs: int = 0
+    batch: int = 0  # batches done in this epoch
+    batches: int = 0  # training batches per epoch
+    logs: dict[str, float] = field(default_factory=dict)  # running batch metrics or epoch metrics
+    samples_per_second: float = 0.0
+    elapsed_seconds: float = 0.0
+    eta_seconds: float | None = None
+    message: str = ""
+
+
+@dataclass
+class TrainingResult:
+    model: Any
+    vocabulary: Vocabulary
+    config: TrainingConfig
+    history: dict[str, list[float]]  # per completed epoch: loss, accuracy, val_loss, val_accuracy, seconds
+    best_epoch: int | None  # 1-based, by validation accuracy; None when no epoch completed
+    test_loss: float | None
+    test_accuracy: float | None
+    total_seconds: float
+    stopped: bool
+    data_summary: dict
+
+    @property
+    def epochs_completed(self) -> int:
+        return len(self.history.get("loss", []))
+
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        secs = self.history.get("seconds", [])
+        return float(np.mean(secs)) if secs else None
+
+    def summary(self) -> dict:
+        return {
+            "best_epoch": self.best_epoch,
+            "epochs_completed": self.epochs_completed,
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "seconds_per_epoch": self.seconds_per_epoch,
+            "total_seconds": self.total_seconds,
+            "stopped": self.stopped,
+        }
+
+
+ProgressFn = Callable[[TrainingProgress], None]
+StopFn = Callable[[], bool]
+
+
+def prepare_arrays(config: TrainingConfig, data: Dataset) -> tuple[Vocabulary, tuple, tuple]:
+    """Vocabulary from the training split, then padded ids for train and test."""
+    if len(data.train) == 0 or len(data.test) == 0:
+        raise DataSourceError("The data set needs at least one training and one test review.")
+    if data.train.texts is not None:
+        tokens = [tokenize(t) for t in data.train.texts]
+        vocabulary = Vocabulary.build(tokens, config.vocab_size)
+        x_train = pad_sequences([vocabulary.encode_tokens(t) for t in tokens], config.maxlen)
+    else:
+        assert data.keras_word_index is not None
+        vocabulary = Vocabulary.from_keras_word_index(data.keras_word_index, config.vocab_size)
+        x_train = encode_split(data.train, vocabulary, config.maxlen, data.keras_word_index)
+    x_test = encode_split(data.test, vocabulary, config.maxlen, data.keras_word_index)
+    y_train = data.train.labels.astype(np.float32)
+    y_test = data.test.labels.astype(np.float32)
+    return vocabulary, (x_train, y_train), (x_test, y_test)
+
+
+def train(
+    config: TrainingConfig,
+    data: Dataset,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> TrainingResult:
+    config.validated()
+    report = on_progress or (lambda p: None)
+    stop = should_stop or (lambda: False)
+    started = time.perf_counter()
+
+    report(TrainingProgress(PREPARING, epochs=config.epochs, message="Building the vocabulary and encoding reviews"))
+    vocabulary, (x_train, y_train), (x_test, y_test) = prepare_arrays(config, data)
+    if config.validation == VALIDATE_ON_SPLIT:
+        order = np.random.default_rng(config.seed).permutation(len(x_train))
+        n_val = max(1, int(round(len(order) * config.validation_split)))
+        if n_val >= len(order):
+            raise DataSourceError("Too few training reviews to hold some out for validation.")
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        x_val, y_val = x_train[val_idx], y_train[val_idx]
+        x_train, y_train = x_train[train_idx], y_train[train_idx]
+    else:
+        x_val, y_val = x_test, y_test
+
+    k = keras()
+    k.utils.set_random_seed(config.seed)
+    report(TrainingProgress(PREPARING, epochs=config.epochs, message="Building the model"))
+    model = build_model(config)
+    tracker = _tracker_class()(config, len(x_train), len(x_val), report, stop, started)
+    if not stop():
+        model.fit(
+            x_train, y_train,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            validation_data=(x_val, y_val),
+            callbacks=[tracker],
+            verbose=0,
+        )
+    history = tracker.history
+    best_epoch = tracker.restore_best(model)
+    stopped = tracker.stop_seen or stop()
+
+    test_loss = test_accuracy = None
+    if best_epoch is not None:
+        if config.validation == VALIDATE_ON_SPLIT:
+            if not stopped:
+                report(TrainingProgress(EVALUATING, epoch=len(history["loss"]), epochs=config.epochs,
+                                        message="Evaluating on the test split"))
+                metrics = model.evaluate(x_test, y_test, batch_size=max(256, config.batch_size),
+                                         verbose=0, return_dict=True, callbacks=[tracker.evaluation_stopper()])
+                if not tracker.stop_seen:
+                    test_loss, test_accuracy = float(metrics["loss"]), float(metrics["accuracy"])
+        else:
+            # Validation ran on the test split with these very weights: reuse, don't recompute.
+            test_loss = history["val_loss"][best_epoch - 1]
+            test_accuracy = history["val_accuracy"][best_epoch - 1]
+    total = time.perf_counter() - started
+    report(TrainingProgress(FINISHED, epoch=len(history["loss"]), epochs=config.epochs, elapsed_seconds=total,
+                            message="Stopped" if stopped else "Finished"))
+    summary = data.summary()
+    summary["oov_rate_train"] = float(np.mean(x_train[x_train > 0] == OOV_ID)) if x_train.size else 0.0
+    return TrainingResult(model, vocabulary, config, history, best_epoch, test_loss, test_accuracy,
+                          total, stopped, summary)
+
+
+@functools.cache
+def _tracker_class() -> type:
+    """The Keras callback class, defined once Keras is imported (this module imports it lazily)."""
+    return type("TrainingTracker", (_Tracker, keras().callbacks.Callback), {})
+
+
+class _Tracker:
+    """Reports progress, honours the stop flag within one batch, and keeps the best epoch's weights."""
+
+    def __init__(self, config: TrainingConfig, n_train: int, n_val: int, report: ProgressFn, stop: StopFn,
+                 started: float):
+        super().__init__()
+        self.config = config
+        self.report = report
+        self.stop = stop
+        self.started = started
+        self.batches = -(-n_train // config.batch_size)
+        self.val_batches = -(-n_val // config.batch_size)
+        self.history: dict[str, list[float]] = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy",
+                                                                  "seconds")}
+        self.stop_seen = False
+        self.best_accuracy = -1.0
+        self.best_weights: list | None = None
+        self.best_epoch: int | None = None
+        self.batch_seconds: float | None = None  # moving estimate of one training batch
+        self.val_seconds: float | None = None
+        self.epoch = 0
+
+    # -- stop ----------------------------------------------------------------------------
+    def _check_stop(self) -> bool:
+        if not self.stop_seen and self.stop():
+            self.stop_seen = True
+        if self.stop_seen:
+            self.model.stop_training = True
+            self.model.stop_evaluating = True
+        return self.stop_seen
+
+    def evaluation_stopper(self):
+        """A callback for a later ``evaluate`` call that honours the same stop flag."""
+        tracker = self
+
+        class StopEvaluation(keras().callbacks.Callback):
+            def on_test_batch_end(self, batch, logs=None):
+                if tracker.stop():
+                    tracker.stop_seen = True
+                    self.model.stop_evaluating = True
+
+        return StopEvaluation()
+
+    # -- epochs and batches -------------------------------------------------------------
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        self.epoch_started = time.perf_counter()
+        self.val_started = None
+        self._check_stop()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        done = batch + 1
+        spent = now - self.epoch_started
+        self.batch_seconds = spent / done
+        self.report(TrainingProgress(
+            TRAINING, self.epoch, self.config.epochs, done, self.batches,
+            logs={k: float(v) for k, v in (logs or {}).items()},
+            samples_per_second=done * self.config.batch_size / spent if spent > 0 else 0.0,
+            elapsed_seconds=now - self.started,
+            eta_seconds=self._eta(self.batches - done, validation_left=True),
+        ))
+        self._check_stop()
+
+    def on_test_begin(self, logs=None):
+        self.val_started = time.perf_counter()
+
+    def on_test_batch_end(self, batch, logs=None):
+        if (batch + 1) % 20 == 0:
+            self.report(TrainingProgress(
+                VALIDATING, self.epoch, self.config.epochs, self.batches, self.batches,
+                elapsed_seconds=time.perf_counter() - self.started,
+                eta_seconds=self._eta(0, validation_left=True),
+                message=f"Validating: batch {batch + 1} of {self.val_batches}",
+            ))
+        self._check_stop()
+
+    def on_test_end(self, logs=None):
+        if self.val_started is not None:
+            self.val_seconds = time.perf_counter() - self.val_started
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._check_stop():
+            return  # a partial epoch's metrics are not comparable: keep only whole epochs
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        seconds = time.perf_counter() - self.epoch_started
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            self.history[key].append(logs.get(key, float("nan")))
+        self.history["seconds"].append(seconds)
+        val_acc = logs.get("val_accuracy", float("nan"))
+        if val_acc > self.best_accuracy:  # ties keep the earlier epoch
+            self.best_accuracy = val_acc
+            self.best_epoch = self.epoch
+            self.best_weights = [w.copy() for w in self.model.get_weights()]
+        self.report(TrainingProgress(
+            EPOCH_END, self.epoch, self.config.epochs, self.batches, self.batches, logs=logs,
+            samples_per_second=self.batches * self.config.batch_size / seconds if seconds > 0 else 0.0,
+            elapsed_seconds=time.perf_counter() - self.started,
+            eta_seconds=seconds * (self.config.epochs - self.epoch),
+            message=f"Epoch {self.epoch}/{self.config.epochs}",
+        ))
+
+    def _eta(self, batches_left: int, validation_left: bool) -> float | None:
+        if self.batch_seconds is None:
+            return None
+        epochs_after = self.config.epochs - self.epoch
+        # Validation batches run without backprop: about a third of a training batch until measured.
+        val = self.val_seconds if self.val_seconds is not None else self.val_batches * self.batch_seconds / 3
+        epoch_seconds = self.batches * self.batch_seconds + val
+        return batches_left * self.batch_seconds + (val if validation_left else 0.0) + epochs_after * epoch_seconds
+
+    def restore_best(self, model) -> int | None:
+        if self.best_weights is not None:
+            model.set_weights(self.best_weights)
+        return self.best_epoch
+
+
+def training_metadata(result: TrainingResult, preset_name: str | None) -> dict[str, Any]:
+    """What the store keeps beside a trained model (config, data, history, results, versions)."""
+    return {
+        "kind": "trained",
+        "preset": preset_name,
+        "config": result.config.to_dict(),
+        "data": result.data_summary,
+        "history": result.history,
+        "results": result.summary(),
+        "versions": library_versions(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    import platform  # noqa: PLC0415
+
+    import models  # noqa: PLC0415
+
+    k = keras()
+    versions = {"app": models.__version__, "keras": k.__version__, "numpy": np.__version__,
+                "python": platform.python_version()}
+    try:
+        import tensorflow as tf  # noqa: PLC0415
+
+        versions["tensorflow"] = tf.__version__
+    except ImportError:  # pragma: no cover - TensorFlow is a hard dependency
+        pass
+    return versions

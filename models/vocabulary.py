@@ -1,0 +1,191 @@
+"""Where a review becomes ids: tokenizing, the frequency-ranked vocabulary, and padding.
+
+Id conventions are Keras' IMDB ones, so a model trained here and one trained on
+``keras.datasets.imdb.load_data(num_words=N)`` see the same kind of input:
+
+* 0 = padding, 1 = start of review, 2 = out of vocabulary, 3 = unused;
+* a word of frequency rank r (1 = most frequent in the training split) has id r + 3
+  (``index_from=3``), so the most frequent word is id 4;
+* ids >= ``num_words`` become 2, as ``num_words`` does in ``load_data``.
+
+Padding and truncation follow ``keras.utils.pad_sequences`` defaults: both at the
+front, so the *last* ``maxlen`` ids (the end of the review) are kept.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from models.errors import ModelStoreError
+
+PAD_ID = 0
+START_ID = 1
+OOV_ID = 2
+INDEX_FROM = 3
+TOKENIZER_VERSION = "words-v1"
+VOCAB_FORMAT = "sentiment-studio-vocabulary"
+
+_LINE_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)  # IMDB reviews use <br /> for paragraphs
+_HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
+# A word is a run of letters/digits in any script, with inner apostrophes kept ("don't").
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a review into lower-case words, ignoring HTML line breaks, tags and punctuation."""
+    text = _LINE_BREAK.sub(" ", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = html.unescape(text).translate(_APOSTROPHES)
+    return _WORD.findall(text.casefold())
+
+
+def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int) -> np.ndarray:
+    """``keras.utils.pad_sequences(seqs, maxlen)`` with its defaults, without importing Keras."""
+    out = np.zeros((len(sequences), maxlen), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        tail = seq[-maxlen:] if len(seq) > maxlen else seq
+        if len(tail):
+            out[row, maxlen - len(tail):] = tail
+    return out
+
+
+@dataclass(frozen=True)
+class EncodedReview:
+    """One review as the model sees it."""
+
+    ids: np.ndarray  # shape (maxlen,), int32
+    tokens: list[str]  # every token of the review, before truncation
+    seen_tokens: list[str]  # the tokens behind the non-padding ids (the start mark excluded)
+    seen_ids: list[int]
+    known_tokens: int  # seen tokens that are in the vocabulary
+    oov_tokens: int  # seen tokens that became the out-of-vocabulary id
+    truncated: bool  # the front of the review was cut to fit maxlen
+
+
+class Vocabulary:
+    """Word -> id map with Keras' IMDB conventions, capped at ``num_words``."""
+
+    def __init__(self, word_ids: dict[str, int], num_words: int):
+        self.num_words = int(num_words)
+        # Only ids below num_words can ever be emitted; drop the rest to keep files small.
+        self.word_ids = {w: i for w, i in word_ids.items() if INDEX_FROM < i < self.num_words}
+
+    def __len__(self) -> int:
+        return len(self.word_ids)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Vocabulary)
+            and self.num_words == other.num_words
+            and self.word_ids == other.word_ids
+        )
+
+    @classmethod
+    def build(cls, tokenized_texts: Iterable[Sequence[str]], num_words: int) -> "Vocabulary":
+        """Rank words by frequency in the training texts (ties: alphabetical, for determinism)."""
+        counts: Counter[str] = Counter()
+        for tokens in tokenized_texts:
+            counts.update(tokens)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        keep = max(0, num_words - INDEX_FROM - 1)
+        return cls({w: rank + INDEX_FROM for rank, (w, _) in enumerate(ranked[:keep], start=1)}, num_words)
+
+    @classmethod
+    def from_keras_word_index(cls, word_index: dict[str, int], num_words: int) -> "Vocabulary":
+        """From Keras' ``imdb_word_index.json`` (word -> frequency rank from 1)."""
+        return cls({w: int(r) + INDEX_FROM for w, r in word_index.items()}, num_words)
+
+    def to_keras_word_index(self) -> dict[str, int]:
+        return {w: i - INDEX_FROM for w, i in self.word_ids.items()}
+
+    def id_of(self, token: str) -> int:
+        return self.word_ids.get(token, OOV_ID)
+
+    def words_by_id(self) -> dict[int, str]:
+        return {i: w for w, i in self.word_ids.items()}
+
+    def encode_tokens(self, tokens: Sequence[str]) -> list[int]:
+        """Start mark then one id per token, unpadded (what ``load_data`` yields per review)."""
+        get = self.word_ids.get
+        return [START_ID, *(get(t, OOV_ID) for t in tokens)]
+
+    def encode(self, text: str, maxlen: int) -> EncodedReview:
+        tokens = tokenize(text)
+        ids = self.encode_tokens(tokens)
+        kept = ids[-maxlen:]
+        # Tokens behind the kept ids: the start mark has no token, so it is skipped.
+        n_seen = len(kept) - (1 if len(ids) <= maxlen else 0)
+        seen_tokens = tokens[len(tokens) - n_seen:] if n_seen else []
+        seen_ids = kept[len(kept) - n_seen:] if n_seen else []
+        oov = sum(1 for i in seen_ids if i == OOV_ID)
+        return EncodedReview(
+            ids=pad_sequences([ids], maxlen)[0],
+            tokens=tokens,
+            seen_tokens=seen_tokens,
+            seen_ids=seen_ids,
+            known_tokens=n_seen - oov,
+            oov_tokens=oov,
+            truncated=len(ids) > maxlen,
+        )
+
+    def encode_batch(self, texts: Iterable[str], maxlen: int) -> np.ndarray:
+        return pad_sequences([self.encode_tokens(tokenize(t)) for t in texts], maxlen)
+
+    # -- files -------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        words: list[str | None] = [None] * max(0, self.num_words - INDEX_FROM - 1)
+        for w, i in self.word_ids.items():
+            words[i - INDEX_FROM - 1] = w
+        return {
+            "format": VOCAB_FORMAT,
+            "version": 1,
+            "tokenizer": TOKENIZER_VERSION,
+            "num_words": self.num_words,
+            "index_from": INDEX_FROM,
+            "words": words,  # words[k] has id k + 4 (frequency rank k + 1)
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "Vocabulary":
+        if not isinstance(data, dict) or data.get("format") != VOCAB_FORMAT:
+            raise ModelStoreError("This file is not a Sentiment Studio vocabulary.")
+        if data.get("version", 1) > 1:
+            raise ModelStoreError(
+                "This vocabulary was written by a newer version of Sentiment Studio; update the app to use it."
+            )
+        try:
+            words = data["words"]
+            num_words = int(data["num_words"])
+            word_ids = {w: k + INDEX_FROM + 1 for k, w in enumerate(words) if isinstance(w, str)}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelStoreError(f"The vocabulary file is damaged ({exc}).") from None
+        return cls(word_ids, num_words)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.to_json(), f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Vocabulary":
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            raise ModelStoreError(f"The vocabulary file {path.name} is missing.") from None
+        except (OSError, ValueError) as exc:
+            raise ModelStoreError(f"The vocabulary file {path.name} cannot be read ({exc}).") from None
+        return cls.from_json(data)

@@ -1,0 +1,101 @@
+"""The command line, run as a user runs it: a subprocess with its own data directory."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--vocab-size", "64", "--maxlen", "24", "--embedding-dim", "8", "--lstm-units", "8", "--batch-size", "16",
+        "--dropout", "0", "--recurrent-dropout", "0", "--learning-rate", "0.01"]
+
+
+def run_cli(*args, input=None, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, env=env, input=input, timeout=timeout)
+
+
+def last_json(stdout: str):
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def assert_user_error(proc, fragment):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+
+
+@pytest.fixture(scope="module")
+def cli_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli-home")
+
+
+def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    proc = run_cli("train", "--data", tiny_csv, "--epochs", "4", "--name", "tiny", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    summary = last_json(proc.stdout)
+    assert summary["name"] == "tiny" and summary["epochs_completed"] == 4
+    assert {"test_accuracy", "best_epoch", "seconds_per_epoch"} <= set(summary)
+    assert "Epoch 4/4" in proc.stdout
+
+    proc = run_cli("predict", "A great film with wonderful acting", "an awful, boring film")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    assert set(rows[0]) == {"probability", "label", "known_tokens", "oov_tokens", "truncated"}
+
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_bytes("truly fun and superb\n\nterrible \xff acting\n".encode("latin-1"))  # invalid UTF-8 too
+    proc = run_cli("predict", "--model", "tiny", "--file", reviews)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 2
+
+    proc = run_cli("predict", input="i loved it, a great film, wonderful acting\n")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["label"] == "positive"
+
+    proc = run_cli("evaluate", "--model", "tiny", "--data", tiny_csv)
+    assert proc.returncode == 0, proc.stderr
+    ev = json.loads(proc.stdout)
+    assert ev["n"] == 48 and sum(map(sum, ev["confusion"])) == 48 and ev["accuracy"] == summary["test_accuracy"]
+
+    proc = run_cli("models")
+    assert [m["name"] for m in json.loads(proc.stdout)] == ["tiny"]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["train", "--data", "/no/such/file.csv"], "does not exist"),
+        (["train", "--data", "{csv}", "--epochs", "0"], "epochs must be at least 1"),
+        (["train", "--data", "{csv}", "--dropout", "2"], "dropout must be between"),
+        (["predict", "--model", "nope", "hello"], "No model called 'nope'"),
+        (["predict", "hello"], "no trained model yet"),
+        (["predict", "  "], "empty"),
+        (["predict", "--file", "/no/such.txt"], "does not exist"),
+        (["evaluate", "--data", "/no/such.csv"], "no trained model yet"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(args, fragment, tiny_csv, monkeypatch, tmp_path):
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "empty-home"))
+    args = [str(tiny_csv) if a == "{csv}" else a for a in args]
+    assert_user_error(run_cli(*args), fragment)
+
+
+def test_bad_csv_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("body,stars\nhello,5\n")
+    assert_user_error(run_cli("train", "--data", bad), "no text column")
+
+
+def test_help_lists_the_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for cmd in ("train", "predict", "evaluate", "models"):
+        assert cmd in proc.stdout

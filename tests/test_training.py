@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from models import training as t
+from models.architecture import build_model
+from models.config import TrainingConfig
+from models.datasets import load_csv
+from models.errors import ConfigError
+
+
+def test_default_architecture_is_exactly_the_specified_layers():
+    model = build_model(TrainingConfig())
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Embedding", "LSTM", "Dense"]
+    emb, lstm, dense = model.layers
+    assert (emb.input_dim, emb.output_dim) == (2000, 128)
+    assert (lstm.units, lstm.dropout, lstm.recurrent_dropout) == (128, 0.2, 0.2)
+    assert dense.units == 1 and dense.activation.__name__ == "sigmoid"
+    assert model.input_shape == (None, 80)
+    assert model.loss == "binary_crossentropy" and type(model.optimizer).__name__ == "Adam"
+    assert model.count_params() == 2000 * 128 + 4 * 128 * (128 + 128 + 1) + 129
+
+
+def test_train_two_epochs_reports_progress_and_keeps_best_epoch(tiny_csv, tiny_config):
+    data = load_csv(tiny_csv)
+    events: list[t.TrainingProgress] = []
+    result = t.train(tiny_config, data, on_progress=events.append)
+    assert result.epochs_completed == 2 and not result.stopped
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+    best = int(np.argmax(result.history["val_accuracy"])) + 1
+    assert result.best_epoch == best
+    assert result.test_accuracy == result.history["val_accuracy"][best - 1]
+    phases = [e.phase for e in events]
+    assert phases[0] == t.PREPARING and phases[-1] == t.FINISHED
+    assert phases.count(t.EPOCH_END) == 2
+    batches = [e for e in events if e.phase == t.TRAINING]
+    assert batches[0].batches == -(-len(data.train) // tiny_config.batch_size)
+    assert all(e.eta_seconds is not None and e.eta_seconds >= 0 for e in batches)
+    # the restored weights are the best epoch's: evaluating them reproduces its validation accuracy
+    from models.encoding import encode_split
+
+    x = encode_split(data.test, result.vocabulary, tiny_config.maxlen)
+    probs = result.model.predict(x, verbose=0).reshape(-1)
+    assert np.mean((probs >= 0.5) == (data.test.labels == 1)) == pytest.approx(result.test_accuracy, abs=1e-6)
+
+
+def test_learns_an_easy_task(tiny_csv, tiny_config):
+    result = t.train(tiny_config.with_changes(epochs=6), load_csv(tiny_csv))
+    assert result.test_accuracy >= 0.9
+
+
+def test_stop_request_ends_training_within_one_batch(tiny_csv, tiny_config):
+    data = load_csv(tiny_csv)
+    seen = []
+
+    def on_progress(p):
+        if p.phase == t.TRAINING:
+            seen.append((p.epoch, p.batch))
+
+    result = t.train(tiny_config.with_changes(epochs=5), data, on_progress=on_progress,
+                     should_stop=lambda: len(seen) >= 3)
+    assert result.stopped and seen == [(1, 1), (1, 2), (1, 3)]
+    assert result.epochs_completed == 0 and result.best_epoch is None and result.test_accuracy is None
+
+
+def test_stop_during_validation_ends_it(tiny_csv, tiny_config):
+    data = load_csv(tiny_csv)
+    state = {"validating": 0}
+
+    def on_progress(p):
+        if p.phase == t.VALIDATING:
+            state["validating"] += 1
+
+    # A stop raised after the first epoch's training batches ends validation early, keeps no partial epoch.
+    calls = {"n": 0}
+
+    def should_stop():
+        calls["n"] += 1
+        return calls["n"] > 14  # 12 train batches (+ epoch begin) then during validation
+
+    result = t.train(tiny_config.with_changes(epochs=3), data, on_progress=on_progress, should_stop=should_stop)
+    assert result.stopped and result.epochs_completed == 0
+
+
+def test_validation_split_evaluates_on_test(tiny_csv, tiny_config):
+    result = t.train(tiny_config.with_changes(validation="split", epochs=1), load_csv(tiny_csv))
+    assert result.test_accuracy is not None and result.best_epoch == 1
+
+
+def test_bad_config_is_refused_before_any_work(tiny_csv):
+    with pytest.raises(ConfigError):
+        t.train(TrainingConfig(epochs=0), load_csv(tiny_csv))
+
+
+def test_metadata_has_versions_and_history(tiny_csv, tiny_config):
+    result = t.train(tiny_config.with_changes(epochs=1), load_csv(tiny_csv))
+    meta = t.training_metadata(result, "imdb-lstm")
+    assert meta["config"]["maxlen"] == tiny_config.maxlen
+    assert meta["versions"]["keras"].startswith("3.") and "tensorflow" in meta["versions"]
+    assert len(meta["history"]["val_accuracy"]) == 1 and meta["results"]["best_epoch"] == 1

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.errors import ModelStoreError
+from models.vocabulary import OOV_ID, PAD_ID, START_ID, Vocabulary, pad_sequences, tokenize
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Great movie!", ["great", "movie"]),
+        ("I didn't like it.<br /><br />At ALL", ["i", "didn't", "like", "it", "at", "all"]),
+        ("It&#39;s fun &amp; smart", ["it's", "fun", "smart"]),
+        ("Don\u2019t", ["don't"]),
+        ("<i>italic</i> words", ["italic", "words"]),
+        ("snake_case and 10/10", ["snake", "case", "and", "10", "10"]),
+        ("Очень хорошо! 很好", ["очень", "хорошо", "很好"]),
+        ("!!! ... ???", []),
+        ("", []),
+    ],
+)
+def test_tokenize(text, expected):
+    assert tokenize(text) == expected
+
+
+def test_pad_sequences_matches_keras_on_random_inputs():
+    import keras
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        seqs = [list(rng.integers(1, 100, size=rng.integers(0, 30))) for _ in range(rng.integers(1, 8))]
+        maxlen = int(rng.integers(1, 25))
+        np.testing.assert_array_equal(pad_sequences(seqs, maxlen), keras.utils.pad_sequences(seqs, maxlen=maxlen))
+
+
+def test_vocabulary_ranks_by_frequency_with_keras_ids():
+    texts = [["b", "a", "a"], ["c", "a", "b"], ["d"]]
+    vocab = Vocabulary.build(texts, num_words=7)
+    # a (3x) -> 4, b (2x) -> 5, c and d (1x, alphabetical) -> 6, 7 -- but 7 >= num_words is dropped
+    assert vocab.word_ids == {"a": 4, "b": 5, "c": 6}
+    assert vocab.encode_tokens(["a", "d", "zzz"]) == [START_ID, 4, OOV_ID, OOV_ID]
+
+
+def test_encode_pads_front_and_reports_counts():
+    vocab = Vocabulary({"good": 4, "film": 5}, num_words=10)
+    e = vocab.encode("Good film, unknownword", maxlen=6)
+    assert e.ids.tolist() == [PAD_ID, PAD_ID, START_ID, 4, 5, OOV_ID]
+    assert (e.known_tokens, e.oov_tokens, e.truncated) == (2, 1, False)
+    assert e.seen_tokens == ["good", "film", "unknownword"]
+
+
+def test_encode_truncates_front_keeping_the_end():
+    vocab = Vocabulary({"w%d" % i: i + 4 for i in range(10)}, num_words=20)
+    e = vocab.encode(" ".join("w%d" % i for i in range(10)), maxlen=4)
+    assert e.ids.tolist() == [10, 11, 12, 13]  # w6..w9: the last tokens are kept, the start mark is gone
+    assert e.truncated and e.seen_tokens == ["w6", "w7", "w8", "w9"]
+
+
+def test_encode_exactly_fits_with_start_mark():
+    vocab = Vocabulary({"a": 4}, num_words=10)
+    e = vocab.encode("a a a", maxlen=4)
+    assert e.ids.tolist() == [START_ID, 4, 4, 4] and not e.truncated and e.known_tokens == 3
+
+
+def test_save_load_round_trip(tmp_path):
+    vocab = Vocabulary.build([["x", "y", "y"]], num_words=100)
+    vocab.save(tmp_path / "v.json")
+    assert Vocabulary.load(tmp_path / "v.json") == vocab
+
+
+def test_keras_word_index_round_trip():
+    index = {"the": 1, "and": 2, "film": 3, "rare": 500}
+    vocab = Vocabulary.from_keras_word_index(index, num_words=10)
+    assert vocab.word_ids == {"the": 4, "and": 5, "film": 6}
+    assert vocab.to_keras_word_index() == {"the": 1, "and": 2, "film": 3}
+
+
+@pytest.mark.parametrize("content", ["{}", "[1, 2]", '{"format": "sentiment-studio-vocabulary", "version": 9}', "not json"])
+def test_bad_vocabulary_files_raise_readable_errors(tmp_path, content):
+    path = tmp_path / "vocabulary.json"
+    path.write_text(content)
+    with pytest.raises(ModelStoreError):
+        Vocabulary.load(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=400), maxlen=st.integers(1, 100))
+def test_any_string_encodes_to_maxlen_ids_in_range(text, maxlen):
+    vocab = Vocabulary.build([tokenize("the a of film good bad great awful")], num_words=10)
+    e = vocab.encode(text, maxlen)
+    assert e.ids.shape == (maxlen,) and e.ids.dtype == np.int32
+    assert e.ids.min() >= 0 and e.ids.max() < vocab.num_words
+    assert e.known_tokens + e.oov_tokens == len(e.seen_tokens) <= maxlen
