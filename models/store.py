@@ -68,7 +68,7 @@ class LoadedModel:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")  # orders quick saves too
 
 
 def _slug(name: str) -> str:
