@@ -8,7 +8,6 @@ terminal. A mistake the user can fix exits with status 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import signal
 import sys
@@ -171,38 +170,15 @@ def _clock(seconds: float) -> str:
 # -- predict ------------------------------------------------------------------------------
 
 
-def read_reviews_file(path: Path) -> list[str]:
-    """A .csv's text column, or a text file's non-empty lines."""
-    if not path.exists():
-        raise DataSourceError(f"{path} does not exist.")
-    if path.suffix.lower() in (".csv", ".tsv"):
-        from models.datasets import TEXT_COLUMNS  # noqa: PLC0415
-
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        try:
-            with open(path, newline="", encoding="utf-8", errors="replace") as f:
-                reader = csv.reader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-                header = [h.strip().lower() for h in next(reader, [])]
-                col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
-                if col is None:
-                    raise DataSourceError(f"{path.name} has no text column (name one 'text' or 'review').")
-                return [row[col] for row in reader if len(row) > col and row[col].strip()]
-        except csv.Error as exc:
-            raise DataSourceError(f"{path.name} is not a valid CSV file ({exc}).") from None
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return [line.rstrip("\r\n") for line in f if line.strip()]
-    except OSError as exc:
-        raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     from models.errors import EmptyReviewError  # noqa: PLC0415
     from models.prediction import Predictor  # noqa: PLC0415
 
     texts = list(args.text)
     if args.file is not None:
-        texts += read_reviews_file(args.file)
+        from models.datasets import read_review_texts  # noqa: PLC0415
+
+        texts += read_review_texts(args.file)
     elif not texts and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:

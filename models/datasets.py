@@ -361,3 +361,26 @@ def _find_column(columns: list[str], names: tuple[str, ...], path: Path, what: s
         f"{path.name} has no {what} column: name one of its columns {' or '.join(repr(n) for n in names[:3])} "
         f"(found {', '.join(repr(c) for c in columns) or 'none'})."
     )
+
+
+def read_review_texts(path: Path) -> list[str]:
+    """A .csv's text column, or a text file's non-empty lines."""
+    if not path.exists():
+        raise DataSourceError(f"{path} does not exist.")
+    if path.suffix.lower() in (".csv", ".tsv"):
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        try:
+            with open(path, newline="", encoding="utf-8", errors="replace") as f:
+                reader = csv.reader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+                header = [h.strip().lower() for h in next(reader, [])]
+                col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
+                if col is None:
+                    raise DataSourceError(f"{path.name} has no text column (name one 'text' or 'review').")
+                return [row[col] for row in reader if len(row) > col and row[col].strip()]
+        except csv.Error as exc:
+            raise DataSourceError(f"{path.name} is not a valid CSV file ({exc}).") from None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\r\n") for line in f if line.strip()]
+    except OSError as exc:
+        raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
