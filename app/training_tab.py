@@ -1,0 +1,598 @@
+"""The Train tab: pick data and hyperparameters, press Train, watch the curves, save the model."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+    QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout,
+    QWidget,
+)
+
+from app.background import BackgroundTasks
+from app.plots import TrainingPlots
+from app.training_worker import TrainingRun
+from models import training as t
+from models.config import DEFAULT_PRESET, PRESETS, VALIDATE_ON_SPLIT, VALIDATE_ON_TEST, TrainingConfig, \
+    validation_problems
+from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source
+from models.errors import UserFacingError
+from models.store import ModelStore
+from models.training import TrainingResult, training_metadata
+
+SOURCE_KINDS = [
+    ("aclImdb archive (.tar.gz) or folder", "archive"),
+    ("CSV file (text and label columns)", "csv"),
+    ("Keras IMDB (download)", KERAS_SOURCE),
+    ("Stanford aclImdb (download)", STANFORD_SOURCE),
+]
+
+# (field, label, minimum, maximum, step or decimals)
+INT_FIELDS = [
+    ("vocab_size", "Vocabulary size", 4, 1_000_000),
+    ("maxlen", "Sequence length", 1, 10_000),
+    ("embedding_dim", "Embedding size", 1, 4096),
+    ("lstm_units", "LSTM units", 1, 4096),
+    ("batch_size", "Batch size", 1, 65_536),
+    ("epochs", "Epochs", 1, 1000),
+    ("seed", "Random seed", 0, 2**31 - 1),
+]
+FLOAT_FIELDS = [
+    ("dropout", "Dropout", 0.0, 0.95, 0.05, 2),
+    ("recurrent_dropout", "Recurrent dropout", 0.0, 0.95, 0.05, 2),
+    ("validation_split", "Validation fraction", 0.01, 0.99, 0.05, 2),
+    ("learning_rate", "Learning rate (Adam)", 0.00001, 10.0, 0.0005, 5),
+]
+
+
+def format_clock(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class TrainingTab(QWidget):
+    status_message = Signal(str)
+    model_saved = Signal(str)  # id of the new model in the store
+    running_changed = Signal(bool)
+    data_source_changed = Signal(str)
+
+    def __init__(self, store: ModelStore, tasks: BackgroundTasks, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.tasks = tasks
+        self.data: Dataset | None = None
+        self.data_spec: str | None = None
+        self.lengths: np.ndarray | None = None
+        self.run: TrainingRun | None = None
+        self.unsaved: TrainingResult | None = None
+        self.unsaved_preset: str | None = None
+        self._loading = False
+        self._pending_train = False
+        self._setting_preset = False
+
+        self._build_data_group()
+        self._build_model_group()
+        self._build_run_area()
+        self._apply_preset(DEFAULT_PRESET)
+        self._update_buttons()
+
+    # -- construction -------------------------------------------------------------------------
+    def _build_data_group(self) -> None:
+        self.source_kind = QComboBox()
+        for label, key in SOURCE_KINDS:
+            self.source_kind.addItem(label, key)
+        self.source_kind.currentIndexChanged.connect(self._on_source_kind)
+        self.source_path = QLineEdit()
+        self.source_path.setPlaceholderText("Path to aclImdb_v1.tar.gz, its folder, or a .csv")
+        self.source_path.returnPressed.connect(self.load_data_clicked)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self.browse_data)
+        self.load_button = QPushButton("Load")
+        self.load_button.clicked.connect(self.load_data_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.source_path, 1)
+        row.addWidget(self.browse_button)
+        row.addWidget(self.load_button)
+
+        self.data_summary = QLabel("No data loaded yet.")
+        self.data_summary.setWordWrap(True)
+        self.length_plot = pg.PlotWidget()
+        self.length_plot.setTitle("Review length (words)")
+        self.length_plot.setLabel("left", "reviews")
+        self.length_plot.setFixedHeight(170)
+        self.length_plot.hideButtons()
+        self.length_hist = self.length_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
+                                                 brush=(31, 119, 180, 120), pen=pg.mkPen("#1f77b4"))
+        self.maxlen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2), movable=False,
+                                           label="maxlen", labelOpts={"position": 0.9, "color": "#d62728"})
+        self.length_plot.addItem(self.maxlen_line)
+        self.truncation_note = QLabel("")
+        self.truncation_note.setWordWrap(True)
+
+        box = QGroupBox("Data")
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.source_kind)
+        layout.addLayout(row)
+        layout.addWidget(self.data_summary)
+        layout.addWidget(self.length_plot)
+        layout.addWidget(self.truncation_note)
+        self.data_group = box
+
+    def _build_model_group(self) -> None:
+        self.preset_combo = QComboBox()
+        for p in PRESETS.values():
+            self.preset_combo.addItem(p.title, p.name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, f"Tutorial: {p.reference}",
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.preset_combo.currentIndexChanged.connect(
+            lambda _: self._apply_preset(self.preset_combo.currentData()))
+        form = QFormLayout()
+        form.addRow("Preset", self.preset_combo)
+        self.fields: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        for name, label, low, high in INT_FIELDS:
+            box = QSpinBox()
+            box.setRange(low, high)
+            box.setGroupSeparatorShown(True)
+            self.fields[name] = box
+            form.addRow(label, box)
+        for name, label, low, high, step, decimals in FLOAT_FIELDS:
+            box = QDoubleSpinBox()
+            box.setDecimals(decimals)
+            box.setRange(low, high)
+            box.setSingleStep(step)
+            self.fields[name] = box
+            form.addRow(label, box)
+        self.validation_combo = QComboBox()
+        self.validation_combo.addItem("Test split", VALIDATE_ON_TEST)
+        self.validation_combo.addItem("Part of the training split", VALIDATE_ON_SPLIT)
+        form.addRow("Validate on", self.validation_combo)
+        for box in self.fields.values():
+            box.valueChanged.connect(self._on_config_edited)
+        self.validation_combo.currentIndexChanged.connect(self._on_config_edited)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("Name for the saved model")
+        form.addRow("Save as", self.name_edit)
+        self.config_problem = QLabel("")
+        self.config_problem.setWordWrap(True)
+        self.config_problem.setStyleSheet("color: #d62728")
+        box = QGroupBox("Model and training")
+        layout = QVBoxLayout(box)
+        layout.addLayout(form)
+        layout.addWidget(self.config_problem)
+        self.model_group = box
+
+    def _build_run_area(self) -> None:
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Start training (Ctrl+T)")
+        self.train_button.clicked.connect(self.start_training)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current batch (Esc)")
+        self.stop_button.clicked.connect(self.stop_training)
+        self.save_button = QPushButton("Save model")
+        self.save_button.clicked.connect(self.save_result)
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.stop_button, self.save_button):
+            buttons.addWidget(b)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("Idle")
+        self.plots = TrainingPlots()
+
+        self.compare_combo = QComboBox()
+        self.compare_combo.setToolTip("Overlay the validation curves of a stored model's training run")
+        self.compare_combo.activated.connect(self._on_compare)
+        self.export_png_button = QPushButton("Export PNG…")
+        self.export_png_button.clicked.connect(self.export_png)
+        self.export_csv_button = QPushButton("Export CSV…")
+        self.export_csv_button.clicked.connect(self.export_csv)
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Compare with"))
+        tools.addWidget(self.compare_combo, 1)
+        tools.addWidget(self.export_png_button)
+        tools.addWidget(self.export_csv_button)
+
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(5000)
+        self.log.setPlaceholderText("Training log")
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.data_group)
+        left_layout.addWidget(self.model_group)
+        left_layout.addLayout(buttons)
+        left_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(340)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.progress)
+        right_layout.addLayout(tools)
+        bottom = QSplitter(Qt.Orientation.Vertical)
+        bottom.addWidget(self.plots)
+        log_box = QWidget()
+        log_layout = QVBoxLayout(log_box)
+        log_layout.setContentsMargins(0, 0, 0, 0)
+        log_layout.addWidget(self.summary)
+        log_layout.addWidget(self.log)
+        bottom.addWidget(log_box)
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 1)
+        right_layout.addWidget(bottom, 1)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([360, 900])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+    # -- configuration --------------------------------------------------------------------------
+    def _apply_preset(self, name: str) -> None:
+        self._setting_preset = True
+        try:
+            index = self.preset_combo.findData(name)
+            if index >= 0 and index != self.preset_combo.currentIndex():
+                self.preset_combo.setCurrentIndex(index)
+            config = PRESETS[name].config
+            for field, box in self.fields.items():
+                box.setValue(getattr(config, field))
+            self.validation_combo.setCurrentIndex(self.validation_combo.findData(config.validation))
+        finally:
+            self._setting_preset = False
+        self._on_config_edited()
+
+    def config(self) -> TrainingConfig:
+        values = {name: box.value() for name, box in self.fields.items()}
+        return TrainingConfig(validation=self.validation_combo.currentData(), **values)
+
+    def preset_name(self) -> str:
+        return self.preset_combo.currentData()
+
+    @Slot()
+    def _on_config_edited(self, *_: object) -> None:
+        config = self.config()
+        problems = validation_problems(config)
+        self.config_problem.setText(problems[0] if problems else "")
+        self.fields["validation_split"].setEnabled(config.validation == VALIDATE_ON_SPLIT)
+        self._update_length_marker()
+        self._update_buttons()
+
+    # -- data -------------------------------------------------------------------------------------
+    def _on_source_kind(self, _: int) -> None:
+        key = self.source_kind.currentData()
+        downloads = key in (KERAS_SOURCE, STANFORD_SOURCE)
+        self.source_path.setEnabled(not downloads)
+        self.browse_button.setEnabled(not downloads)
+        if downloads:
+            self.source_path.setText("")
+            self.source_path.setPlaceholderText("Downloaded to your cache when you press Load")
+
+    def set_data_source(self, spec: str) -> None:
+        """Show ``spec`` (a path, 'imdb' or 'stanford') as the chosen source without loading it."""
+        key = spec.lower()
+        if key in (KERAS_SOURCE, STANFORD_SOURCE):
+            self.source_kind.setCurrentIndex(self.source_kind.findData(key))
+        else:
+            is_csv = spec.lower().endswith((".csv", ".tsv"))
+            self.source_kind.setCurrentIndex(self.source_kind.findData("csv" if is_csv else "archive"))
+            self.source_path.setText(spec)
+
+    def source_spec(self) -> str:
+        key = self.source_kind.currentData()
+        return key if key in (KERAS_SOURCE, STANFORD_SOURCE) else self.source_path.text().strip()
+
+    @Slot()
+    def browse_data(self) -> None:
+        if self.source_kind.currentData() == "csv":
+            path, _ = QFileDialog.getOpenFileName(self, "Open a CSV of reviews", "", "CSV files (*.csv *.tsv)")
+        else:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open the aclImdb archive", "", "aclImdb archive (*.tar.gz *.tgz *.tar);;All files (*)")
+        if path:
+            self.source_path.setText(path)
+            self.load_data(path)
+
+    @Slot()
+    def load_data_clicked(self) -> None:
+        spec = self.source_spec()
+        if not spec:
+            self.status_message.emit("Choose a data set first: an aclImdb archive or folder, a CSV, or a download.")
+            return
+        self.load_data(spec)
+
+    def load_data(self, spec: str) -> None:
+        if self._loading:
+            return
+        self._loading = True
+        self.data_summary.setText(f"Loading {spec} …")
+        self.status_message.emit(f"Loading {spec} …")
+        self._update_buttons()
+
+        def work():
+            data = load_source(spec)
+            return spec, data, data.train.lengths()
+
+        self.tasks.run(work, self._on_data_loaded, self._on_data_failed)
+
+    def _on_data_loaded(self, payload) -> None:
+        spec, data, lengths = payload
+        self._loading = False
+        self.data, self.data_spec, self.lengths = data, spec, lengths
+        s = data.summary()
+        self.data_summary.setText(
+            f"<b>{Path(spec).name if spec not in (KERAS_SOURCE, STANFORD_SOURCE) else spec}</b>: "
+            f"{s['train']:,} training reviews ({s['train_positive'] / max(1, s['train']):.0%} positive), "
+            f"{s['test']:,} test reviews ({s['test_positive'] / max(1, s['test']):.0%} positive). "
+            f"Median length {int(np.median(lengths)) if len(lengths) else 0} words.")
+        if len(lengths):
+            top = max(10, int(np.percentile(lengths, 99)))
+            counts, edges = np.histogram(np.minimum(lengths, top), bins=60, range=(0, top))
+            self.length_hist.setData(edges, counts)
+        self._update_length_marker()
+        self.status_message.emit(f"Loaded {s['train'] + s['test']:,} reviews.")
+        self.data_source_changed.emit(spec)
+        self._update_buttons()
+        if self._pending_train:
+            self._pending_train = False
+            self.start_training()
+
+    def _on_data_failed(self, message: str) -> None:
+        self._loading = False
+        self._pending_train = False
+        self.data_summary.setText(f"<span style='color:#d62728'>{message}</span>")
+        self.status_message.emit(message)
+        self._update_buttons()
+
+    def _update_length_marker(self) -> None:
+        maxlen = self.fields["maxlen"].value()
+        self.maxlen_line.setValue(maxlen)
+        if self.lengths is not None and len(self.lengths):
+            cut = float(np.mean(self.lengths > maxlen))
+            self.truncation_note.setText(
+                f"{cut:.0%} of training reviews are longer than {maxlen} words; the model sees only their "
+                f"last {maxlen} tokens.")
+
+    # -- training ---------------------------------------------------------------------------------
+    def is_training(self) -> bool:
+        return self.run is not None
+
+    @Slot()
+    def start_training(self) -> None:
+        if self.run is not None or self._loading and not self._pending_train:
+            return
+        problems = validation_problems(self.config())
+        if problems:
+            self.status_message.emit(problems[0])
+            return
+        if self.unsaved is not None and not self._confirm_discard():
+            return
+        if self.data is None or self.data_spec != self.source_spec():
+            spec = self.source_spec()
+            if not spec:
+                self.status_message.emit("Choose a data set first.")
+                return
+            self._pending_train = True
+            self.load_data(spec)
+            return
+        config = self.config()
+        self.unsaved = None
+        self.plots.reset()
+        self.summary.setText("")
+        self.log.clear()
+        self._log(f"Training {self.preset_combo.currentText()} on {self.data_spec}: {config.epochs} epochs, "
+                  f"batch {config.batch_size}, {len(self.data.train):,} training reviews.")
+        self.progress.setValue(0)
+        self.progress.setFormat("Preparing …")
+        self.run = TrainingRun(config, self.data, self)
+        self.run.worker.progress.connect(self._on_progress)
+        self.run.worker.succeeded.connect(self._on_succeeded)
+        self.run.worker.stopped.connect(self._on_stopped)
+        self.run.worker.failed.connect(self._on_failed)
+        self.run.finished.connect(self._on_run_finished)
+        self.run.start()
+        self.running_changed.emit(True)
+        self.status_message.emit("Training …")
+        self._update_buttons()
+
+    @Slot()
+    def stop_training(self) -> None:
+        if self._pending_train:
+            self._pending_train = False
+            self._update_buttons()
+        if self.run is not None and not self.run.worker.stop_requested:
+            self.run.stop()
+            self.progress.setFormat("Stopping after this batch …")
+            self._log("Stop requested.")
+            self._update_buttons()
+
+    def shutdown(self, msecs: int = 10_000) -> bool:
+        """Stop any training and wait for its thread; True if nothing is left running."""
+        if self.run is None:
+            return True
+        self.run.stop()
+        return self.run.wait(msecs)
+
+    def _confirm_discard(self) -> bool:
+        answer = QMessageBox.question(
+            self, "Unsaved model", "The last trained model has not been saved. Discard it and train a new one?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    @Slot(object)
+    def _on_progress(self, p: t.TrainingProgress) -> None:
+        if self.run is None:
+            return
+        if p.phase == t.TRAINING:
+            total = max(1, p.epochs * p.batches)
+            self.progress.setValue(int(1000 * ((p.epoch - 1) * p.batches + p.batch) / total))
+            if not self.run.worker.stop_requested:
+                self.progress.setFormat(
+                    f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches} · "
+                    f"{p.samples_per_second:,.0f} reviews/s · ETA {format_clock(p.eta_seconds)}")
+            if "loss" in p.logs and "accuracy" in p.logs:
+                self.plots.add_batch(p.epoch, p.batch, p.batches, p.logs["loss"], p.logs["accuracy"])
+        elif p.phase == t.VALIDATING and not self.run.worker.stop_requested:
+            self.progress.setFormat(f"Epoch {p.epoch}/{p.epochs} · {p.message.lower()} · "
+                                    f"ETA {format_clock(p.eta_seconds)}")
+        elif p.phase == t.EPOCH_END:
+            self.plots.add_epoch(p.logs)
+            lg = p.logs
+            self._log(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', float('nan')):.4f}, "
+                      f"accuracy {lg.get('accuracy', float('nan')):.4f}, "
+                      f"val_loss {lg.get('val_loss', float('nan')):.4f}, "
+                      f"val_accuracy {lg.get('val_accuracy', float('nan')):.4f}")
+        elif p.phase in (t.PREPARING, t.EVALUATING):
+            self.progress.setFormat(p.message + " …")
+            self._log(p.message + " …")
+
+    def _describe(self, r: TrainingResult) -> str:
+        parts = [f"{r.epochs_completed} epoch{'s' if r.epochs_completed != 1 else ''} in "
+                 f"{format_clock(r.total_seconds)}"]
+        if r.best_epoch is not None:
+            parts.append(f"best epoch {r.best_epoch}")
+        if r.test_accuracy is not None:
+            parts.append(f"test accuracy {r.test_accuracy:.4f}, test loss {r.test_loss:.4f}")
+        return "; ".join(parts)
+
+    @Slot(object)
+    def _on_succeeded(self, result: TrainingResult) -> None:
+        self.progress.setValue(1000)
+        self.progress.setFormat("Finished")
+        self.summary.setText(f"<b>Finished</b>: {self._describe(result)}.")
+        self._log(f"Finished: {self._describe(result)}.")
+        self.unsaved, self.unsaved_preset = result, self.preset_name()
+        self.save_result()
+
+    @Slot(object)
+    def _on_stopped(self, result: TrainingResult) -> None:
+        self.progress.setFormat("Stopped")
+        if result.epochs_completed:
+            self.unsaved, self.unsaved_preset = result, self.preset_name()
+            self.summary.setText(f"<b>Stopped</b>: {self._describe(result)}. Press <i>Save model</i> to keep "
+                                 "the best epoch.")
+        else:
+            self.summary.setText("<b>Stopped</b> before the first epoch finished; there is nothing to save.")
+        self._log("Stopped.")
+        self.status_message.emit("Training stopped.")
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.progress.setFormat("Failed")
+        self.summary.setText(f"<span style='color:#d62728'><b>Training failed</b>: {message}</span>")
+        self._log(f"Failed: {message}")
+        self.status_message.emit(f"Training failed: {message}")
+
+    @Slot()
+    def _on_run_finished(self) -> None:
+        self.run = None
+        self.running_changed.emit(False)
+        self._update_buttons()
+
+    def default_model_name(self) -> str:
+        source = Path(self.data_spec).name if self.data_spec else "data"
+        return f"{self.preset_name()} {source} {datetime.now():%Y-%m-%d %H:%M}"
+
+    @Slot()
+    def save_result(self) -> None:
+        result = self.unsaved
+        if result is None:
+            return
+        name = self.name_edit.text().strip() or self.default_model_name()
+        metadata = training_metadata(result, self.unsaved_preset)
+        metadata["data"]["source"] = self.data_spec
+        self.save_button.setEnabled(False)
+        self.status_message.emit("Saving the model …")
+
+        def saved(info) -> None:
+            if self.unsaved is result:
+                self.unsaved = None
+            self._log(f"Saved as {info.name!r}.")
+            self.summary.setText(self.summary.text() + f" Saved as <b>{info.name}</b>.")
+            self.status_message.emit(f"Saved the model as {info.name!r}.")
+            self.model_saved.emit(info.id)
+            self.refresh_compare_runs()
+            self._update_buttons()
+
+        def failed(message: str) -> None:
+            self._log(f"Could not save: {message}")
+            self.status_message.emit(message)
+            QMessageBox.warning(self, "Could not save the model", message)
+            self._update_buttons()
+
+        self.tasks.run(lambda: self.store.save(result.model, result.vocabulary, metadata, name), saved, failed)
+
+    # -- comparison and export --------------------------------------------------------------------
+    def refresh_compare_runs(self) -> None:
+        current = self.compare_combo.currentData()
+        self.compare_combo.clear()
+        self.compare_combo.addItem("(none)", None)
+        for info in self.store.list():
+            if info.damaged is None and info.metadata.get("history", {}).get("val_accuracy"):
+                self.compare_combo.addItem(info.name, info.id)
+        index = self.compare_combo.findData(current)
+        self.compare_combo.setCurrentIndex(max(0, index))
+
+    def _on_compare(self, _: int) -> None:
+        ref = self.compare_combo.currentData()
+        if ref is None:
+            self.plots.set_overlays([])
+            return
+        try:
+            info = self.store.find(ref)
+        except UserFacingError as exc:
+            self.status_message.emit(str(exc))
+            return
+        self.plots.set_overlays([(info.name, info.metadata.get("history", {}))])
+
+    @Slot()
+    def export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the plots", "training.png", "PNG image (*.png)")
+        if path:
+            self._export(lambda: self.plots.export_png(Path(path)), path)
+
+    @Slot()
+    def export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the history", "history.csv", "CSV (*.csv)")
+        if path:
+            self._export(lambda: self.plots.export_csv(Path(path)), path)
+
+    def _export(self, action, path: str) -> None:
+        try:
+            action()
+        except UserFacingError as exc:
+            QMessageBox.warning(self, "Export failed", str(exc))
+        else:
+            self.status_message.emit(f"Wrote {path}")
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _log(self, line: str) -> None:
+        self.log.appendPlainText(f"{datetime.now():%H:%M:%S}  {line}")
+
+    def _update_buttons(self) -> None:
+        running = self.run is not None
+        busy = running or self._loading
+        valid = not validation_problems(self.config())
+        self.train_button.setEnabled(not busy and valid)
+        self.stop_button.setEnabled((running and not self.run.worker.stop_requested) or self._pending_train)
+        self.save_button.setEnabled(self.unsaved is not None and not running)
+        self.model_group.setEnabled(not running)
+        self.data_group.setEnabled(not busy)

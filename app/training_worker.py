@@ -1,0 +1,92 @@
+"""The worker that runs ``models.training.train`` on its own QThread and reports back by signals.
+
+Stop is a ``threading.Event`` the GUI thread sets directly (``request_stop``): a queued
+slot could not run while ``fit`` blocks the worker's thread. The Keras callback checks
+it after every batch. Every run ends with exactly one of ``succeeded``, ``stopped`` or
+``failed``, and then ``finished``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.background import describe_error
+from models.config import TrainingConfig
+from models.datasets import Dataset
+from models.training import TrainingProgress, TrainingResult, train
+
+log = logging.getLogger(__name__)
+
+
+class TrainingWorker(QObject):
+    progress = Signal(object)  # TrainingProgress, from the worker thread (queued to the GUI)
+    succeeded = Signal(object)  # TrainingResult of a run that went through all its epochs
+    stopped = Signal(object)  # TrainingResult of a run stopped by the user (may have 0 epochs)
+    failed = Signal(str)  # a message for the user
+    finished = Signal()  # always, last
+
+    def __init__(self, config: TrainingConfig, data: Dataset):
+        super().__init__()
+        self.config = config
+        self.data = data
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        """Thread-safe; takes effect after the current batch."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def _report(self, progress: TrainingProgress) -> None:
+        self.progress.emit(progress)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result: TrainingResult = train(self.config, self.data, self._report, self._stop.is_set)
+        except BaseException as exc:  # noqa: BLE001 - the GUI must hear of every failure
+            log.error("Training failed:\n%s", traceback.format_exc())
+            self.failed.emit(describe_error(exc))
+        else:
+            (self.stopped if result.stopped else self.succeeded).emit(result)
+        finally:
+            self.finished.emit()
+
+
+class TrainingRun(QObject):
+    """One training run: owns the QThread and the worker, and cleans both up when done."""
+
+    finished = Signal()
+
+    def __init__(self, config: TrainingConfig, data: Dataset, parent: QObject | None = None):
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("training")
+        self.worker = TrainingWorker(config, data)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.finished.connect(self.thread.quit)
+        self.thread.finished.connect(self._on_thread_finished)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.worker.request_stop()
+
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
+    def wait(self, msecs: int) -> bool:
+        return self.thread.wait(msecs)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        self.worker.deleteLater()
+        self.finished.emit()

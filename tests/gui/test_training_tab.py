@@ -1,0 +1,133 @@
+"""The Train tab driven like a user: load data, press Train, watch curves, Stop."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.background import BackgroundTasks
+from app.training_tab import TrainingTab
+from models import training as t
+from models.store import ModelStore
+from tests.gui.conftest import set_tiny_config
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def tab(qtbot, tmp_path, no_dialogs):
+    store = ModelStore(tmp_path / "models")
+    tasks = BackgroundTasks()
+    widget = TrainingTab(store, tasks)
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    assert widget.shutdown(10_000)
+    qtbot.waitUntil(lambda: tasks.active() == 0, timeout=10_000)
+
+
+def load(qtbot, tab, path):
+    tab.set_data_source(str(path))
+    with qtbot.waitSignal(tab.data_source_changed, timeout=30_000):
+        tab.load_data_clicked()
+
+
+def test_load_shows_counts_histogram_and_truncation(qtbot, tab, tiny_csv):
+    load(qtbot, tab, tiny_csv)
+    assert "192 training reviews" in tab.data_summary.text()
+    assert "48 test reviews" in tab.data_summary.text()
+    xs, ys = tab.length_hist.getData()
+    assert ys.sum() == 192
+    tab.fields["maxlen"].setValue(5)
+    assert tab.maxlen_line.value() == 5
+    assert "100% of training reviews are longer than 5 words" in tab.truncation_note.text()
+
+
+def test_bad_data_source_shows_message(qtbot, tab, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("body,stars\nhello,5\n")
+    tab.set_data_source(str(bad))
+    with qtbot.waitSignal(tab.status_message, timeout=10_000, check_params_cb=lambda m: "no text column" in m):
+        tab.load_data_clicked()
+    assert "no text column" in tab.data_summary.text()
+    assert tab.train_button.isEnabled()
+
+
+def test_invalid_hyperparameter_disables_train(tab):
+    tab.fields["validation_split"].setValue(0.5)
+    tab.fields["dropout"].setValue(0.95)
+    assert tab.train_button.isEnabled()
+    tab.validation_combo.setCurrentIndex(1)
+    assert tab.fields["validation_split"].isEnabled()
+
+
+def test_presets_fill_the_form(tab):
+    assert tab.config().maxlen == 80 and tab.config().lstm_units == 128
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("lstm100-5k-dropout"))
+    c = tab.config()
+    assert (c.vocab_size, c.maxlen, c.lstm_units, c.epochs, c.batch_size) == (5000, 500, 100, 3, 64)
+
+
+def test_train_two_epochs_through_the_button(qtbot, tab, tiny_csv):
+    load(qtbot, tab, tiny_csv)
+    set_tiny_config(tab, epochs=2)
+    tab.name_edit.setText("gui model")
+    with qtbot.waitSignal(tab.model_saved, timeout=120_000) as saved:
+        qtbot.mouseClick(tab.train_button, pytest.importorskip("PySide6.QtCore").Qt.MouseButton.LeftButton)
+    info = tab.store.find(saved.args[0])
+    assert info.name == "gui model" and info.damaged is None
+    tab.plots.flush()
+    for curve in (tab.plots.loss_curve, tab.plots.val_loss_curve, tab.plots.acc_curve, tab.plots.val_acc_curve):
+        xs, ys = curve.getData()
+        assert list(xs) == [1, 2] and len(ys) == 2
+    assert len(tab.plots.batch_x) == 2 * 12  # 192 reviews / batch 16, every batch plotted
+    assert tab.plots.best_epoch in (1, 2) and tab.plots.best_lines[0].isVisible()
+    assert "Finished" in tab.summary.text() and "Saved as" in tab.summary.text()
+    assert tab.progress.value() == 1000
+    assert not tab.is_training() and tab.train_button.isEnabled()
+    assert tab.compare_combo.findData(info.id) >= 0
+
+
+def test_stop_ends_training_within_a_second_and_saves_nothing(qtbot, tab, tiny_csv):
+    load(qtbot, tab, tiny_csv)
+    set_tiny_config(tab, epochs=50)
+    batches = []
+
+    def first_batches(p):
+        if p.phase == t.TRAINING:
+            batches.append(p)
+        return len(batches) >= 3
+
+    with qtbot.waitSignal(tab.running_changed, timeout=10_000):
+        tab.start_training()
+    run = tab.run
+    run.worker.progress.connect(first_batches)
+    qtbot.waitUntil(lambda: len(batches) >= 3, timeout=60_000)
+    with qtbot.waitSignal(tab.running_changed, timeout=1_000):
+        tab.stop_training()
+    assert not tab.is_training()
+    assert tab.store.list() == []
+    assert "Stopped" in tab.summary.text()
+
+
+def test_stop_after_an_epoch_offers_to_save(qtbot, tab, tiny_csv):
+    load(qtbot, tab, tiny_csv)
+    set_tiny_config(tab, epochs=50)
+    epochs = []
+    with qtbot.waitSignal(tab.running_changed, timeout=10_000):
+        tab.start_training()
+    tab.run.worker.progress.connect(lambda p: epochs.append(p) if p.phase == t.EPOCH_END else None)
+    qtbot.waitUntil(lambda: len(epochs) >= 1, timeout=60_000)
+    with qtbot.waitSignal(tab.running_changed, timeout=2_000):
+        tab.stop_training()
+    assert tab.save_button.isEnabled() and "Save model" in tab.summary.text()
+    with qtbot.waitSignal(tab.model_saved, timeout=30_000):
+        tab.save_button.click()
+    assert len(tab.store.list()) == 1
+
+
+def test_export_png_and_csv(qtbot, tab, tmp_path):
+    tab.plots.add_epoch({"loss": 0.5, "accuracy": 0.7, "val_loss": 0.6, "val_accuracy": 0.65})
+    tab.plots.export_png(tmp_path / "p.png")
+    tab.plots.export_csv(tmp_path / "h.csv")
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "h.csv").read_text().splitlines()[1].startswith("1,0.5,0.7,0.6,0.65")
