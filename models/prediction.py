@@ -8,7 +8,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from models.errors import EmptyReviewError
-from models.store import LoadedModel, ModelStore
+from models.numpy_lstm import NumpyLSTMClassifier, UnsupportedModel
+from models.store import MODEL_FILE, VOCAB_FILE, LoadedModel, ModelInfo, ModelStore
 from models.vocabulary import Vocabulary
 
 POSITIVE, NEGATIVE = "positive", "negative"
@@ -52,16 +53,42 @@ class Predictor:
         return cls(loaded.model, loaded.vocabulary, loaded.maxlen, loaded.info.name)
 
     @classmethod
-    def from_store(cls, store: ModelStore, ref: str | None = None) -> "Predictor":
-        return cls.from_loaded(store.load(ref))
+    def from_store(cls, store: ModelStore, ref: str | ModelInfo | None = None, engine: str = "auto") -> "Predictor":
+        """Open a stored model for scoring. ``engine="auto"`` uses the NumPy forward pass when the
+        model is the plain Embedding -> LSTM -> Dense stack (no TensorFlow import needed), else Keras."""
+        info = ref if isinstance(ref, ModelInfo) else (store.newest() if ref is None else store.find(ref))
+        if engine in ("auto", "numpy") and info.damaged is None:
+            try:
+                return cls.from_numpy_folder(info)
+            except UnsupportedModel:
+                if engine == "numpy":
+                    raise
+        return cls.from_loaded(store.load(info))
+
+    @classmethod
+    def from_numpy_folder(cls, info: ModelInfo) -> "Predictor":
+        vocabulary = Vocabulary.load(info.path / VOCAB_FILE)
+        net = NumpyLSTMClassifier.from_keras_file(info.path / MODEL_FILE)
+        if net.vocab_size != vocabulary.num_words:
+            raise UnsupportedModel("vocabulary size differs from the embedding")  # Keras' loader reports it
+        maxlen = net.maxlen or int(info.metadata.get("config", {}).get("maxlen", 80))
+        return cls(net, vocabulary, maxlen, info.name)
+
+    @property
+    def engine(self) -> str:
+        return "numpy" if isinstance(self.model, NumpyLSTMClassifier) else "keras"
 
     def probabilities(self, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """P(positive) for each row of padded ids."""
         out = np.empty(len(ids), dtype=np.float64)
+        numpy_engine = isinstance(self.model, NumpyLSTMClassifier)
         for start in range(0, len(ids), batch_size):
             chunk = ids[start:start + batch_size]
-            # Calling the model directly avoids predict()'s per-call dataset set-up.
-            out[start:start + len(chunk)] = np.asarray(self.model(chunk, training=False)).reshape(-1)
+            if numpy_engine:
+                out[start:start + len(chunk)] = self.model(chunk)
+            else:
+                # Calling the model directly avoids predict()'s per-call dataset set-up.
+                out[start:start + len(chunk)] = np.asarray(self.model(chunk, training=False)).reshape(-1)
         return out
 
     def predict(self, text: str) -> Prediction:
