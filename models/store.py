@@ -4,7 +4,8 @@ A model folder holds ``model.keras``, ``vocabulary.json`` and ``metadata.json``.
 is built in a hidden staging folder and renamed into place in one step, so a crash or
 a full disk never leaves a half model that looks whole; staging folders left by a dead
 process are removed the next time a store is opened. A folder that cannot be read is
-listed as damaged, with the reason, and never breaks the listing.
+listed as damaged, with the reason, and never breaks the listing. A model travels between
+machines as one ``.ssmodel`` file (a zip of its three files), checked whole before import.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import os
 import re
 import shutil
 import uuid
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from models import paths
 from models.errors import ModelStoreError
@@ -30,6 +33,10 @@ META_FILE = "metadata.json"
 METADATA_VERSION = 1
 _STAGING = ".staging-"
 _TRASH = ".trash-"
+ARCHIVE_SUFFIX = ".ssmodel"
+# Upper bounds on an imported archive's members (the largest preset's model is ~10 MB).
+_MAX_MODEL_BYTES = 2 * 1024**3
+_MAX_JSON_BYTES = 64 * 1024**2
 
 
 @dataclass
@@ -199,14 +206,34 @@ class ModelStore:
         """Write a model atomically and return its entry. Raises ModelStoreError (e.g. disk full);
         the caller still holds ``model`` and can retry or export elsewhere."""
         name = self.unique_name(name.strip() or "model")
-        created = utc_now()
-        meta = {**metadata, "name": name, "created": created, "format_version": METADATA_VERSION}
-        staging = self.root / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        try:
-            staging.mkdir(parents=True)
+        meta = {**metadata, "name": name, "created": utc_now(), "format_version": METADATA_VERSION}
+
+        def write(staging: Path) -> None:
             model.save(staging / MODEL_FILE)
             vocabulary.save(staging / VOCAB_FILE)
             _write_json_atomic(staging / META_FILE, meta)
+
+        try:
+            target = self._commit(name, write)
+        except OSError as exc:
+            raise ModelStoreError(
+                f"Could not save the model in {self.root} ({exc.strerror or exc}). The trained model is "
+                "still open: free some disk space or fix the folder's permissions and save again, "
+                "or export it to another folder."
+            ) from None
+        return self._read_info(target)
+
+    def _commit(self, name: str, write: Callable[[Path], None]) -> Path:
+        """Let ``write`` fill a hidden staging folder, then rename it to a new model folder.
+
+        The model appears whole or not at all; the staging folder is removed on any failure
+        (OSError included, which the caller turns into its own message). An existing folder
+        is never replaced: a taken name gets a numbered suffix.
+        """
+        staging = self.root / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        try:
+            staging.mkdir(parents=True)
+            write(staging)
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             base = f"{_slug(name)}-{stamp}"
             for n in itertools.count(1):
@@ -221,16 +248,115 @@ class ModelStore:
                         continue
                     raise
             _fsync_dir(self.root)
-        except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ModelStoreError(
-                f"Could not save the model in {self.root} ({exc.strerror or exc}). The trained model is "
-                "still open: free some disk space or fix the folder's permissions and save again, "
-                "or export it to another folder."
-            ) from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        return target
+
+    # -- single-file export and import ----------------------------------------------------
+    def export_archive(self, ref: str, dest: Path) -> Path:
+        """Write one model as a single zip file (``.ssmodel``) holding its three files.
+
+        The file is written under a temporary name beside ``dest`` and renamed over it, so
+        ``dest`` is either the old file or the whole new one.
+        """
+        info = self.find(ref)
+        if info.damaged:
+            raise ModelStoreError(f"The model {info.name!r} cannot be exported: {info.damaged}.")
+        dest = Path(dest)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            with zipfile.ZipFile(tmp, "w") as zf:
+                # model.keras is itself a zip: compressing it again gains nothing.
+                zf.write(info.path / MODEL_FILE, MODEL_FILE, compress_type=zipfile.ZIP_STORED)
+                for member in (VOCAB_FILE, META_FILE):
+                    zf.write(info.path / member, member, compress_type=zipfile.ZIP_DEFLATED)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise ModelStoreError(
+                f"Could not export the model to {dest} ({exc.strerror or exc})."
+            ) from None
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return dest
+
+    def import_archive(self, path: Path, name: str | None = None) -> ModelInfo:
+        """Add a model from a file written by :meth:`export_archive`; returns its new entry.
+
+        The archive is checked completely before anything is written: exactly the three
+        model files at the top level, bounded sizes, readable metadata and vocabulary.
+        It is then committed like a save (staging folder, one rename), under a unique
+        name, so a failure adds nothing and nothing existing is ever replaced.
+        """
+        path = Path(path)
+        what = (f"a Sentiment Studio model file (.ssmodel): a zip holding exactly "
+                f"{MODEL_FILE}, {VOCAB_FILE} and {META_FILE}")
+        try:
+            zf = zipfile.ZipFile(path)
+        except FileNotFoundError:
+            raise ModelStoreError(f"{path} does not exist.") from None
+        except IsADirectoryError:
+            raise ModelStoreError(f"{path} is a folder; expected {what}.") from None
+        except zipfile.BadZipFile:
+            raise ModelStoreError(f"{path.name} is not {what}.") from None
+        except OSError as exc:
+            raise ModelStoreError(f"Could not read {path} ({exc.strerror or exc}).") from None
+        with zf:
+            members = _archive_members(zf, path.name, what)
+            try:
+                meta_bytes = _read_member(zf, members[META_FILE])
+                vocab_bytes = _read_member(zf, members[VOCAB_FILE])
+            except _UNREADABLE_MEMBER as exc:
+                raise ModelStoreError(f"{path.name} is damaged ({exc}).") from None
+            except OSError as exc:
+                raise ModelStoreError(f"Could not read {path} ({exc.strerror or exc}).") from None
+            try:
+                meta = json.loads(meta_bytes.decode("utf-8"))
+                vocab_data = json.loads(vocab_bytes.decode("utf-8"))
+            except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+                raise ModelStoreError(f"{path.name} is damaged: its JSON files cannot be read ({exc}).") from None
+            if not isinstance(meta, dict):
+                raise ModelStoreError(f"{path.name} is damaged: {META_FILE} is not a JSON object.")
+            try:
+                version = int(meta.get("format_version", 1))
+            except (TypeError, ValueError):
+                raise ModelStoreError(f"{path.name} is damaged: {META_FILE} has no valid format version.") from None
+            if version > METADATA_VERSION:
+                raise ModelStoreError(
+                    f"{path.name} was written by a newer version of Sentiment Studio; update the app to import it."
+                )
+            try:
+                Vocabulary.from_json(vocab_data)
+            except ModelStoreError as exc:
+                raise ModelStoreError(f"{path.name} is damaged: {exc}") from None
+            final_name = self.unique_name((name or "").strip() or str(meta.get("name") or "").strip()
+                                          or path.stem or "model")
+            meta = {**meta, "name": final_name, "created": str(meta.get("created") or utc_now()),
+                    "format_version": METADATA_VERSION, "imported": {"from": path.name, "at": utc_now()}}
+
+            def write(staging: Path) -> None:
+                _copy_member(zf, members[MODEL_FILE], staging / MODEL_FILE)
+                if not zipfile.is_zipfile(staging / MODEL_FILE):  # every .keras file is a zip
+                    raise _BadArchive(f"{path.name} is damaged: its {MODEL_FILE} is not a Keras model file.")
+                with open(staging / VOCAB_FILE, "wb") as f:
+                    f.write(vocab_bytes)
+                    f.flush()
+                    os.fsync(f.fileno())
+                _write_json_atomic(staging / META_FILE, meta)
+
+            try:
+                target = self._commit(final_name, write)
+            except _BadArchive as exc:
+                raise ModelStoreError(str(exc)) from None
+            except _UNREADABLE_MEMBER as exc:  # e.g. a CRC mismatch, found while copying
+                raise ModelStoreError(f"{path.name} is damaged ({exc}).") from None
+            except OSError as exc:
+                raise ModelStoreError(
+                    f"Could not import the model into {self.root} ({exc.strerror or exc})."
+                ) from None
         return self._read_info(target)
 
     # -- loading --------------------------------------------------------------------------
@@ -288,6 +414,58 @@ class ModelStore:
         except OSError as exc:
             raise ModelStoreError(f"Could not delete the model ({exc.strerror or exc}).") from None
         shutil.rmtree(trash, ignore_errors=True)
+
+
+# What reading a corrupt member can raise: bad CRC or size, a broken deflate stream, an
+# unsupported compression method.
+_UNREADABLE_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+
+
+class _BadArchive(Exception):
+    """An archive member found wrong while it is being written to the staging folder."""
+
+
+def _archive_members(zf: zipfile.ZipFile, file_name: str, what: str) -> dict[str, zipfile.ZipInfo]:
+    """The archive's three members by name, or ModelStoreError saying what is wrong."""
+    infos = zf.infolist()
+    names = [i.filename for i in infos]
+    expected = {MODEL_FILE, VOCAB_FILE, META_FILE}
+    if len(names) != len(expected) or set(names) != expected:  # also rules out paths and duplicates
+        found = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "") if names else "nothing"
+        raise ModelStoreError(f"{file_name} is not {what}; it holds {found}.")
+    members = {i.filename: i for i in infos}
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise ModelStoreError(f"{file_name} is encrypted; expected {what}.")
+        limit = _MAX_MODEL_BYTES if info.filename == MODEL_FILE else _MAX_JSON_BYTES
+        if info.file_size > limit:
+            raise ModelStoreError(
+                f"{file_name} is not a usable model file: {info.filename} is too large "
+                f"({info.file_size / 1024**2:.0f} MB; at most {limit / 1024**2:.0f} MB)."
+            )
+    if members[MODEL_FILE].file_size == 0:
+        raise ModelStoreError(f"{file_name} is damaged: its {MODEL_FILE} is empty.")
+    return members
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    with zf.open(info) as f:
+        data = f.read(info.file_size + 1)  # never more than the (bounded) declared size, plus one to notice
+    if len(data) != info.file_size:
+        raise zipfile.BadZipFile(f"{info.filename} does not have its declared size")
+    return data
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path) -> None:
+    written = 0
+    with zf.open(info) as src, open(dest, "wb") as out:
+        while chunk := src.read(1024 * 1024):
+            written += len(chunk)
+            if written > info.file_size:
+                raise zipfile.BadZipFile(f"{info.filename} is larger than declared")
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _fsync_dir(folder: Path) -> None:

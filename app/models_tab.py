@@ -1,0 +1,424 @@
+"""The Models tab: the stored models in a table, with rename, delete, single-file import and export, and open folder."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.background import BackgroundTasks
+from models.errors import UserFacingError
+from models.store import ARCHIVE_SUFFIX, ModelInfo, ModelStore
+
+COLUMNS = ("Name", "Created", "Preset", "Data", "Test accuracy", "Best epoch", "Status")
+NAME, CREATED, PRESET, DATA, ACCURACY, EPOCH, STATUS = range(len(COLUMNS))
+ID_ROLE = Qt.ItemDataRole.UserRole
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ARCHIVE_FILTER = f"Sentiment Studio models (*{ARCHIVE_SUFFIX} *.zip);;All files (*)"
+BUILTIN_STATUS = "Built in (read-only)"
+
+
+def format_created(iso: str) -> str:
+    """An ISO 8601 UTC time as local time, to the minute; the raw text if it cannot be read."""
+    if not iso:
+        return "unknown"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def source_name(source: Any) -> str:
+    """The file or folder name of a data source ('imdb' and 'stanford' stay as they are)."""
+    if not source:
+        return ""
+    parts = [p for p in re.split(r"[\\/]", str(source)) if p]  # Windows paths too, whatever the OS
+    return parts[-1] if parts else str(source)
+
+
+def _file_name_for(name: str) -> str:
+    return (re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "-", name).strip(" .-") or "model") + ARCHIVE_SUFFIX
+
+
+class _SortableItem(QTableWidgetItem):
+    """Sorts by SORT_ROLE (dates, numbers) instead of the displayed text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if mine is None or theirs is None:
+            return (mine is not None) < (theirs is not None)  # blanks first
+        return mine < theirs
+
+
+class ModelsTab(QWidget):
+    """Everything about the stored models, through the store's public methods."""
+
+    status_message = Signal(str)
+    models_changed = Signal()  # after a rename, delete or import
+
+    def __init__(self, store: ModelStore, tasks: BackgroundTasks, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.tasks = tasks
+        self._infos: dict[str, ModelInfo] = {}
+        self._populating = False
+        self._last_dir = Path.home()
+        self._build_ui()
+        self.refresh()
+
+    def _build_ui(self) -> None:
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        header.setSortIndicator(CREATED, Qt.SortOrder.DescendingOrder)  # newest first, as the store lists
+        self.table.setSortingEnabled(True)
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.table.itemSelectionChanged.connect(self._on_selection_changed)
+        self.table.doubleClicked.connect(self._on_double_clicked)
+        delete_key = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)
+        delete_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        delete_key.activated.connect(self.delete_selected)
+
+        self.rename_button = QPushButton("&Rename")
+        self.rename_button.setToolTip("Rename the model (F2, or double-click its name)")
+        self.rename_button.clicked.connect(self.rename_selected)
+        self.delete_button = QPushButton("&Delete...")
+        self.delete_button.setToolTip("Delete the model's files (Del)")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.import_button = QPushButton("&Import...")
+        self.import_button.setToolTip(f"Add a model from a {ARCHIVE_SUFFIX} file")
+        self.import_button.clicked.connect(self.import_model_dialog)
+        self.export_button = QPushButton("&Export...")
+        self.export_button.setToolTip(f"Save the model as one {ARCHIVE_SUFFIX} file you can send to someone")
+        self.export_button.clicked.connect(self.export_selected_dialog)
+        self.open_button = QPushButton("&Open folder")
+        self.open_button.setToolTip("Show the model's files in the file manager")
+        self.open_button.clicked.connect(self.open_selected_folder)
+        refresh_button = QPushButton("Re&fresh")
+        refresh_button.clicked.connect(self.refresh)
+        buttons = QHBoxLayout()
+        for button in (self.rename_button, self.delete_button, self.import_button, self.export_button,
+                       self.open_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(refresh_button)
+
+        self.empty_label = QLabel(
+            "No models yet. Train one in the Train tab, or import a model file "
+            f"({ARCHIVE_SUFFIX}) with Import..."
+        )
+        self.empty_label.setWordWrap(True)
+        self.details = QTextBrowser()
+        self.details.setOpenLinks(False)
+        self.location_label = QLabel(f"Models are kept in {self.store.root}")
+        self.location_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.location_label)
+
+    # -- the table ------------------------------------------------------------------------
+    @Slot()
+    def refresh(self) -> None:
+        """Reload the table from the store, keeping the selection."""
+        selected = self.selected_model()
+        try:
+            infos = self.store.list()
+        except OSError as exc:
+            infos = []
+            self.status_message.emit(f"Could not read the model folder: {exc.strerror or exc}.")
+        self._infos = {info.id: info for info in infos}
+        muted = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+
+        self._populating = True
+        self.table.setSortingEnabled(False)  # rows must not move while they are filled
+        self.table.setRowCount(0)
+        self.table.setRowCount(len(infos))
+        for row, info in enumerate(infos):
+            for col, (text, sort_key) in enumerate(_row_cells(info)):
+                item = _SortableItem(text)
+                item.setData(ID_ROLE, info.id)
+                item.setData(SORT_ROLE, sort_key)
+                flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                if col == NAME and _renamable(info):
+                    flags |= Qt.ItemFlag.ItemIsEditable
+                item.setFlags(flags)
+                if col in (ACCURACY, EPOCH):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if info.damaged:
+                    item.setForeground(muted)
+                    item.setToolTip(f"This model cannot be used: {info.damaged}.")
+                elif info.builtin:
+                    item.setToolTip("Ships with the app: it can be used and exported, not renamed or deleted.")
+                self.table.setItem(row, col, item)
+        self.table.setSortingEnabled(True)
+        self._populating = False
+
+        self.empty_label.setVisible(not infos)
+        if selected is not None and selected.id in self._infos:
+            self.select_model(selected.id)
+        elif infos:
+            self.table.selectRow(0)
+        self._on_selection_changed()
+
+    def selected_model(self) -> ModelInfo | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        item = self.table.item(rows[0].row(), NAME)
+        return self._infos.get(item.data(ID_ROLE)) if item is not None else None
+
+    def select_model(self, model_id: str) -> None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, NAME)
+            if item is not None and item.data(ID_ROLE) == model_id:
+                self.table.setCurrentCell(row, NAME, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                          | QItemSelectionModel.SelectionFlag.Rows)
+                return
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        info = self.selected_model()
+        self.rename_button.setEnabled(info is not None and _renamable(info))
+        self.delete_button.setEnabled(info is not None and not info.builtin)
+        self.export_button.setEnabled(info is not None and info.damaged is None)
+        self.open_button.setEnabled(info is not None)
+        self.details.setHtml(_details_html(info) if info is not None else "")
+
+    def _on_double_clicked(self, index: Any) -> None:
+        if index.column() != NAME:
+            self.status_message.emit("Double-click a model's name to rename it.")
+
+    # -- rename ---------------------------------------------------------------------------
+    @Slot()
+    def rename_selected(self) -> None:
+        """Start editing the selected model's name in place."""
+        info = self.selected_model()
+        if info is None or not _renamable(info):
+            return
+        rows = self.table.selectionModel().selectedRows()
+        self.table.editItem(self.table.item(rows[0].row(), NAME))
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._populating or item.column() != NAME:
+            return
+        model_id, new_name = item.data(ID_ROLE), item.text()
+        # Deferred: the editor is still committing this item, and the table is rebuilt after a rename.
+        QTimer.singleShot(0, self, lambda: self.rename_model(model_id, new_name))
+
+    def rename_model(self, model_id: str, new_name: str) -> bool:
+        """Rename a stored model; a readable message and False if the store refuses."""
+        info = self._infos.get(model_id)
+        if info is None:
+            return False
+        if new_name.strip() == info.name:
+            self.refresh()  # only whitespace changed: show the name as it is
+            return True
+        try:
+            renamed = self.store.rename(model_id, new_name)
+        except UserFacingError as exc:
+            self.refresh()  # put the old name back in the table
+            QMessageBox.warning(self, "Rename model", str(exc))
+            return False
+        self.refresh()
+        self.select_model(model_id)
+        self.status_message.emit(f"Renamed {info.name!r} to {renamed.name!r}.")
+        self.models_changed.emit()
+        return True
+
+    # -- delete ---------------------------------------------------------------------------
+    @Slot()
+    def delete_selected(self) -> None:
+        """Delete the selected model after the user confirms."""
+        info = self.selected_model()
+        if info is None or info.builtin:
+            return
+        answer = QMessageBox.question(
+            self, "Delete model",
+            f"Delete the model {info.name!r}?\n\nIts files in {info.path} are removed. This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.store.delete(info.id)
+        except UserFacingError as exc:
+            QMessageBox.warning(self, "Delete model", str(exc))
+            self.refresh()
+            return
+        self.refresh()
+        self.status_message.emit(f"Deleted {info.name!r}.")
+        self.models_changed.emit()
+
+    # -- import and export ----------------------------------------------------------------
+    @Slot()
+    def import_model_dialog(self) -> None:
+        """Ask for a model file and import it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Import model", str(self._last_dir), ARCHIVE_FILTER)
+        if path:
+            self.import_file(Path(path))
+
+    def import_file(self, path: Path) -> None:
+        """Import a model file in the background; models_changed when it is in the store."""
+        path = Path(path)
+        self._last_dir = path.parent
+        store = self.store
+        self.status_message.emit(f"Importing {path.name} ...")
+        self.tasks.run(lambda: store.import_archive(path), on_success=self._on_imported,
+                       on_failure=lambda message: self._on_failed("Import model", message))
+
+    def _on_imported(self, info: ModelInfo) -> None:
+        self.refresh()
+        self.select_model(info.id)
+        self.status_message.emit(f"Imported {info.name!r}.")
+        self.models_changed.emit()
+
+    @Slot()
+    def export_selected_dialog(self) -> None:
+        """Ask where to save the selected model as one file, and write it there."""
+        info = self.selected_model()
+        if info is None:
+            self.status_message.emit("Select a model to export.")
+            return
+        if info.damaged:
+            QMessageBox.warning(self, "Export model", f"The model {info.name!r} cannot be exported: {info.damaged}.")
+            return
+        start = str(self._last_dir / _file_name_for(info.name))
+        path, _ = QFileDialog.getSaveFileName(self, "Export model", start,
+                                              f"Sentiment Studio model (*{ARCHIVE_SUFFIX})")
+        if path:
+            dest = Path(path)
+            self.export_model(info.id, dest if dest.suffix else dest.with_suffix(ARCHIVE_SUFFIX))
+
+    def export_model(self, model_id: str, dest: Path) -> None:
+        """Write a model as one file in the background; the status bar says when it is done."""
+        dest = Path(dest)
+        self._last_dir = dest.parent
+        store = self.store
+        self.status_message.emit(f"Exporting to {dest.name} ...")
+        self.tasks.run(lambda: store.export_archive(model_id, dest),
+                       on_success=lambda written: self.status_message.emit(f"Exported the model to {written}."),
+                       on_failure=lambda message: self._on_failed("Export model", message))
+
+    def _on_failed(self, title: str, message: str) -> None:
+        self.status_message.emit(message)
+        QMessageBox.warning(self, title, message)
+
+    # -- open folder ----------------------------------------------------------------------
+    @Slot()
+    def open_selected_folder(self) -> None:
+        info = self.selected_model()
+        if info is None:
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(info.path))):
+            QMessageBox.warning(self, "Open folder", f"Could not open {info.path} in the file manager.")
+
+
+def _renamable(info: ModelInfo) -> bool:
+    # The store can rename a damaged model whose metadata it could read, not one without.
+    return not info.builtin and (info.damaged is None or bool(info.metadata))
+
+
+def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
+    """(text, sort key) per column."""
+    summary = info.summary()
+    accuracy = summary.get("test_accuracy")
+    accuracy = float(accuracy) if isinstance(accuracy, (int, float)) else None
+    epoch = summary.get("best_epoch")
+    epoch = int(epoch) if isinstance(epoch, (int, float)) else None
+    if info.damaged:
+        status = f"Damaged: {info.damaged}"
+    elif info.builtin:
+        status = BUILTIN_STATUS
+    else:
+        status = ""
+    preset = str(summary.get("preset") or "")
+    source = source_name(summary.get("source"))
+    return [
+        (info.name, info.name.casefold()),
+        (format_created(info.created), info.created),
+        (preset, preset),
+        (source, source.casefold()),
+        ("" if accuracy is None else f"{accuracy:.1%}", accuracy),
+        ("" if epoch is None else str(epoch), epoch),
+        (status, status),
+    ]
+
+
+def _details_html(info: ModelInfo) -> str:
+    meta = info.metadata
+    rows: list[tuple[str, Any]] = [("Name", info.name), ("Folder", info.path)]
+    if info.damaged:
+        rows.append(("Cannot be used", info.damaged))
+    rows.append(("Created", format_created(info.created)))
+    if isinstance(meta.get("imported"), dict):
+        rows.append(("Imported from", meta["imported"].get("from")))
+    if meta.get("preset"):
+        rows.append(("Preset", meta["preset"]))
+    data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    if data:
+        rows.append(("Data", f"{data.get('source')} ({data.get('train', '?')} train, "
+                             f"{data.get('test', '?')} test reviews)"))
+    results = meta.get("results") if isinstance(meta.get("results"), dict) else {}
+    for key, label in (("test_accuracy", "Test accuracy"), ("test_loss", "Test loss"),
+                       ("best_epoch", "Best epoch"), ("epochs_completed", "Epochs trained"),
+                       ("seconds_per_epoch", "Seconds per epoch")):
+        value = results.get(key)
+        if isinstance(value, float):
+            value = f"{value:.1%}" if key == "test_accuracy" else f"{value:.3g}"
+        if value is not None:
+            rows.append((label, value))
+    if results.get("stopped"):
+        rows.append(("Stopped early", "yes, by the user"))
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    if config:
+        rows.append(("Hyperparameters", ", ".join(f"{k} {v}" for k, v in config.items())))
+    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
+    if versions:
+        rows.append(("Made with", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    body = "".join(
+        f"<tr><td style='padding-right:12px'><b>{html.escape(label)}</b></td><td>{html.escape(str(value))}</td></tr>"
+        for label, value in rows
+    )
+    return f"<table>{body}</table>"

@@ -1,0 +1,279 @@
+"""The Models tab, driven offscreen with a tiny model trained once for the module."""
+
+import csv
+import zipfile
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from app.background import BackgroundTasks
+from app.models_tab import BUILTIN_STATUS, CREATED, DATA, NAME, PRESET, STATUS, ModelsTab, format_created
+from models.prediction import Predictor
+from models.store import ModelStore
+from models.training import training_metadata
+
+pytestmark = pytest.mark.gui
+TIMEOUT = 30_000
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from models.config import TrainingConfig
+    from models.datasets import load_csv
+    from models.training import train
+    from tests.conftest import TINY_CONFIG, reviews
+
+    path = tmp_path_factory.mktemp("data") / "tiny.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows([[text, label] for text, label in reviews(240)])
+    return train(TrainingConfig(**TINY_CONFIG | {"epochs": 4}), load_csv(path))
+
+
+def save(store, trained, name):
+    return store.save(trained.model, trained.vocabulary, training_metadata(trained, "imdb-lstm"), name)
+
+
+@pytest.fixture
+def store(tmp_path, trained):
+    store = ModelStore(tmp_path / "models")
+    save(store, trained, "first")
+    save(store, trained, "second")
+    return store
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """Message boxes answered without blocking; what they said is recorded."""
+    shown = {"warning": [], "question": []}
+
+    def warning(parent, title, text, *args, **kwargs):
+        shown["warning"].append(text)
+        return QMessageBox.StandardButton.Ok
+
+    def question(parent, title, text, *args, **kwargs):
+        shown["question"].append(text)
+        return shown.get("answer", QMessageBox.StandardButton.Yes)
+
+    monkeypatch.setattr(QMessageBox, "warning", warning)
+    monkeypatch.setattr(QMessageBox, "question", question)
+    return shown
+
+
+@pytest.fixture
+def make_tab(qtbot):
+    def make(store):
+        tasks = BackgroundTasks()
+        tab = ModelsTab(store, tasks)
+        # pytest-qt closes widgets before fixtures are torn down: end every thread first.
+        qtbot.addWidget(tab, before_close_func=lambda _: qtbot.waitUntil(lambda: tasks.active() == 0,
+                                                                            timeout=TIMEOUT))
+        return tab
+
+    return make
+
+
+@pytest.fixture
+def tab(make_tab, store):
+    return make_tab(store)
+
+
+def names(tab):
+    return [tab.table.item(row, NAME).text() for row in range(tab.table.rowCount())]
+
+
+def row_of(tab, name):
+    return names(tab).index(name)
+
+
+def select(tab, name):
+    tab.table.selectRow(row_of(tab, name))
+    return tab.selected_model()
+
+
+def test_rows_show_the_stored_models(tab, store):
+    assert names(tab) == ["second", "first"]  # newest first
+    info = store.find("first")
+    row = row_of(tab, "first")
+    assert tab.table.item(row, CREATED).text() == format_created(info.created)
+    assert tab.table.item(row, PRESET).text() == "imdb-lstm"
+    assert tab.table.item(row, DATA).text() == "tiny.csv"  # the file name, not the whole path
+    accuracy = info.metadata["results"]["test_accuracy"]
+    assert tab.table.item(row, 4).text() == f"{accuracy:.1%}"
+    assert tab.table.item(row, 5).text() == str(info.metadata["results"]["best_epoch"])
+    assert tab.selected_model().name == "second"
+    assert "learning_rate 0.01" in tab.details.toPlainText()
+    assert tab.empty_label.isHidden()
+
+
+def test_created_is_shown_in_local_time():
+    assert format_created("2026-01-02T03:04:05.123456+00:00").startswith("2026-01-0")
+    assert format_created("") == "unknown" and format_created("yesterday") == "yesterday"
+
+
+def test_rename_changes_the_store_and_tells_the_window(qtbot, tab, store):
+    first = store.find("first")
+    with qtbot.waitSignal(tab.models_changed, timeout=TIMEOUT):
+        assert tab.rename_model(first.id, "  favourite ")
+    assert store.find(first.id).name == "favourite" and "favourite" in names(tab)
+    assert tab.selected_model().id == first.id
+
+
+def test_rename_in_place(qtbot, tab, store):
+    second = select(tab, "second")
+    with qtbot.waitSignal(tab.models_changed, timeout=TIMEOUT):
+        tab.table.item(row_of(tab, "second"), NAME).setText("edited")  # what the inline editor commits
+    assert store.find(second.id).name == "edited" and "edited" in names(tab)
+
+
+def test_a_taken_name_gets_a_number(qtbot, tab, store):
+    with qtbot.waitSignal(tab.models_changed, timeout=TIMEOUT):
+        tab.rename_model(store.find("second").id, "FIRST")
+    assert sorted(names(tab)) == ["FIRST (2)", "first"]
+
+
+def test_an_empty_name_is_refused_with_a_message(qtbot, tab, store, dialogs):
+    second = store.find("second")
+    with qtbot.assertNotEmitted(tab.models_changed):
+        assert not tab.rename_model(second.id, "   ")
+    assert dialogs["warning"] == ["A model name cannot be empty."]
+    assert store.find(second.id).name == "second" and names(tab) == ["second", "first"]
+
+
+def test_delete_asks_first(qtbot, tab, store, dialogs):
+    select(tab, "first")
+    dialogs["answer"] = QMessageBox.StandardButton.No
+    with qtbot.assertNotEmitted(tab.models_changed):
+        tab.delete_selected()
+    assert "first" in [i.name for i in store.list()]
+    assert "Delete the model 'first'?" in dialogs["question"][0]
+
+    dialogs["answer"] = QMessageBox.StandardButton.Yes
+    with qtbot.waitSignal(tab.models_changed, timeout=TIMEOUT):
+        tab.delete_selected()
+    assert [i.name for i in store.list()] == ["second"] and names(tab) == ["second"]
+
+
+def test_built_in_models_are_read_only(qtbot, tmp_path, trained, make_tab, dialogs):
+    shipped = save(ModelStore(tmp_path / "shipped"), trained, "IMDB LSTM (built-in)")
+    store = ModelStore(tmp_path / "models", builtin=[shipped.path])
+    save(store, trained, "mine")
+    tab = make_tab(store)
+    assert names(tab) == ["mine", "IMDB LSTM (built-in)"]
+    select(tab, "IMDB LSTM (built-in)")
+    row = row_of(tab, "IMDB LSTM (built-in)")
+    assert tab.table.item(row, STATUS).text() == BUILTIN_STATUS
+    assert not tab.table.item(row, NAME).flags() & Qt.ItemFlag.ItemIsEditable
+    assert not tab.delete_button.isEnabled() and not tab.rename_button.isEnabled()
+    assert tab.export_button.isEnabled() and tab.open_button.isEnabled()
+    with qtbot.assertNotEmitted(tab.models_changed):
+        tab.delete_selected()
+        assert not tab.rename_model(shipped.id, "renamed")
+    assert dialogs["question"] == [] and "built in and cannot be changed" in dialogs["warning"][0]
+    assert shipped.path.is_dir() and store.find(shipped.id).name == "IMDB LSTM (built-in)"
+
+    select(tab, "mine")
+    assert tab.delete_button.isEnabled() and tab.rename_button.isEnabled()
+
+
+def test_a_damaged_folder_shows_as_damaged(qtbot, tab, store, dialogs):
+    (store.root / "broken").mkdir()
+    tab.refresh()
+    row = row_of(tab, "broken")
+    status = tab.table.item(row, STATUS)
+    assert status.text() == "Damaged: metadata.json is missing"
+    assert "metadata.json is missing" in tab.table.item(row, NAME).toolTip()
+    healthy = tab.table.item(row_of(tab, "first"), NAME)
+    assert tab.table.item(row, NAME).foreground().color() != healthy.foreground().color()  # greyed
+    select(tab, "broken")
+    assert not tab.export_button.isEnabled() and not tab.rename_button.isEnabled()
+    assert tab.delete_button.isEnabled()  # the user can clear it away
+    assert "Cannot be used" in tab.details.toPlainText()
+    with qtbot.waitSignal(tab.models_changed, timeout=TIMEOUT):
+        tab.delete_selected()
+    assert not (store.root / "broken").exists()
+
+
+def test_export_then_import_gives_a_second_usable_model(qtbot, tab, store, tmp_path, monkeypatch):
+    first = select(tab, "first")
+    dest = tmp_path / "shared"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(dest), ""))
+    messages = []
+    tab.status_message.connect(messages.append)
+    tab.export_selected_dialog()
+    exported = tmp_path / "shared.ssmodel"  # the extension is added
+    qtbot.waitUntil(lambda: tab.tasks.active() == 0 and exported.exists(), timeout=TIMEOUT)
+    assert zipfile.is_zipfile(exported) and f"Exported the model to {exported}." in messages
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(exported), ""))
+    with qtbot.waitSignal(tab.models_changed, timeout=TIMEOUT):
+        tab.import_model_dialog()
+    assert sorted(names(tab)) == ["first", "first (2)", "second"]
+    imported = tab.selected_model()
+    assert imported.name == "first (2)" and imported.id != first.id and imported.damaged is None
+    assert "Imported 'first (2)'." in messages
+
+    texts = ["a great film, wonderful acting", "an awful film, terrible acting"]
+    original = Predictor.from_loaded(store.load(first.id)).predict_many(texts)
+    copy = Predictor.from_loaded(store.load(imported.id)).predict_many(texts)
+    np.testing.assert_allclose([p.probability for p in copy], [p.probability for p in original], atol=1e-6)
+
+
+def test_cancelled_dialogs_do_nothing(qtbot, tab, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: ("", ""))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: ("", ""))
+    with qtbot.assertNotEmitted(tab.models_changed):
+        tab.import_model_dialog()
+        tab.export_selected_dialog()
+    assert tab.tasks.active() == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda path: path.write_text("not a model"), "is not a Sentiment Studio model file"),
+        (lambda path: zipfile.ZipFile(path, "w").close(), "it holds nothing"),
+        (lambda path: _zip(path, {"model.keras": b"x", "notes.txt": b"y"}), "it holds model.keras, notes.txt"),
+    ],
+)
+def test_bad_import_files_are_refused_with_a_message(qtbot, tab, store, tmp_path, dialogs, make, message):
+    bad = tmp_path / "bad.ssmodel"
+    make(bad)
+    before = sorted(p.name for p in store.root.iterdir())
+    with qtbot.assertNotEmitted(tab.models_changed, wait=100):
+        tab.import_file(bad)
+        qtbot.waitUntil(lambda: bool(dialogs["warning"]), timeout=TIMEOUT)
+    assert message in dialogs["warning"][0] and "bad.ssmodel" in dialogs["warning"][0]
+    assert sorted(p.name for p in store.root.iterdir()) == before and names(tab) == ["second", "first"]
+
+
+def _zip(path, members):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def test_export_failure_is_a_message(qtbot, tab, store, tmp_path, dialogs):
+    tab.export_model(store.find("first").id, tmp_path / "no such folder" / "x.ssmodel")
+    qtbot.waitUntil(lambda: bool(dialogs["warning"]), timeout=TIMEOUT)
+    assert "Could not export the model to" in dialogs["warning"][0]
+
+
+def test_open_folder_opens_the_models_folder(tab, store, monkeypatch):
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    info = select(tab, "first")
+    tab.open_selected_folder()
+    assert opened == [QUrl.fromLocalFile(str(info.path))]
+
+
+def test_an_empty_store_says_how_to_get_a_model(tmp_path, make_tab):
+    tab = make_tab(ModelStore(tmp_path / "nothing"))
+    assert tab.table.rowCount() == 0 and not tab.empty_label.isHidden()
+    assert "Train tab" in tab.empty_label.text()
+    assert not any(b.isEnabled() for b in (tab.rename_button, tab.delete_button, tab.export_button, tab.open_button))
+    assert tab.import_button.isEnabled()

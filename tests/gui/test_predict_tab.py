@@ -1,0 +1,330 @@
+"""The Predict tab, driven offscreen with a tiny model trained once for the module."""
+
+import csv
+import threading
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+import app.predict_tab as predict_tab
+from app.background import BackgroundTasks
+from app.predict_tab import (
+    EMPTY_MESSAGE,
+    LOADING_MESSAGE,
+    MAX_DROP_BYTES,
+    NO_KNOWN_WORD_NOTE,
+    NO_MODEL_TITLE,
+    PredictTab,
+    sentiment_colors,
+)
+from models.prediction import NEGATIVE, POSITIVE, Predictor
+from models.store import ModelStore
+from models.training import training_metadata
+
+pytestmark = pytest.mark.gui
+LOAD_TIMEOUT = 60_000  # the first load imports Keras
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from models.config import TrainingConfig
+    from models.datasets import load_csv
+    from models.training import train
+    from tests.conftest import TINY_CONFIG, reviews
+
+    path = tmp_path_factory.mktemp("data") / "tiny.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows([[text, label] for text, label in reviews(240)])
+    return train(TrainingConfig(**TINY_CONFIG | {"epochs": 4}), load_csv(path))
+
+
+def save(store, trained, name):
+    return store.save(trained.model, trained.vocabulary, training_metadata(trained, "imdb-lstm"), name)
+
+
+@pytest.fixture
+def store(tmp_path, trained):
+    store = ModelStore(tmp_path / "models")
+    save(store, trained, "tiny")
+    return store
+
+
+@pytest.fixture
+def tasks():
+    return BackgroundTasks()
+
+
+@pytest.fixture
+def make_tab(qtbot, tasks):
+    def finish_tasks(_tab):
+        # pytest-qt closes widgets before fixtures are torn down: let every thread end (and its
+        # callbacks run) while the tab still exists, so no thread outlives the test.
+        qtbot.waitUntil(lambda: tasks.active() == 0, timeout=LOAD_TIMEOUT)
+
+    def make(store):
+        tab = PredictTab(store, tasks)
+        qtbot.addWidget(tab, before_close_func=finish_tasks)
+        return tab
+
+    return make
+
+
+@pytest.fixture
+def tab(make_tab, store):
+    return make_tab(store)
+
+
+@pytest.fixture
+def ready_tab(qtbot, tab):
+    qtbot.waitUntil(lambda: "vocabulary" in tab.model_status.text() and tab.tasks.active() == 0,
+                    timeout=LOAD_TIMEOUT)
+    return tab
+
+
+def score(qtbot, tab, text):
+    with qtbot.waitSignal(tab.prediction_ready, timeout=LOAD_TIMEOUT) as blocker:
+        tab.set_text(text)
+    return blocker.args[0]
+
+
+def test_typing_scores_positive_and_negative_reviews(qtbot, tab):
+    assert tab.model_status.text() == LOADING_MESSAGE  # loading runs in the background
+    assert tab.model_combo.currentText() == "tiny"
+
+    p = score(qtbot, tab, "a great film, wonderful acting")
+    assert p.label == POSITIVE and p.probability > 0.5
+    assert tab.result_title.text().startswith("Positive")
+    assert sentiment_colors(tab.palette())[POSITIVE].name() in tab.result_title.styleSheet()
+    assert tab.gauge.value() == pytest.approx(p.probability)
+    assert p.tokens == ["a", "great", "film", "wonderful", "acting"]
+    assert "wonderful" in tab.tokens_view.toPlainText()
+    assert f"{p.probability:.3f}" in tab.score_label.text()
+
+    p = score(qtbot, tab, "An awful film. Terrible acting, I hated it.")
+    assert p.label == NEGATIVE and p.probability < 0.5
+    assert tab.result_title.text().startswith("Negative")
+    assert sentiment_colors(tab.palette())[NEGATIVE].name() in tab.result_title.styleSheet()
+    assert tab.note_label.isHidden()
+
+
+def test_a_burst_of_typing_is_scored_once(qtbot, ready_tab):
+    seen = []
+    ready_tab.prediction_ready.connect(seen.append)
+    with qtbot.waitSignal(ready_tab.prediction_ready, timeout=LOAD_TIMEOUT):
+        qtbot.keyClicks(ready_tab.editor, "truly fun")
+    qtbot.wait(2 * predict_tab.DEBOUNCE_MS)
+    assert len(seen) == 1 and seen[0].tokens == ["truly", "fun"]
+
+
+def test_text_changed_during_scoring_is_scored_when_it_ends(qtbot, ready_tab):
+    seen = []
+    ready_tab.prediction_ready.connect(seen.append)
+    ready_tab.set_text("a great film")
+    ready_tab.predict_now()  # in flight
+    ready_tab.set_text("an awful film, terrible acting")
+    ready_tab.predict_now()  # waits for the first to end: no second scoring at once
+    assert ready_tab.tasks.active() == 1
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=LOAD_TIMEOUT)
+    qtbot.waitUntil(lambda: ready_tab.tasks.active() == 0, timeout=LOAD_TIMEOUT)
+    assert len(seen) == 1  # the stale result of "a great film" is never shown
+    assert seen[0].tokens == ["an", "awful", "film", "terrible", "acting"] and seen[0].label == NEGATIVE
+    assert ready_tab.result_title.text().startswith("Negative")
+
+
+def test_empty_text_shows_a_calm_message(qtbot, ready_tab):
+    score(qtbot, ready_tab, "a great film")
+    with qtbot.assertNotEmitted(ready_tab.prediction_ready, wait=2 * predict_tab.DEBOUNCE_MS):
+        ready_tab.set_text("   \n\t ")
+        ready_tab.predict_now()
+    assert ready_tab.result_title.text() == EMPTY_MESSAGE
+    assert ready_tab.gauge.value() is None and ready_tab.tokens_view.toPlainText() == ""
+
+
+def test_a_review_without_known_words_says_the_score_means_little(qtbot, ready_tab):
+    p = score(qtbot, ready_tab, "Zyzzyva quixotic flibbertigibbet!")
+    assert p.known_tokens == 0 and p.oov_tokens == 3
+    assert NO_KNOWN_WORD_NOTE in ready_tab.note_label.text() and not ready_tab.note_label.isHidden()
+    assert "line-through" in ready_tab.tokens_view.toHtml()  # unknown words are marked
+    ready_tab.show_ids.setChecked(True)
+    assert "quixotic2" in ready_tab.tokens_view.toPlainText().replace(" ", "")  # id 2 shown after the word
+
+
+def test_a_long_review_says_how_much_was_cut(qtbot, ready_tab):
+    text = " ".join(["the movie was great"] * 25)  # 100 words, the tiny model reads 24
+    p = score(qtbot, ready_tab, text)
+    assert p.truncated and len(p.tokens) == 24
+    assert "has 100 words; the model reads only the last 24, so the first 76 were cut" in ready_tab.note_label.text()
+    assert "[76 words cut]" in ready_tab.tokens_view.toPlainText()
+
+
+def test_an_empty_store_says_how_to_get_a_model(qtbot, tmp_path, make_tab):
+    empty = ModelStore(tmp_path / "empty")
+    tab = make_tab(empty)
+    assert not tab.no_model_label.isHidden()
+    assert "Train tab" in tab.no_model_label.text() and "Models tab" in tab.no_model_label.text()
+    assert not tab.predict_button.isEnabled() and not tab.score_file_button.isEnabled()
+    with qtbot.assertNotEmitted(tab.prediction_ready, wait=2 * predict_tab.DEBOUNCE_MS):
+        tab.set_text("a great film")
+        tab.predict_now()
+    assert tab.result_title.text() == NO_MODEL_TITLE
+
+    (empty.root / "broken").mkdir(parents=True)  # only a damaged model: still none to use, and it says why
+    tab.refresh_models()
+    assert tab.model_combo.count() == 0 and "1 stored model is damaged" in tab.no_model_label.text()
+
+
+def test_refresh_keeps_or_sets_the_selection(qtbot, tab, store, trained):
+    tiny = store.find("tiny")
+    newer = save(store, trained, "newer")
+    tab.refresh_models()
+    assert [tab.model_combo.itemText(i) for i in range(tab.model_combo.count())] == ["newer", "tiny"]
+    assert tab.model_combo.currentData() == tiny.id  # kept
+    tab.refresh_models(select_id=newer.id)
+    assert tab.current_model().id == newer.id
+    p = score(qtbot, tab, "a great film")
+    assert p.label == POSITIVE
+    store.delete(newer.id)
+    tab.refresh_models()
+    assert tab.current_model().id == tiny.id
+
+
+def drop(tab, path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    tab.editor.dropEvent(event)
+
+
+def test_a_dropped_text_file_is_scored(qtbot, ready_tab, tmp_path):
+    review = tmp_path / "review.txt"
+    review.write_bytes(b"A great film, wonderful acting \xff\xfe at last.")
+    with qtbot.waitSignal(ready_tab.prediction_ready, timeout=LOAD_TIMEOUT) as blocker:
+        drop(ready_tab, review)
+    assert ready_tab.editor.toPlainText() == "A great film, wonderful acting \ufffd\ufffd at last."
+    assert blocker.args[0].label == POSITIVE
+    assert ready_tab.editor_message.isHidden()
+
+
+def test_dropped_files_that_cannot_be_used_are_refused(qtbot, ready_tab, tmp_path):
+    ready_tab.set_text("kept")
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * (MAX_DROP_BYTES // 5 + 1))
+    drop(ready_tab, big)
+    assert "big.txt is too large" in ready_tab.editor_message.text() and not ready_tab.editor_message.isHidden()
+    table = tmp_path / "reviews.csv"
+    table.write_text("text\nfine\n", encoding="utf-8")
+    drop(ready_tab, table)
+    assert "not a .txt file" in ready_tab.editor_message.text() and "Score a file" in ready_tab.editor_message.text()
+    assert ready_tab.editor.toPlainText() == "kept"
+
+
+def write_lines(path, texts):
+    path.write_text("\n".join(texts) + "\n\n", encoding="utf-8")
+    return path
+
+
+def test_scoring_a_text_file_fills_the_table_and_exports(qtbot, ready_tab, tmp_path):
+    from tests.conftest import reviews
+
+    labelled = reviews(30, seed=5)
+    source = write_lines(tmp_path / "reviews.txt", [text for text, _ in labelled])
+    ready_tab.score_file(source)
+    assert not ready_tab.score_file_button.isEnabled() and ready_tab.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: ready_tab.batch_model.rowCount() == 30, timeout=LOAD_TIMEOUT)
+    assert "Scored 30 reviews of reviews.txt" in ready_tab.batch_message.text()
+    assert ready_tab.export_button.isEnabled() and ready_tab.batch_progress.isHidden()
+    rows = ready_tab.batch_model.rows()
+    assert [text for text, _ in rows] == [text for text, _ in labelled]  # the file's order first
+    right = sum((p.label == POSITIVE) == bool(label) for (_, p), (_, label) in zip(rows, labelled))
+    assert right >= 24
+
+    ready_tab.batch_table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    probabilities = [p.probability for _, p in ready_tab.batch_model.rows()]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert ready_tab.batch_model.index(0, 1).data() == f"{probabilities[0]:.3f}"
+
+    out = tmp_path / "scores.csv"
+    assert ready_tab.export_results(out)
+    with open(out, newline="", encoding="utf-8") as f:
+        exported = list(csv.DictReader(f))
+    assert len(exported) == 30
+    assert [float(r["probability"]) for r in exported] == pytest.approx(probabilities, abs=1e-6)
+    assert {r["label"] for r in exported} <= {POSITIVE, NEGATIVE}
+    assert "Exported 30 scores to scores.csv" in ready_tab.batch_message.text()
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        ("id,stars\n1,5\n", "bad.csv", "bad.csv has no text column"),
+        ("\n\n   \n", "blank.txt", "blank.txt has no reviews in it"),
+        (None, "missing.txt", "does not exist"),
+    ],
+)
+def test_files_that_cannot_be_scored_give_a_message(qtbot, ready_tab, tmp_path, content, name, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    ready_tab.score_file(path)
+    qtbot.waitUntil(lambda: ready_tab.score_file_button.isEnabled(), timeout=LOAD_TIMEOUT)
+    assert message in ready_tab.batch_message.text()
+    assert ready_tab.batch_model.rowCount() == 0 and not ready_tab.export_button.isEnabled()
+    assert not ready_tab.export_results(tmp_path / "nothing.csv")
+
+
+def test_cancel_keeps_the_reviews_scored_so_far(qtbot, ready_tab, tmp_path, monkeypatch):
+    from tests.conftest import reviews
+
+    monkeypatch.setattr(predict_tab, "BATCH_SIZE", 10)
+    first_batch_done, cancelled = threading.Event(), threading.Event()
+    original = Predictor.predict_many
+
+    def gated(self, texts, batch_size=512, on_progress=None, should_stop=None):
+        def progress(done, total):
+            on_progress(done, total)
+            if done == 10:  # hold the scoring thread here until the GUI has pressed Cancel
+                first_batch_done.set()
+                assert cancelled.wait(30)
+
+        return original(self, texts, batch_size, progress, should_stop)
+
+    monkeypatch.setattr(Predictor, "predict_many", gated)
+    source = write_lines(tmp_path / "many.txt", [text for text, _ in reviews(50, seed=9)])
+    ready_tab.score_file(source)
+    qtbot.waitUntil(first_batch_done.is_set, timeout=LOAD_TIMEOUT)
+    ready_tab.cancel_batch()
+    cancelled.set()
+    qtbot.waitUntil(lambda: ready_tab.score_file_button.isEnabled(), timeout=LOAD_TIMEOUT)
+    assert ready_tab.batch_model.rowCount() == 10
+    assert "Cancelled: scored 10 of 50 reviews of many.txt" in ready_tab.batch_message.text()
+
+
+def test_shutdown_stops_a_running_file(qtbot, ready_tab, tmp_path, monkeypatch):
+    from tests.conftest import reviews
+
+    monkeypatch.setattr(predict_tab, "BATCH_SIZE", 10)
+    started, released = threading.Event(), threading.Event()
+    original = Predictor.predict_many
+
+    def gated(self, texts, batch_size=512, on_progress=None, should_stop=None):
+        def progress(done, total):
+            on_progress(done, total)
+            started.set()
+            assert released.wait(30)
+
+        return original(self, texts, batch_size, progress, should_stop)
+
+    monkeypatch.setattr(Predictor, "predict_many", gated)
+    ready_tab.score_file(write_lines(tmp_path / "many.txt", [text for text, _ in reviews(40, seed=2)]))
+    qtbot.waitUntil(started.is_set, timeout=LOAD_TIMEOUT)
+    ready_tab.set_text("pending edit")
+    ready_tab.shutdown()
+    released.set()
+    assert ready_tab.tasks.wait_all(TIMEOUT_MS)
+    qtbot.waitUntil(lambda: ready_tab.tasks.active() == 0, timeout=LOAD_TIMEOUT)
+    assert ready_tab.batch_model.rowCount() == 10 and not ready_tab._debounce.isActive()
