@@ -12,7 +12,7 @@ import logging
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from models.errors import UserFacingError
 
@@ -98,7 +98,9 @@ class BackgroundTasks(QObject):
         entry = (thread, worker, relay)
         self._running.add(entry)
         thread.started.connect(worker.run)
-        worker.finished.connect(thread.quit)
+        # Direct: QThread.quit is thread-safe, and a queued call could not run while the GUI
+        # thread is blocked in wait_all().
+        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
 
         def cleanup() -> None:
             self._running.discard(entry)

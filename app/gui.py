@@ -1,18 +1,44 @@
-"""Starts the Qt application and the main window."""
+"""Starts the Qt application: the window first, TensorFlow in the background after it is shown."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def resources_dir() -> Path:
+    """resources/ beside the package, or inside a PyInstaller bundle."""
+    bundled = getattr(sys, "_MEIPASS", None)
+    return Path(bundled) / "resources" if bundled else RESOURCES
+
+
+def create_application(argv: list[str] | None = None):
+    from PySide6.QtCore import QCoreApplication  # noqa: PLC0415 - Qt only when the GUI is wanted
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.setOrganizationName("SentimentStudio")
+    QCoreApplication.setApplicationName("Sentiment Studio")
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    icon = resources_dir() / "icon.png"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def create_window():
+    """The main window over the user's model store (plus the built-in model, when shipped)."""
+    from app.main_window import MainWindow  # noqa: PLC0415
+    from models.store import ModelStore  # noqa: PLC0415
+
+    return MainWindow(ModelStore(builtin=[resources_dir() / "default_model"]))
 
 
 def run_gui(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow  # noqa: PLC0415
-
-    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
-    app.setApplicationName("Sentiment Studio")
-    window = QMainWindow()
-    window.setWindowTitle("Sentiment Studio")
-    window.setCentralWidget(QLabel("Sentiment Studio: the training and prediction tabs are coming."))
-    window.resize(900, 600)
+    app = create_application(argv)
+    window = create_window()
     window.show()
+    window.start_keras_import_soon()
     return app.exec()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QVBoxLayout, QWidget
 
 from models.errors import UserFacingError
 
@@ -31,12 +32,27 @@ def _pen(color: str, width: float = 2, dashed: bool = False) -> pg.QtGui.QPen:
     return pen
 
 
+def themed_plot(title: str) -> pg.PlotWidget:
+    """A PlotWidget in the application palette's colours, so it fits light and dark themes alike."""
+    palette = QApplication.palette()
+    background = palette.color(QPalette.ColorRole.Base)
+    foreground = palette.color(QPalette.ColorRole.Text)
+    plot = pg.PlotWidget(background=background)
+    plot.setTitle(title, color=foreground.name())
+    for side in ("left", "bottom"):
+        axis = plot.getAxis(side)
+        axis.setPen(foreground)
+        axis.setTextPen(foreground)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    return plot
+
+
 class TrainingPlots(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         pg.setConfigOptions(antialias=True)
         self.loss_plot = self._make_plot("Loss", "epoch")
-        self.acc_plot = self._make_plot("Accuracy", "epoch")
+        self.acc_plot = self._make_plot("Accuracy", "epoch", legend_offset=(-10, -10))  # bottom right: acc rises
         self.batch_plot = self._make_plot("Training batches (smoothed)", "epoch")
         self.loss_plot.setXLink(self.acc_plot)
 
@@ -73,12 +89,10 @@ class TrainingPlots(QWidget):
         self._timer.start()
 
     @staticmethod
-    def _make_plot(title: str, x_label: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget()
-        plot.setTitle(title)
+    def _make_plot(title: str, x_label: str, legend_offset: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
+        plot = themed_plot(title)
         plot.setLabel("bottom", x_label)
-        plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.addLegend(offset=(-10, 10))
+        plot.addLegend(offset=legend_offset)
         plot.setMinimumHeight(160)
         return plot
 
@@ -144,6 +158,9 @@ class TrainingPlots(QWidget):
             return
         self._dirty = False
         xs = list(range(1, len(self.history["loss"]) + 1))
+        step = max(1, math.ceil(len(xs) / 10))  # whole epochs only on the epoch axes
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.getAxis("bottom").setTickSpacing(step, step)
         self.loss_curve.setData(xs, self.history["loss"])
         self.val_loss_curve.setData(xs, self.history["val_loss"])
         self.acc_curve.setData(xs, self.history["accuracy"])

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import BackgroundTasks
-from app.plots import TrainingPlots
+from app.plots import TrainingPlots, themed_plot
 from app.training_worker import TrainingRun
 from models import training as t
 from models.config import DEFAULT_PRESET, PRESETS, VALIDATE_ON_SPLIT, VALIDATE_ON_TEST, TrainingConfig, \
@@ -104,11 +104,12 @@ class TrainingTab(QWidget):
 
         self.data_summary = QLabel("No data loaded yet.")
         self.data_summary.setWordWrap(True)
-        self.length_plot = pg.PlotWidget()
-        self.length_plot.setTitle("Review length (words)")
+        self.length_plot = themed_plot("Training review lengths (words)")
         self.length_plot.setLabel("left", "reviews")
         self.length_plot.setFixedHeight(170)
         self.length_plot.hideButtons()
+        self.length_plot.setMouseEnabled(x=False, y=False)
+        self.length_plot.hide()  # shown once a data set is loaded
         self.length_hist = self.length_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
                                                  brush=(31, 119, 180, 120), pen=pg.mkPen("#1f77b4"))
         self.maxlen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2), movable=False,
@@ -219,7 +220,8 @@ class TrainingTab(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(340)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(left.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -241,7 +243,7 @@ class TrainingTab(QWidget):
         splitter.addWidget(scroll)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([360, 900])
+        splitter.setSizes([scroll.minimumWidth(), 900])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
@@ -347,6 +349,7 @@ class TrainingTab(QWidget):
             top = max(10, int(np.percentile(lengths, 99)))
             counts, edges = np.histogram(np.minimum(lengths, top), bins=60, range=(0, top))
             self.length_hist.setData(edges, counts)
+            self.length_plot.show()
         self._update_length_marker()
         self.status_message.emit(f"Loaded {s['train'] + s['test']:,} reviews.")
         self.data_source_changed.emit(spec)

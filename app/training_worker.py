@@ -12,7 +12,7 @@ import logging
 import threading
 import traceback
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.background import describe_error
 from models.config import TrainingConfig
@@ -71,7 +71,9 @@ class TrainingRun(QObject):
         self.worker = TrainingWorker(config, data)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
-        self.worker.finished.connect(self.thread.quit)
+        # Direct: QThread.quit is thread-safe, and a queued call could not run while the GUI
+        # thread is blocked in wait() on close.
+        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self._on_thread_finished)
 
     def start(self) -> None:

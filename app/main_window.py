@@ -1,0 +1,179 @@
+"""The main window: Train, Predict and Models tabs, menus, shortcuts, saved window state, clean close."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from app.background import BackgroundTasks
+from app.models_tab import ModelsTab
+from app.predict_tab import PredictTab
+from app.training_tab import TrainingTab
+from models import __version__, keras_runtime, paths
+from models.store import ModelStore
+
+TAB_TRAIN, TAB_PREDICT, TAB_MODELS = range(3)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, store: ModelStore, settings: QSettings | None = None):
+        super().__init__()
+        self.store = store
+        self.settings = settings or QSettings()
+        self.tasks = BackgroundTasks(self)
+        self.keras_ready = keras_runtime.is_loaded()
+        self.setWindowTitle("Sentiment Studio")
+
+        self.train_tab = TrainingTab(store, self.tasks)
+        self.predict_tab = PredictTab(store, self.tasks)
+        self.models_tab = ModelsTab(store, self.tasks)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.train_tab, "&Train")
+        self.tabs.addTab(self.predict_tab, "&Predict")
+        self.tabs.addTab(self.models_tab, "&Models")
+        self.setCentralWidget(self.tabs)
+
+        self.keras_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.keras_label)
+        for tab in (self.train_tab, self.predict_tab, self.models_tab):
+            tab.status_message.connect(self.show_status)
+        self.train_tab.model_saved.connect(self._on_model_saved)
+        self.train_tab.data_source_changed.connect(lambda spec: self.settings.setValue("data/source", spec))
+        self.models_tab.models_changed.connect(self._on_models_changed)
+
+        self._build_menus()
+        self._build_shortcuts()
+        self._restore_state()
+        self._on_models_changed()
+
+    # -- menus and shortcuts ------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open data set…", self._open_data, QKeySequence.StandardKey.Open)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Import model…", self.models_tab.import_model_dialog, "Ctrl+I")
+        self._action(file_menu, "&Export model…", self.models_tab.export_selected_dialog, "Ctrl+E")
+        self._action(file_menu, "Open the &data folder", self.open_data_folder)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        train_menu = self.menuBar().addMenu("T&raining")
+        self.train_action = self._action(train_menu, "&Train", self._train, "Ctrl+T")
+        self.stop_action = self._action(train_menu, "&Stop", self.train_tab.stop_training)
+        train_menu.addSeparator()
+        self._action(train_menu, "Export plots as &PNG…", self.train_tab.export_png)
+        self._action(train_menu, "Export history as &CSV…", self.train_tab.export_csv)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About Sentiment Studio", self.about)
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_shortcuts(self) -> None:
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self._predict, context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.train_tab.stop_training,
+                  context=Qt.ShortcutContext.WindowShortcut)
+
+    @Slot()
+    def _train(self) -> None:
+        self.tabs.setCurrentIndex(TAB_TRAIN)
+        self.train_tab.start_training()
+
+    @Slot()
+    def _predict(self) -> None:
+        self.tabs.setCurrentIndex(TAB_PREDICT)
+        self.predict_tab.predict_now()
+
+    @Slot()
+    def _open_data(self) -> None:
+        self.tabs.setCurrentIndex(TAB_TRAIN)
+        self.train_tab.browse_data()
+
+    @Slot()
+    def open_data_folder(self) -> None:
+        folder = paths.data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    @Slot()
+    def about(self) -> None:
+        QMessageBox.about(
+            self, "About Sentiment Studio",
+            f"<b>Sentiment Studio {__version__}</b><p>Train an LSTM sentiment classifier on IMDB reviews, "
+            "watch it learn, and score your own reviews.</p>"
+            f"<p>Models are kept in {paths.models_dir()}.</p>")
+
+    # -- status -------------------------------------------------------------------------------
+    @Slot(str)
+    def show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10_000)
+
+    def start_keras_import_soon(self) -> None:
+        """After the window has painted: import TensorFlow in the background."""
+        QTimer.singleShot(50, self.start_keras_import)
+
+    def start_keras_import(self) -> None:
+        """Import TensorFlow off the GUI thread, after the window is up."""
+        if self.keras_ready:
+            self._keras_loaded(None)
+            return
+        self.keras_label.setText("Loading TensorFlow …")
+        self.tasks.run(keras_runtime.keras, self._keras_loaded, self._keras_failed)
+
+    def _keras_loaded(self, _) -> None:
+        self.keras_ready = True
+        self.keras_label.setText("TensorFlow ready")
+        self.show_status("Ready.")
+
+    def _keras_failed(self, message: str) -> None:
+        self.keras_label.setText("TensorFlow failed to load")
+        QMessageBox.critical(self, "TensorFlow failed to load",
+                             f"Training and prediction are unavailable: {message}")
+
+    @Slot(str)
+    def _on_model_saved(self, model_id: str) -> None:
+        self.models_tab.refresh()
+        self.predict_tab.refresh_models(select_id=model_id)
+
+    @Slot()
+    def _on_models_changed(self) -> None:
+        self.predict_tab.refresh_models()
+        self.train_tab.refresh_compare_runs()
+
+    # -- state ----------------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 820)
+        self.tabs.setCurrentIndex(int(self.settings.value("window/tab", TAB_TRAIN)))
+        source = self.settings.value("data/source")
+        if source:
+            self.train_tab.set_data_source(str(source))
+
+    def _save_state(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.train_tab.is_training():
+            answer = QMessageBox.question(
+                self, "Training is running", "Stop the training and quit? Completed epochs are not saved.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self._save_state()
+        self.train_tab.shutdown()
+        self.predict_tab.shutdown()
+        self.tasks.wait_all()
+        event.accept()
+

@@ -1,0 +1,103 @@
+"""The whole window: tabs, menus, shortcuts, background TensorFlow import, saved state, clean close."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.main_window import TAB_MODELS, TAB_PREDICT, TAB_TRAIN, MainWindow
+from models import training as t
+from models.store import ModelStore
+from tests.gui.conftest import set_tiny_config
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, no_dialogs):
+    win = MainWindow(ModelStore(tmp_path / "models"))
+    qtbot.addWidget(win, before_close_func=lambda w: w.train_tab.shutdown())
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def test_tabs_menus_and_status(qtbot, window):
+    assert [window.tabs.tabText(i) for i in range(3)] == ["&Train", "&Predict", "&Models"]
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus == ["&File", "T&raining", "&Help"]
+    file_actions = [a.text() for a in window.menuBar().actions()[0].menu().actions() if a.text()]
+    assert {"&Open data set…", "&Import model…", "&Export model…", "Open the &data folder", "&Quit"} <= set(file_actions)
+    window.start_keras_import()
+    qtbot.waitUntil(lambda: window.keras_ready, timeout=60_000)
+    assert window.keras_label.text() == "TensorFlow ready"
+
+
+def test_train_from_the_menu_then_predict_and_manage(qtbot, window, tiny_csv):
+    window.train_tab.set_data_source(str(tiny_csv))
+    set_tiny_config(window.train_tab, epochs=3)
+    window.train_tab.name_edit.setText("from window")
+    with qtbot.waitSignal(window.train_tab.model_saved, timeout=120_000):
+        window.train_action.trigger()  # loads the data, then trains
+    assert window.tabs.currentIndex() == TAB_TRAIN
+    # The new model shows in Predict and Models
+    qtbot.waitUntil(lambda: window.predict_tab.current_model() is not None, timeout=10_000)
+    assert window.predict_tab.current_model().name == "from window"
+    assert window.models_tab.selected_model() is not None or window.models_tab.table.model().rowCount() == 1
+    window.predict_tab.set_text("a great film, wonderful acting, i loved it")
+    with qtbot.waitSignal(window.predict_tab.prediction_ready, timeout=30_000) as got:
+        qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentIndex() == TAB_PREDICT
+    assert got.args[0].label == "positive"
+
+
+def test_escape_stops_training(qtbot, window, tiny_csv):
+    window.train_tab.set_data_source(str(tiny_csv))
+    set_tiny_config(window.train_tab, epochs=50)
+    with qtbot.waitSignal(window.train_tab.running_changed, timeout=30_000):
+        window.train_action.trigger()
+    batches = threading.Event()
+    window.train_tab.run.worker.progress.connect(lambda p: batches.set() if p.phase == t.TRAINING else None)
+    qtbot.waitUntil(batches.is_set, timeout=60_000)
+    with qtbot.waitSignal(window.train_tab.running_changed, timeout=1_000):
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.train_tab.is_training()
+
+
+def test_close_during_training_asks_then_stops_the_thread(qtbot, window, tiny_csv, no_dialogs, monkeypatch):
+    window.train_tab.set_data_source(str(tiny_csv))
+    set_tiny_config(window.train_tab, epochs=50)
+    with qtbot.waitSignal(window.train_tab.running_changed, timeout=30_000):
+        window.train_tab.start_training()
+    thread = window.train_tab.run.thread
+    batches = threading.Event()
+    window.train_tab.run.worker.progress.connect(lambda p: batches.set() if p.phase == t.TRAINING else None)
+    qtbot.waitUntil(batches.is_set, timeout=60_000)
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    window.close()
+    assert window.isVisible() and window.train_tab.is_training()  # "No": keeps training
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    window.close()
+    assert not window.isVisible()
+    assert thread.isFinished()
+    assert window.tasks.active() == 0
+
+
+def test_window_state_is_remembered(qtbot, tmp_path, no_dialogs, tiny_csv):
+    store = ModelStore(tmp_path / "models")
+    first = MainWindow(store)
+    qtbot.addWidget(first)
+    first.resize(640, 480)  # within the offscreen screen (800x600), which restoreGeometry clamps to
+    first.tabs.setCurrentIndex(TAB_MODELS)
+    first.settings.setValue("data/source", str(tiny_csv))
+    first.close()
+    second = MainWindow(store)
+    qtbot.addWidget(second)
+    assert second.tabs.currentIndex() == TAB_MODELS
+    assert (second.size().width(), second.size().height()) == (640, 480)
+    assert second.train_tab.source_spec() == str(tiny_csv)
