@@ -82,9 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _store():
+    from models.paths import builtin_model_dirs  # noqa: PLC0415
     from models.store import ModelStore  # noqa: PLC0415
 
-    return ModelStore()
+    return ModelStore(builtin=builtin_model_dirs())
 
 
 def _emit(obj) -> None:

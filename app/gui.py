@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-
-
-def resources_dir() -> Path:
-    """resources/ beside the package, or inside a PyInstaller bundle."""
-    bundled = getattr(sys, "_MEIPASS", None)
-    return Path(bundled) / "resources" if bundled else RESOURCES
+from models.paths import builtin_model_dirs, resources_dir
 
 
 def create_application(argv: list[str] | None = None):
@@ -33,7 +26,7 @@ def create_window():
     from app.main_window import MainWindow  # noqa: PLC0415
     from models.store import ModelStore  # noqa: PLC0415
 
-    return MainWindow(ModelStore(builtin=[resources_dir() / "default_model"]))
+    return MainWindow(ModelStore(builtin=builtin_model_dirs()))
 
 
 def run_gui(argv: list[str] | None = None) -> int:

@@ -38,3 +38,19 @@ def downloads_dir() -> Path:
 def keras_home() -> Path:
     """Keras writes ``keras.json`` and caches here instead of ``~/.keras``."""
     return data_dir() / "keras"
+
+
+def resources_dir() -> Path:
+    """The project's resources/ folder, or its copy inside a PyInstaller bundle."""
+    import sys  # noqa: PLC0415
+
+    bundled = getattr(sys, "_MEIPASS", None)
+    if bundled:
+        return Path(bundled) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def builtin_model_dirs() -> list[Path]:
+    """Read-only models shipped with the app (the pretrained default model)."""
+    folder = resources_dir() / "default_model"
+    return [folder] if folder.is_dir() else []

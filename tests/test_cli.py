@@ -65,7 +65,8 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
     assert ev["n"] == 48 and sum(map(sum, ev["confusion"])) == 48 and ev["accuracy"] == summary["test_accuracy"]
 
     proc = run_cli("models")
-    assert [m["name"] for m in json.loads(proc.stdout)] == ["tiny"]
+    assert [(m["name"], m["builtin"]) for m in json.loads(proc.stdout)] == [("tiny", False),
+                                                                           ("IMDB LSTM (built-in)", True)]
 
 
 @pytest.mark.parametrize(
@@ -75,10 +76,9 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
         (["train", "--data", "{csv}", "--epochs", "0"], "epochs must be at least 1"),
         (["train", "--data", "{csv}", "--dropout", "2"], "dropout must be between"),
         (["predict", "--model", "nope", "hello"], "No model called 'nope'"),
-        (["predict", "hello"], "no trained model yet"),
         (["predict", "  "], "empty"),
         (["predict", "--file", "/no/such.txt"], "does not exist"),
-        (["evaluate", "--data", "/no/such.csv"], "no trained model yet"),
+        (["evaluate", "--data", "/no/such.csv"], "does not exist"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, fragment, tiny_csv, monkeypatch, tmp_path):
