@@ -128,14 +128,17 @@ def train(
     model = build_model(config)
     tracker = _tracker_class()(config, len(x_train), len(x_val), report, stop, started)
     if not stop():
-        model.fit(
-            x_train, y_train,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            validation_data=(x_val, y_val),
-            callbacks=[tracker],
-            verbose=0,
-        )
+        try:
+            model.fit(
+                x_train, y_train,
+                batch_size=config.batch_size,
+                epochs=config.epochs,
+                validation_data=(x_val, y_val),
+                callbacks=[tracker],
+                verbose=0,
+            )
+        except _StopRequested:
+            pass  # the completed epochs' history and best weights are in the tracker
     history = tracker.history
     best_epoch = tracker.restore_best(model)
     stopped = tracker.stop_seen or stop()
@@ -146,10 +149,12 @@ def train(
             if not stopped:
                 report(TrainingProgress(EVALUATING, epoch=len(history["loss"]), epochs=config.epochs,
                                         message="Evaluating on the test split"))
-                metrics = model.evaluate(x_test, y_test, batch_size=max(256, config.batch_size),
-                                         verbose=0, return_dict=True, callbacks=[tracker.evaluation_stopper()])
-                if not tracker.stop_seen:
+                try:
+                    metrics = model.evaluate(x_test, y_test, batch_size=max(256, config.batch_size), verbose=0,
+                                             return_dict=True, callbacks=[tracker.evaluation_stopper()])
                     test_loss, test_accuracy = float(metrics["loss"]), float(metrics["accuracy"])
+                except _StopRequested:
+                    stopped = True
         else:
             # Validation ran on the test split with these very weights: reuse, don't recompute.
             test_loss = history["val_loss"][best_epoch - 1]
@@ -161,6 +166,10 @@ def train(
     summary["oov_rate_train"] = float(np.mean(x_train[x_train > 0] == OOV_ID)) if x_train.size else 0.0
     return TrainingResult(model, vocabulary, config, history, best_epoch, test_loss, test_accuracy,
                           total, stopped, summary)
+
+
+class _StopRequested(Exception):
+    """Raised by the tracker callback to leave ``fit`` within the current batch."""
 
 
 @functools.cache
@@ -192,13 +201,13 @@ class _Tracker:
         self.epoch = 0
 
     # -- stop ----------------------------------------------------------------------------
-    def _check_stop(self) -> bool:
+    def _check_stop(self) -> None:
+        """Leave ``fit`` at once. Setting ``model.stop_training`` instead would still run the
+        epoch's whole validation pass (and its first-call tracing) before ``fit`` returns."""
         if not self.stop_seen and self.stop():
             self.stop_seen = True
         if self.stop_seen:
-            self.model.stop_training = True
-            self.model.stop_evaluating = True
-        return self.stop_seen
+            raise _StopRequested
 
     def evaluation_stopper(self):
         """A callback for a later ``evaluate`` call that honours the same stop flag."""
@@ -206,9 +215,7 @@ class _Tracker:
 
         class StopEvaluation(keras().callbacks.Callback):
             def on_test_batch_end(self, batch, logs=None):
-                if tracker.stop():
-                    tracker.stop_seen = True
-                    self.model.stop_evaluating = True
+                tracker._check_stop()
 
         return StopEvaluation()
 
@@ -251,8 +258,7 @@ class _Tracker:
             self.val_seconds = time.perf_counter() - self.val_started
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._check_stop():
-            return  # a partial epoch's metrics are not comparable: keep only whole epochs
+        self._check_stop()  # a stop during validation: that epoch is incomplete and not kept
         logs = {k: float(v) for k, v in (logs or {}).items()}
         seconds = time.perf_counter() - self.epoch_started
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
