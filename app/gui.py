@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import os
 import sys
 
 from models.paths import builtin_model_dirs, resources_dir
 
 
+def ensure_std_streams() -> None:
+    """Give a process without stdout/stderr (a windowed Windows build, ``pythonw``) null writers:
+    Keras' progress output and ``print`` would otherwise fail on ``None``."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the app
+
+
 def create_application(argv: list[str] | None = None):
+    # pyqtgraph picks its Qt binding when first imported: make it PySide6, whatever else is installed.
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
     from PySide6.QtCore import QCoreApplication  # noqa: PLC0415 - Qt only when the GUI is wanted
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
@@ -30,8 +42,13 @@ def create_window():
 
 
 def run_gui(argv: list[str] | None = None) -> int:
+    ensure_std_streams()
     app = create_application(argv)
     window = create_window()
     window.show()
     window.start_keras_import_soon()
+    if os.environ.get("SENTIMENT_STUDIO_STARTUP_PROBE"):
+        from app.startup_probe import attach  # noqa: PLC0415
+
+        attach(app, window)
     return app.exec()
