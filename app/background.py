@@ -69,6 +69,9 @@ class _Relay(QObject):
         if self._on_failure is not None:
             self._on_failure(message)
 
+    def detach(self) -> None:
+        self._on_success = self._on_failure = None
+
     @Slot()
     def done(self) -> None:
         self.cleanup()
@@ -113,11 +116,15 @@ class BackgroundTasks(QObject):
         return worker
 
     def active(self) -> int:
-        return len(self._running)
+        """Tasks whose thread is still running."""
+        return sum(1 for thread, _, _ in self._running if thread.isRunning())
 
     def wait_all(self, msecs: int = 5000) -> bool:
+        """On close: wait for every task (a save in progress finishes), then drop their callbacks,
+        which would otherwise reach widgets that are being torn down."""
         ok = True
-        for thread, _, _ in list(self._running):
+        for thread, _, relay in list(self._running):
             thread.quit()
             ok = thread.wait(msecs) and ok
+            relay.detach()
         return ok

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", help="stored model name, id or folder (default: the newest)")
     predict.add_argument("--file", type=Path, help="a .txt with one review per line, or a .csv with a text column")
     predict.add_argument("text", nargs="*", help="review texts; with none and no --file, lines from stdin")
+    predict.add_argument("--explain", action="store_true",
+                         help="add each word's contribution to the score (how much P(positive) drops when the "
+                              "model reads it as an unknown word), in reading order, and the top words each way")
 
     evaluate = sub.add_parser("evaluate", help="accuracy, loss and confusion matrix on a data set's test split")
     evaluate.add_argument("--model", help="stored model name, id or folder (default: the newest)")
@@ -187,6 +190,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if any(not t.strip() for t in texts):
         raise EmptyReviewError("A review is empty: give some text to score.")
     predictor = Predictor.from_store(_store(), args.model)
+    if args.explain:
+        from models.explain import explain  # noqa: PLC0415
+
+        for text in texts:  # one at a time, so each line appears as soon as it is ready
+            explanation = explain(predictor, text)
+            _emit(explanation.prediction.to_json() | explanation.to_json())
+        return 0
     for prediction in predictor.predict_many(texts):
         _emit(prediction.to_json())
     return 0

@@ -1,4 +1,7 @@
-"""The Predict tab: score a typed, pasted or dropped review live, or a whole file of reviews, with a stored model."""
+"""The Predict tab: score a typed, pasted or dropped review live, or a whole file of reviews, with a stored model.
+
+With each score comes its explanation (models/explain.py): the words the model read, highlighted
+green where they pushed the score towards positive and red towards negative."""
 
 from __future__ import annotations
 
@@ -46,9 +49,10 @@ from PySide6.QtWidgets import (
 from app.background import BackgroundTasks
 from models.datasets import read_review_texts
 from models.errors import DataSourceError
+from models.explain import Explanation, TokenContribution, explain
 from models.prediction import NEGATIVE, POSITIVE, Prediction, Predictor
 from models.store import ModelInfo, ModelStore
-from models.vocabulary import OOV_ID, tokenize
+from models.vocabulary import OOV_ID
 
 MAX_DROP_BYTES = 5 * 1024 * 1024
 DEBOUNCE_MS = 300
@@ -62,6 +66,18 @@ NO_MODEL_MESSAGE = (
     "or import a model file (.ssmodel) in the Models tab."
 )
 LOADING_MESSAGE = "Loading model ..."
+TOKENS_LEGEND = (
+    "Green words pushed the score towards positive, red words towards negative; the stronger the colour, "
+    "the bigger the push (relative to this review's strongest word). Hover a word to see by how much. "
+    "Struck-through grey words are not in the model's vocabulary: it reads each of them as the same "
+    "unknown word (id 2)."
+)
+# Colour strength: full at the review's largest |contribution|, but never for less than this,
+# so a review where no word matters much stays pale instead of showing noise at full colour.
+MIN_HIGHLIGHT_SCALE = 0.05
+MAX_HIGHLIGHT_MIX = 0.6  # at most this share of sentiment colour in the background (less where contrast needs)
+MIN_CONTRAST = 4.5  # WCAG AA for normal text, checked against the highlight
+TOP_WORDS = 3
 NO_KNOWN_WORD_NOTE = (
     "None of these words are in the model's vocabulary, so the score means little: "
     "the model read only unknown words."
@@ -77,8 +93,49 @@ def sentiment_colors(palette: QPalette) -> dict[str, QColor]:
     }
 
 
+def _luminance(color: QColor) -> float:
+    def channel(v: float) -> float:
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two colours, from 1 (same) to 21 (black on white)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _mix(base: QColor, color: QColor, amount: float) -> QColor:
+    return QColor.fromRgbF(*(b + (c - b) * amount for b, c in (
+        (base.redF(), color.redF()), (base.greenF(), color.greenF()), (base.blueF(), color.blueF()))))
+
+
+def highlight_color(palette: QPalette, contribution: float, scale: float) -> QColor | None:
+    """The background of a word that moved P(positive) by ``contribution``: the sentiment colour mixed
+    into the text background by the word's share of ``scale``, never so strong that the palette's text
+    colour loses contrast on it. None for a word too weak to colour."""
+    strength = min(1.0, abs(contribution) / max(scale, 1e-12))
+    amount = MAX_HIGHLIGHT_MIX * strength
+    if amount < 0.03:
+        return None
+    base = palette.color(QPalette.ColorRole.Base)
+    text = palette.color(QPalette.ColorRole.Text)
+    color = sentiment_colors(palette)[POSITIVE if contribution > 0 else NEGATIVE]
+    mixed = _mix(base, color, amount)
+    while amount > 0.05 and contrast_ratio(mixed, text) < MIN_CONTRAST:
+        amount -= 0.05
+        mixed = _mix(base, color, amount)
+    return mixed
+
+
 def _muted(palette: QPalette) -> QColor:
     return palette.color(QPalette.ColorRole.PlaceholderText)
+
+
+def _signed(value: float) -> str:
+    """A contribution as shown: sign always, a real minus sign, three decimals."""
+    return f"{value:+.3f}".replace("-", "\u2212")
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -91,6 +148,7 @@ class ScoredReview:
     prediction: Prediction
     total_words: int  # tokens in the whole review, before truncation
     model_name: str
+    explanation: Explanation | None = None  # each seen token's contribution to the score
 
     @property
     def words_cut(self) -> int:
@@ -351,17 +409,20 @@ class PredictTab(QWidget):
         self.note_label.setWordWrap(True)
         self.note_label.hide()
         seen_row = QHBoxLayout()
-        seen_row.addWidget(QLabel("What the model read:"))
+        seen_row.addWidget(QLabel("What the model read, and which words moved the score:"))
         seen_row.addStretch(1)
         self.show_ids = QCheckBox("Show word &ids")
         self.show_ids.toggled.connect(self._render_result)
         seen_row.addWidget(self.show_ids)
         self.tokens_view = QTextBrowser()
         self.tokens_view.setOpenLinks(False)
-        self.tokens_legend = QLabel(
-            "Struck-through words are not in the model's vocabulary: it reads each of them "
-            "as the same unknown word (id 2)."
-        )
+        self.tokens_view.setAccessibleName("The words the model read, coloured by how they moved the score")
+        # The words that moved the score most, in words as well as colour.
+        self.top_words_label = QLabel()
+        self.top_words_label.setWordWrap(True)
+        self.top_words_label.setTextFormat(Qt.TextFormat.RichText)
+        self.top_words_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tokens_legend = QLabel(TOKENS_LEGEND)
         self.tokens_legend.setWordWrap(True)
         result_box = QGroupBox("Sentiment")
         result_layout = QVBoxLayout(result_box)
@@ -372,6 +433,7 @@ class PredictTab(QWidget):
         result_layout.addWidget(self.note_label)
         result_layout.addLayout(seen_row)
         result_layout.addWidget(self.tokens_view, 1)
+        result_layout.addWidget(self.top_words_label)
         result_layout.addWidget(self.tokens_legend)
 
         top = QSplitter(Qt.Orientation.Horizontal)
@@ -502,7 +564,9 @@ class PredictTab(QWidget):
             self.status_message.emit(f"Loading model {info.name!r} ...")
             # Loading imports Keras and reads the weights: seconds, so never on the GUI thread.
             self.tasks.run(
-                lambda: Predictor.from_loaded(store.load(info)),
+                # The NumPy engine where the model allows it: a score and its explanation in
+                # milliseconds; Keras (imported here) otherwise.
+                lambda: Predictor.from_store(store, info),
                 on_success=lambda predictor: self._on_model_loaded(key, predictor),
                 on_failure=lambda message: self._on_model_failed(key, message),
             )
@@ -581,8 +645,16 @@ class PredictTab(QWidget):
             return  # the text is compared when the running scoring ends, and scored again if it changed
         self._scoring = True
         key = (_model_key(info), text)
+        name = info.name
+
+        def job() -> ScoredReview:
+            # The score and its explanation come from the same batched pass, so they arrive together.
+            explanation = explain(predictor, text)
+            return ScoredReview(explanation.prediction, explanation.words_cut + len(explanation.tokens), name,
+                                explanation)
+
         self.tasks.run(
-            lambda: ScoredReview(predictor.predict(text), len(tokenize(text)), info.name),
+            job,
             on_success=lambda result: self._on_scored(key, result),
             on_failure=lambda message: self._on_score_failed(key, message),
         )
@@ -619,6 +691,11 @@ class PredictTab(QWidget):
         self.note_label.setText(detail)
         self.note_label.setVisible(bool(detail))
         self.tokens_view.clear()
+        self.top_words_label.clear()
+
+    def shown_result(self) -> ScoredReview | None:
+        """The score, with its explanation, on display now (None while a message is shown)."""
+        return self._shown
 
     @Slot()
     def _render_result(self) -> None:
@@ -649,22 +726,56 @@ class PredictTab(QWidget):
         self.note_label.setText("\n".join(notes))
         self.note_label.setVisible(bool(notes))
         self.tokens_view.setHtml(self._tokens_html(result, palette))
+        self.top_words_label.setText(self._top_words_html(result.explanation, palette))
 
     def _tokens_html(self, result: ScoredReview, palette: QPalette) -> str:
+        """The seen words as highlighted text: the colour says which way and how much each moved the score."""
         p = result.prediction
         muted = _muted(palette).name()
+        explained = result.explanation.tokens if result.explanation is not None else \
+            [TokenContribution(t, i, 0.0) for t, i in zip(p.tokens, p.ids)]
+        scale = max([MIN_HIGHLIGHT_SCALE, *(abs(t.contribution) for t in explained)])
         parts = []
         if result.words_cut:
-            parts.append(f'<i style="color:{muted}">[{result.words_cut:,} words cut] \u2026</i>')
+            cut_tip = (f"The model reads only the last {len(p.tokens):,} words: the first {result.words_cut:,} "
+                       "were cut and play no part in the score.")
+            parts.append(f'<i style="color:{muted}" title="{html.escape(cut_tip)}">'
+                         f"[{result.words_cut:,} words cut] \u2026</i>")
         show_ids = self.show_ids.isChecked()
-        for token, token_id in zip(p.tokens, p.ids):
-            word = html.escape(token)
-            if token_id == OOV_ID:
+        for index, t in enumerate(explained):
+            word = html.escape(t.token)
+            if not t.known:
+                tip = (f"\u201c{t.token}\u201d is not in the model's vocabulary: it is read as the unknown "
+                       "word (id 2), so it adds nothing of its own.")
                 word = f'<span style="color:{muted}; text-decoration: line-through">{word}</span>'
+            elif result.explanation is None:
+                tip = ""
+            else:
+                without = result.explanation.without(index)
+                tip = (f"\u201c{t.token}\u201d moved P(positive) by {_signed(t.contribution)}: read as an unknown "
+                       f"word instead, P(positive) would be {without:.3f}.")
+                background = highlight_color(palette, t.contribution, scale)
+                if background is not None:
+                    word = f'<span style="background-color:{background.name()}">{word}</span>'
             if show_ids:
-                word += f'<sub style="color:{muted}">{token_id}</sub>'
-            parts.append(word)
-        return f"<p style='line-height: 140%'>{' '.join(parts)}</p>"
+                word += f'<sub style="color:{muted}">{t.id}</sub>'
+            parts.append(f'<span title="{html.escape(tip)}">{word}</span>' if tip else word)
+        return f"<p style='line-height: 150%'>{' '.join(parts)}</p>"
+
+    def _top_words_html(self, explanation: Explanation | None, palette: QPalette) -> str:
+        """The words that moved the score most, in words, for those who do not tell red from green."""
+        if explanation is None or not explanation.tokens:
+            return ""
+        colors = sentiment_colors(palette)
+        lines = []
+        for label, top in (("towards positive", explanation.top_positive(TOP_WORDS)),
+                           ("towards negative", explanation.top_negative(TOP_WORDS))):
+            strong = [t for t in top if abs(t.contribution) >= 0.001]
+            color = colors[POSITIVE if label.endswith(POSITIVE) else NEGATIVE].name()
+            words = ", ".join(f'<span style="color:{color}"><b>{html.escape(t.token)}</b> '
+                              f"{_signed(t.contribution)}</span>" for t in strong) or "no word"
+            lines.append(f"Pushed {label}: {words}")
+        return "<br>".join(lines)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         super().changeEvent(event)
@@ -744,7 +855,7 @@ class PredictTab(QWidget):
                 raise DataSourceError(
                     f"{path.name} has no reviews in it (expected one review per line, or a CSV with a text column)."
                 )
-            scorer = predictor or Predictor.from_loaded(store.load(info))
+            scorer = predictor or Predictor.from_store(store, info)
             progress.emit(0, len(texts))
             predictions = scorer.predict_many(texts, batch_size=BATCH_SIZE, on_progress=progress.emit,
                                               should_stop=cancel.is_set)

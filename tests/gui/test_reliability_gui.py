@@ -1,0 +1,115 @@
+"""Faults seen through the window: a full disk at save time, predicting during training,
+and stopping or closing at awkward moments, with no thread left running."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app.main_window import MainWindow
+from models import training as t
+from models.errors import ModelStoreError
+from models.store import ModelStore
+from tests.gui.conftest import set_tiny_config
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, no_dialogs, tiny_csv):
+    win = MainWindow(ModelStore(tmp_path / "models"))
+    qtbot.addWidget(win, before_close_func=lambda w: (w.train_tab.shutdown(), w.predict_tab.shutdown(),
+                                                      w.tasks.wait_all()))
+    win.show()
+    win.train_tab.set_data_source(str(tiny_csv))
+    return win
+
+
+def start(qtbot, win, **config):
+    set_tiny_config(win.train_tab, **config)
+    with qtbot.waitSignal(win.train_tab.running_changed, timeout=30_000):
+        win.train_tab.start_training()
+    return win.train_tab.run
+
+
+def test_full_disk_at_save_keeps_the_model_for_a_retry(qtbot, window, monkeypatch, no_dialogs):
+    tab = window.train_tab
+    real_save = ModelStore.save
+
+    def full(self, *args, **kwargs):
+        raise ModelStoreError("Could not save the model in /x (No space left on device). The trained model is "
+                              "still open: free some disk space and save again, or export it to another folder.")
+
+    monkeypatch.setattr(ModelStore, "save", full)
+    start(qtbot, window, epochs=1)
+    qtbot.waitUntil(lambda: any("No space left" in text for _, text in no_dialogs), timeout=60_000)
+    qtbot.waitUntil(lambda: not tab.is_training(), timeout=10_000)
+    assert tab.unsaved is not None and tab.save_button.isEnabled()
+    assert "No space left" in tab.log.toPlainText()
+    monkeypatch.setattr(ModelStore, "save", real_save)  # space freed: Save works and nothing was lost
+    with qtbot.waitSignal(tab.model_saved, timeout=30_000):
+        tab.save_button.click()
+    assert tab.unsaved is None and len(tab.store.list()) == 1
+
+
+def test_predicting_while_training_stays_responsive(qtbot, window, tmp_path):
+    tab = window.train_tab
+    with qtbot.waitSignal(tab.model_saved, timeout=120_000):
+        start(qtbot, window, epochs=1)
+    run = start(qtbot, window, epochs=50)
+    batches = threading.Event()
+    run.worker.progress.connect(lambda p: batches.set() if p.phase == t.TRAINING else None)
+    qtbot.waitUntil(batches.is_set, timeout=60_000)
+    predictions = []
+    window.predict_tab.prediction_ready.connect(predictions.append)
+    for text in ("a great film, wonderful acting", "an awful film, terrible acting"):
+        window.predict_tab.set_text(text)
+        with qtbot.waitSignal(window.predict_tab.prediction_ready, timeout=10_000):
+            window.predict_tab.predict_now()
+    assert tab.is_training() and len(predictions) >= 2
+    with qtbot.waitSignal(tab.running_changed, timeout=2_000):
+        tab.stop_training()
+
+
+@pytest.mark.parametrize("phase", [t.PREPARING, t.TRAINING, t.VALIDATING, t.EPOCH_END])
+def test_stop_at_any_phase_returns_to_idle_within_a_second(qtbot, window, phase):
+    tab = window.train_tab
+    reached = threading.Event()
+    seen_epochs = []
+
+    def watch(p):
+        if p.phase == t.EPOCH_END:
+            seen_epochs.append(p.epoch)
+        if p.phase == phase:
+            reached.set()
+
+    # Validation is reported every 20 batches: batch size 2 gives the 48 test reviews 24 batches.
+    run = start(qtbot, window, epochs=50, batch_size=2 if phase == t.VALIDATING else 16)
+    run.worker.progress.connect(watch)
+    if phase != t.PREPARING:  # preparing is over in a blink: stop right after the start instead
+        qtbot.waitUntil(reached.is_set, timeout=60_000)
+    with qtbot.waitSignal(tab.running_changed, timeout=1_000):
+        tab.stop_training()
+    assert not tab.is_training() and run.thread.isFinished()
+
+
+def test_close_during_save_waits_for_it_and_loses_nothing(qtbot, window, monkeypatch):
+    tab = window.train_tab
+    saving = threading.Event()
+    release = threading.Event()
+    real_save = ModelStore.save
+
+    def slow_save(self, *args, **kwargs):
+        saving.set()
+        release.wait(10)
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(ModelStore, "save", slow_save)
+    start(qtbot, window, epochs=1)
+    qtbot.waitUntil(saving.is_set, timeout=60_000)
+    threading.Timer(0.3, release.set).start()
+    window.close()  # waits for the background save before the window goes
+    assert not window.isVisible() and window.tasks.active() == 0
+    assert [i.damaged for i in ModelStore(tab.store.root).list()] == [None]
