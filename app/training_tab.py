@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
     QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout,
     QWidget,
 )
@@ -155,6 +155,9 @@ class TrainingTab(QWidget):
         self.validation_combo.addItem("Test split", VALIDATE_ON_TEST)
         self.validation_combo.addItem("Part of the training split", VALIDATE_ON_SPLIT)
         form.addRow("Validate on", self.validation_combo)
+        self.xla_check = QCheckBox("Compile with XLA (faster, same maths)")
+        self.xla_check.setChecked(True)
+        form.addRow("", self.xla_check)
         for box in self.fields.values():
             box.valueChanged.connect(self._on_config_edited)
         self.validation_combo.currentIndexChanged.connect(self._on_config_edited)
@@ -264,7 +267,8 @@ class TrainingTab(QWidget):
 
     def config(self) -> TrainingConfig:
         values = {name: box.value() for name, box in self.fields.items()}
-        return TrainingConfig(validation=self.validation_combo.currentData(), **values)
+        return TrainingConfig(validation=self.validation_combo.currentData(), jit_compile=self.xla_check.isChecked(),
+                              **values)
 
     def preset_name(self) -> str:
         return self.preset_combo.currentData()

@@ -30,5 +30,6 @@ def build_model(config: TrainingConfig) -> Any:
         loss="binary_crossentropy",
         optimizer=k.optimizers.Adam(learning_rate=config.learning_rate),
         metrics=["accuracy"],
+        jit_compile=config.jit_compile,
     )
     return model

@@ -134,6 +134,8 @@ def train(
                 batch_size=config.batch_size,
                 epochs=config.epochs,
                 validation_data=(x_val, y_val),
+                # Validation has no backprop and its batch size does not change the result.
+                validation_batch_size=validation_batch_size(config),
                 callbacks=[tracker],
                 verbose=0,
             )
@@ -150,7 +152,7 @@ def train(
                 report(TrainingProgress(EVALUATING, epoch=len(history["loss"]), epochs=config.epochs,
                                         message="Evaluating on the test split"))
                 try:
-                    metrics = model.evaluate(x_test, y_test, batch_size=max(256, config.batch_size), verbose=0,
+                    metrics = model.evaluate(x_test, y_test, batch_size=validation_batch_size(config), verbose=0,
                                              return_dict=True, callbacks=[tracker.evaluation_stopper()])
                     test_loss, test_accuracy = float(metrics["loss"]), float(metrics["accuracy"])
                 except _StopRequested:
@@ -166,6 +168,10 @@ def train(
     summary["oov_rate_train"] = float(np.mean(x_train[x_train > 0] == OOV_ID)) if x_train.size else 0.0
     return TrainingResult(model, vocabulary, config, history, best_epoch, test_loss, test_accuracy,
                           total, stopped, summary)
+
+
+def validation_batch_size(config: TrainingConfig) -> int:
+    return max(256, config.batch_size)
 
 
 class _StopRequested(Exception):
@@ -189,7 +195,7 @@ class _Tracker:
         self.stop = stop
         self.started = started
         self.batches = -(-n_train // config.batch_size)
-        self.val_batches = -(-n_val // config.batch_size)
+        self.val_batches = -(-n_val // validation_batch_size(config))
         self.history: dict[str, list[float]] = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy",
                                                                   "seconds")}
         self.stop_seen = False
@@ -244,13 +250,12 @@ class _Tracker:
         self.val_started = time.perf_counter()
 
     def on_test_batch_end(self, batch, logs=None):
-        if (batch + 1) % 20 == 0:
-            self.report(TrainingProgress(
-                VALIDATING, self.epoch, self.config.epochs, self.batches, self.batches,
-                elapsed_seconds=time.perf_counter() - self.started,
-                eta_seconds=self._eta(0, validation_left=True),
-                message=f"Validating: batch {batch + 1} of {self.val_batches}",
-            ))
+        self.report(TrainingProgress(
+            VALIDATING, self.epoch, self.config.epochs, self.batches, self.batches,
+            elapsed_seconds=time.perf_counter() - self.started,
+            eta_seconds=self._eta(0, validation_left=True),
+            message=f"Validating: batch {batch + 1} of {self.val_batches}",
+        ))
         self._check_stop()
 
     def on_test_end(self, logs=None):
@@ -281,8 +286,9 @@ class _Tracker:
         if self.batch_seconds is None:
             return None
         epochs_after = self.config.epochs - self.epoch
-        # Validation batches run without backprop: about a third of a training batch until measured.
-        val = self.val_seconds if self.val_seconds is not None else self.val_batches * self.batch_seconds / 3
+        # Until measured: a validation row costs about a third of a training row (no backprop).
+        val = self.val_seconds if self.val_seconds is not None else \
+            self.val_batches * validation_batch_size(self.config) / self.config.batch_size * self.batch_seconds / 3
         epoch_seconds = self.batches * self.batch_seconds + val
         return batches_left * self.batch_seconds + (val if validation_left else 0.0) + epochs_after * epoch_seconds
 

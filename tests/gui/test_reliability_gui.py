@@ -85,8 +85,7 @@ def test_stop_at_any_phase_returns_to_idle_within_a_second(qtbot, window, phase)
         if p.phase == phase:
             reached.set()
 
-    # Validation is reported every 20 batches: batch size 2 gives the 48 test reviews 24 batches.
-    run = start(qtbot, window, epochs=50, batch_size=2 if phase == t.VALIDATING else 16)
+    run = start(qtbot, window, epochs=50)
     run.worker.progress.connect(watch)
     if phase != t.PREPARING:  # preparing is over in a blink: stop right after the start instead
         qtbot.waitUntil(reached.is_set, timeout=60_000)
