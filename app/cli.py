@@ -64,6 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, help="use at most N test reviews (balanced)")
 
     sub.add_parser("models", help="list stored models as JSON")
+
+    imp = sub.add_parser("import", help="add a model file to the store: a Keras .keras/.h5 model (e.g. the IMDB "
+                                        "tutorial's) or a Sentiment Studio .ssmodel file")
+    imp.add_argument("model_file", type=Path, metavar="MODEL_FILE",
+                     help="a .keras or .h5 model taking word ids and giving one sigmoid probability, or a .ssmodel")
+    imp.add_argument("--word-index", type=Path, metavar="FILE",
+                     help="the word index the model was trained with: Keras' imdb_word_index.json format (word -> "
+                          "rank from 1) or a Sentiment Studio vocabulary.json (default: Keras' IMDB word index "
+                          "from the Keras cache, else downloaded)")
+    imp.add_argument("--maxlen", type=int, metavar="N",
+                     help="tokens per review when the model has no fixed input length (default: 80)")
+    imp.add_argument("--name", help="name in the model store (default: the file name)")
+
+    exp = sub.add_parser("export", help="write a stored model as one .ssmodel file, or for plain Keras")
+    exp.add_argument("model", metavar="NAME", help="stored model name, id or folder")
+    exp.add_argument("dest", type=Path, metavar="DEST",
+                     help="the .ssmodel file (or a folder to put it in); with --format keras, the folder to write")
+    exp.add_argument("--format", choices=["ssmodel", "keras"], default="ssmodel",
+                     help="ssmodel (default): one file for Sentiment Studio; keras: model.keras, word_index.json "
+                          "(Keras' IMDB format) and README.txt with the lines of plain Keras that score a review")
+    exp.add_argument("--force", action="store_true", help="replace existing files")
     return parser
 
 
@@ -74,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_gui()
     try:
-        return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models}[
+        return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models,
+                "import": cmd_import, "export": cmd_export}[
             args.command](args)
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -217,3 +239,42 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(json.dumps([info.summary() for info in _store().list()], indent=2))
     return 0
 
+
+# -- import and export ------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from models.keras_interop import import_model_file  # noqa: PLC0415
+
+    info = import_model_file(_store(), args.model_file, word_index=args.word_index, maxlen=args.maxlen,
+                             name=args.name)
+    config = info.metadata.get("config") or {}
+    print(f"Imported {args.model_file.name} as {info.name!r} in {info.path}", file=sys.stderr, flush=True)
+    _emit({"name": info.name, "id": info.id, "kind": info.metadata.get("kind"), "vocab_size": config.get("vocab_size"),
+           "maxlen": config.get("maxlen"), "imported": info.metadata.get("imported"), "path": str(info.path)})
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from models.errors import ModelStoreError  # noqa: PLC0415
+    from models.store import ARCHIVE_SUFFIX  # noqa: PLC0415
+
+    store = _store()
+    info = store.find(args.model)
+    if args.format == "keras":
+        from models.keras_interop import export_keras  # noqa: PLC0415
+
+        done = export_keras(store, args.model, args.dest, overwrite=args.force)
+        _emit({"name": info.name, "format": "keras", "path": str(done.folder), "files": [p.name for p in done.files],
+               "maxlen": done.maxlen, "vocab_size": done.num_words})
+        return 0
+    dest = args.dest.expanduser()
+    if dest.is_dir():
+        import re  # noqa: PLC0415
+
+        dest = dest / ((re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "-", info.name).strip(" .-") or "model") + ARCHIVE_SUFFIX)
+    if dest.exists() and not args.force:
+        raise ModelStoreError(f"{dest} already exists. Choose another file name, or replace it with --force.")
+    written = store.export_archive(args.model, dest)
+    _emit({"name": info.name, "format": "ssmodel", "path": str(written)})
+    return 0

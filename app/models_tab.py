@@ -1,4 +1,10 @@
-"""The Models tab: the stored models in a table, with rename, delete, single-file import and export, and open folder."""
+"""The Models tab: the stored models in a table, with rename, delete, import and export, and open folder.
+
+Import takes the app's own single-file ``.ssmodel`` archives and models trained with plain
+Keras (``.keras`` / legacy ``.h5``; a small dialog asks for the word index, the sequence
+length and a name). Export writes a ``.ssmodel`` file, or a folder for plain Keras
+(``model.keras``, ``word_index.json``, ``README.txt``), chosen by the save dialog's file type.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,17 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPushButton,
+    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -28,6 +39,15 @@ from PySide6.QtWidgets import (
 
 from app.background import BackgroundTasks
 from models.errors import UserFacingError
+from models.keras_interop import (
+    DEFAULT_MAXLEN,
+    EXPORT_FILES,
+    KERAS_WORD_INDEX,
+    MAX_MAXLEN,
+    export_keras,
+    file_kind,
+    import_keras_model,
+)
 from models.store import ARCHIVE_SUFFIX, ModelInfo, ModelStore
 
 COLUMNS = ("Name", "Created", "Preset", "Data", "Test accuracy", "Best epoch", "Status")
@@ -35,6 +55,12 @@ NAME, CREATED, PRESET, DATA, ACCURACY, EPOCH, STATUS = range(len(COLUMNS))
 ID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ARCHIVE_FILTER = f"Sentiment Studio models (*{ARCHIVE_SUFFIX} *.zip);;All files (*)"
+KERAS_FILTER = "Keras models (*.keras *.h5 *.hdf5)"
+IMPORT_FILTER = (f"Models (*{ARCHIVE_SUFFIX} *.zip *.keras *.h5 *.hdf5);;Sentiment Studio models (*{ARCHIVE_SUFFIX} "
+                 f"*.zip);;{KERAS_FILTER};;All files (*)")
+SSMODEL_EXPORT_FILTER = f"Sentiment Studio model (*{ARCHIVE_SUFFIX})"
+KERAS_EXPORT_FILTER = "Folder for plain Keras: model.keras, word_index.json, README.txt (*)"
+IMPORTED_STATUS = "Imported from {source}, {date}"
 BUILTIN_STATUS = "Built in (read-only)"
 
 
@@ -119,10 +145,12 @@ class ModelsTab(QWidget):
         self.delete_button.setToolTip("Delete the model's files (Del)")
         self.delete_button.clicked.connect(self.delete_selected)
         self.import_button = QPushButton("&Import...")
-        self.import_button.setToolTip(f"Add a model from a {ARCHIVE_SUFFIX} file")
+        self.import_button.setToolTip(f"Add a model from a {ARCHIVE_SUFFIX} file, or one trained with plain Keras "
+                                      "(.keras or .h5)")
         self.import_button.clicked.connect(self.import_model_dialog)
         self.export_button = QPushButton("&Export...")
-        self.export_button.setToolTip(f"Save the model as one {ARCHIVE_SUFFIX} file you can send to someone")
+        self.export_button.setToolTip(f"Save the model as one {ARCHIVE_SUFFIX} file you can send to someone, or "
+                                      "as a folder for plain Keras (pick the file type in the dialog)")
         self.export_button.clicked.connect(self.export_selected_dialog)
         self.open_button = QPushButton("&Open folder")
         self.open_button.setToolTip("Show the model's files in the file manager")
@@ -138,7 +166,7 @@ class ModelsTab(QWidget):
 
         self.empty_label = QLabel(
             "No models yet. Train one in the Train tab, or import a model file "
-            f"({ARCHIVE_SUFFIX}) with Import..."
+            f"({ARCHIVE_SUFFIX}, or a Keras .keras or .h5 model) with Import..."
         )
         self.empty_label.setWordWrap(True)
         self.details = QTextBrowser()
@@ -295,17 +323,43 @@ class ModelsTab(QWidget):
     @Slot()
     def import_model_dialog(self) -> None:
         """Ask for a model file and import it."""
-        path, _ = QFileDialog.getOpenFileName(self, "Import model", str(self._last_dir), ARCHIVE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Import model", str(self._last_dir), IMPORT_FILTER)
         if path:
             self.import_file(Path(path))
 
     def import_file(self, path: Path) -> None:
-        """Import a model file in the background; models_changed when it is in the store."""
+        """Import a model file in the background; models_changed when it is in the store.
+
+        A Keras model (.keras, .h5) first asks for its word index, length and name; anything
+        else is taken as a .ssmodel archive (whose import says what is wrong with it)."""
         path = Path(path)
         self._last_dir = path.parent
+        if path.is_file() and file_kind(path) == "keras":
+            options = self.ask_keras_import_options(path)
+            if options is not None:
+                self.import_keras_file(path, **options)
+            return
         store = self.store
         self.status_message.emit(f"Importing {path.name} ...")
         self.tasks.run(lambda: store.import_archive(path), on_success=self._on_imported,
+                       on_failure=lambda message: self._on_failed("Import model", message))
+
+    def ask_keras_import_options(self, path: Path) -> dict[str, Any] | None:
+        """The Keras import dialog; its choices, or None if cancelled."""
+        dialog = KerasImportDialog(path, self)
+        if not dialog.exec():  # 0: rejected
+            return None
+        return dialog.options()
+
+    def import_keras_file(self, path: Path, word_index: Path | None = None, maxlen: int | None = None,
+                          name: str | None = None) -> None:
+        """Import a model trained with plain Keras, in the background (it loads TensorFlow)."""
+        path = Path(path)
+        self._last_dir = path.parent
+        store = self.store
+        self.status_message.emit(f"Importing {path.name} (checking the model) ...")
+        self.tasks.run(lambda: import_keras_model(store, path, word_index=word_index, maxlen=maxlen, name=name),
+                       on_success=self._on_imported,
                        on_failure=lambda message: self._on_failed("Import model", message))
 
     def _on_imported(self, info: ModelInfo) -> None:
@@ -325,11 +379,24 @@ class ModelsTab(QWidget):
             QMessageBox.warning(self, "Export model", f"The model {info.name!r} cannot be exported: {info.damaged}.")
             return
         start = str(self._last_dir / _file_name_for(info.name))
-        path, _ = QFileDialog.getSaveFileName(self, "Export model", start,
-                                              f"Sentiment Studio model (*{ARCHIVE_SUFFIX})")
-        if path:
-            dest = Path(path)
-            self.export_model(info.id, dest if dest.suffix else dest.with_suffix(ARCHIVE_SUFFIX))
+        path, chosen = QFileDialog.getSaveFileName(self, "Export model", start,
+                                                   f"{SSMODEL_EXPORT_FILTER};;{KERAS_EXPORT_FILTER}")
+        if not path:
+            return
+        dest = Path(path)
+        if chosen == KERAS_EXPORT_FILTER:
+            folder = dest.with_suffix("") if dest.suffix.lower() == ARCHIVE_SUFFIX else dest
+            taken = [name for name in EXPORT_FILES if (folder / name).exists()]
+            if taken:
+                answer = QMessageBox.question(
+                    self, "Export model",
+                    f"{folder} already holds {', '.join(taken)}.\n\nReplace them with this model's files?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+                if answer != QMessageBox.StandardButton.Yes:
+                    return
+            self.export_keras_folder(info.id, folder, overwrite=bool(taken))
+            return
+        self.export_model(info.id, dest if dest.suffix else dest.with_suffix(ARCHIVE_SUFFIX))
 
     def export_model(self, model_id: str, dest: Path) -> None:
         """Write a model as one file in the background; the status bar says when it is done."""
@@ -339,6 +406,17 @@ class ModelsTab(QWidget):
         self.status_message.emit(f"Exporting to {dest.name} ...")
         self.tasks.run(lambda: store.export_archive(model_id, dest),
                        on_success=lambda written: self.status_message.emit(f"Exported the model to {written}."),
+                       on_failure=lambda message: self._on_failed("Export model", message))
+
+    def export_keras_folder(self, model_id: str, folder: Path, overwrite: bool = False) -> None:
+        """Write a model for plain Keras (model.keras, word_index.json, README.txt) in the background."""
+        folder = Path(folder)
+        self._last_dir = folder.parent
+        store = self.store
+        self.status_message.emit(f"Exporting for plain Keras to {folder.name} ...")
+        self.tasks.run(lambda: export_keras(store, model_id, folder, overwrite=overwrite),
+                       on_success=lambda done: self.status_message.emit(
+                           f"Exported the model for plain Keras to {done.folder} (see README.txt there)."),
                        on_failure=lambda message: self._on_failed("Export model", message))
 
     def _on_failed(self, title: str, message: str) -> None:
@@ -353,6 +431,72 @@ class ModelsTab(QWidget):
             return
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(info.path))):
             QMessageBox.warning(self, "Open folder", f"Could not open {info.path} in the file manager.")
+
+
+def _imported_keras(info: ModelInfo) -> bool:
+    return info.metadata.get("kind") == "imported" and isinstance(info.metadata.get("imported"), dict)
+
+
+class KerasImportDialog(QDialog):
+    """The choices for importing a plain Keras model: word index, sequence length and name."""
+
+    def __init__(self, path: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.path = Path(path)
+        self.setWindowTitle("Import a Keras model")
+        intro = QLabel(
+            f"<b>{html.escape(self.path.name)}</b><br>The model must take a sequence of word ids (an Embedding "
+            "layer first) and give one sigmoid probability, as the Keras IMDB tutorial's model does."
+        )
+        intro.setWordWrap(True)
+        self.word_index_edit = QLineEdit()
+        self.word_index_edit.setPlaceholderText(f"Keras' IMDB word index ({KERAS_WORD_INDEX})")
+        self.word_index_edit.setToolTip(
+            "The word index the model was trained with: Keras' imdb_word_index.json format (word -> rank from 1) "
+            "or a Sentiment Studio vocabulary.json. Leave empty for Keras' IMDB word index, taken from the "
+            "Keras cache (~/.keras/datasets) or downloaded.")
+        browse = QPushButton("&Browse...")
+        browse.clicked.connect(self._browse_word_index)
+        index_row = QHBoxLayout()
+        index_row.addWidget(self.word_index_edit, 1)
+        index_row.addWidget(browse)
+        self.maxlen_spin = QSpinBox()
+        self.maxlen_spin.setRange(0, MAX_MAXLEN)
+        self.maxlen_spin.setSpecialValueText(f"From the model, else {DEFAULT_MAXLEN}")
+        self.maxlen_spin.setValue(0)
+        self.maxlen_spin.setToolTip("Tokens per review. A model with a fixed input length always uses its own; "
+                                    f"otherwise this, or {DEFAULT_MAXLEN} (the tutorial's) when left as it is.")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText(self.path.stem)
+        form = QFormLayout()
+        index_label = QLabel("&Word index:")
+        index_label.setBuddy(self.word_index_edit)
+        form.addRow(index_label, index_row)
+        form.addRow("&Sequence length:", self.maxlen_spin)
+        form.addRow("&Name:", self.name_edit)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Import")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(520)
+
+    def _browse_word_index(self) -> None:
+        start = self.word_index_edit.text().strip() or str(self.path.parent)
+        path, _ = QFileDialog.getOpenFileName(self, "Word index", start, "JSON files (*.json);;All files (*)")
+        if path:
+            self.word_index_edit.setText(path)
+
+    def options(self) -> dict[str, Any]:
+        text = self.word_index_edit.text().strip()
+        return {
+            "word_index": Path(text).expanduser() if text else None,
+            "maxlen": self.maxlen_spin.value() or None,
+            "name": self.name_edit.text().strip() or None,
+        }
 
 
 def _renamable(info: ModelInfo) -> bool:
@@ -371,6 +515,10 @@ def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
         status = f"Damaged: {info.damaged}"
     elif info.builtin:
         status = BUILTIN_STATUS
+    elif _imported_keras(info):
+        imported = info.metadata["imported"]
+        status = IMPORTED_STATUS.format(source=imported.get("from") or "a Keras file",
+                                        date=format_created(str(imported.get("at") or "")))
     else:
         status = ""
     preset = str(summary.get("preset") or "")
@@ -394,6 +542,12 @@ def _details_html(info: ModelInfo) -> str:
     rows.append(("Created", format_created(info.created)))
     if isinstance(meta.get("imported"), dict):
         rows.append(("Imported from", meta["imported"].get("from")))
+        if _imported_keras(info):
+            rows.append(("Imported", f"{format_created(str(meta['imported'].get('at') or ''))}, "
+                                     "a model trained with plain Keras"))
+            word_index = meta.get("word_index") if isinstance(meta.get("word_index"), dict) else {}
+            if word_index.get("from"):
+                rows.append(("Word index", f"{word_index['from']} ({word_index.get('words', '?')} words)"))
     if meta.get("preset"):
         rows.append(("Preset", meta["preset"]))
     data = meta.get("data") if isinstance(meta.get("data"), dict) else {}

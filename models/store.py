@@ -60,6 +60,8 @@ class ModelInfo:
             "source": m.get("data", {}).get("source"),
             "test_accuracy": results.get("test_accuracy"),
             "best_epoch": results.get("best_epoch"),
+            "kind": m.get("kind"),  # "trained", or "imported" for a model trained with plain Keras
+            "imported": m.get("imported"),  # {"from": file name, "at": ISO date} for imported files
             "builtin": self.builtin,
             "damaged": self.damaged,
             "path": str(self.path),
@@ -220,6 +222,26 @@ class ModelStore:
                 f"Could not save the model in {self.root} ({exc.strerror or exc}). The trained model is "
                 "still open: free some disk space or fix the folder's permissions and save again, "
                 "or export it to another folder."
+            ) from None
+        return self._read_info(target)
+
+    def save_imported(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str) -> ModelInfo:
+        """Write a model brought in from outside the app (see models.keras_interop), atomically,
+        under a unique name; a failure adds nothing."""
+        name = self.unique_name(name.strip() or "imported model")
+        meta = {**metadata, "name": name, "created": utc_now(), "format_version": METADATA_VERSION}
+
+        def write(staging: Path) -> None:
+            model.save(staging / MODEL_FILE)
+            vocabulary.save(staging / VOCAB_FILE)
+            _write_json_atomic(staging / META_FILE, meta)
+
+        try:
+            target = self._commit(name, write)
+        except OSError as exc:
+            raise ModelStoreError(
+                f"Could not import the model into {self.root} ({exc.strerror or exc}). Free some disk space "
+                "or fix the folder's permissions and import it again."
             ) from None
         return self._read_info(target)
 

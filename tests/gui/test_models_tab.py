@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from app.background import BackgroundTasks
 from app.models_tab import BUILTIN_STATUS, CREATED, DATA, NAME, PRESET, STATUS, ModelsTab, format_created
@@ -277,3 +277,108 @@ def test_an_empty_store_says_how_to_get_a_model(tmp_path, make_tab):
     assert "Train tab" in tab.empty_label.text()
     assert not any(b.isEnabled() for b in (tab.rename_button, tab.delete_button, tab.export_button, tab.open_button))
     assert tab.import_button.isEnabled()
+
+
+# -- models trained with plain Keras ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keras_files(tmp_path_factory):
+    """A tutorial-style model saved by plain Keras as .h5, its word index, and a file that is no model."""
+    from models.keras_runtime import keras
+
+    folder = tmp_path_factory.mktemp("keras-files")
+    k = keras()
+    k.utils.set_random_seed(3)
+    model = k.Sequential([k.layers.Embedding(30, 4), k.layers.LSTM(4), k.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x = np.random.default_rng(3).integers(1, 30, size=(32, 10)).astype("int32")
+    model.fit(x, (x[:, -1] > 15).astype("float32"), epochs=1, batch_size=16, verbose=0)
+    model.save(folder / "tutorial.h5")
+    (folder / "imdb_word_index.json").write_text('{"great": 1, "awful": 2, "film": 3}')
+    (folder / "notes.keras").write_text("not a model")
+    return folder
+
+
+def accept_keras_dialog(monkeypatch, word_index=None, name="", maxlen=0):
+    from app.models_tab import KerasImportDialog
+
+    shown = []
+
+    def exec_(dialog):
+        shown.append(dialog)
+        dialog.word_index_edit.setText(str(word_index or ""))
+        dialog.name_edit.setText(name)
+        dialog.maxlen_spin.setValue(maxlen)
+        return QDialog.DialogCode.Accepted.value
+
+    monkeypatch.setattr(KerasImportDialog, "exec", exec_)
+    return shown
+
+
+def test_a_keras_model_is_imported_through_its_dialog(qtbot, tab, store, keras_files, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(keras_files / "tutorial.h5"), ""))
+    shown = accept_keras_dialog(monkeypatch, keras_files / "imdb_word_index.json", "from keras")
+    with qtbot.waitSignal(tab.models_changed, timeout=TIMEOUT):
+        tab.import_model_dialog()
+    assert len(shown) == 1 and shown[0].name_edit.placeholderText() == "tutorial"
+    info = tab.selected_model()
+    assert info.name == "from keras" and info.metadata["kind"] == "imported"
+    assert info.metadata["config"]["maxlen"] == 10  # the model's own length
+    status = tab.table.item(row_of(tab, "from keras"), STATUS).text()
+    assert status.startswith("Imported from tutorial.h5, ")
+    details = tab.details.toPlainText()
+    assert "Imported from" in details and "imdb_word_index.json (3 words)" in details
+    assert Predictor.from_store(store, info.id).predict("a great film").label in ("positive", "negative")
+
+
+def test_the_keras_dialog_gives_its_choices(qtbot, keras_files):
+    from app.models_tab import KerasImportDialog
+
+    dialog = KerasImportDialog(keras_files / "tutorial.h5")
+    qtbot.addWidget(dialog)
+    assert dialog.options() == {"word_index": None, "maxlen": None, "name": None}  # the defaults
+    dialog.word_index_edit.setText(str(keras_files / "imdb_word_index.json"))
+    dialog.maxlen_spin.setValue(120)
+    dialog.name_edit.setText("  mine ")
+    assert dialog.options() == {"word_index": keras_files / "imdb_word_index.json", "maxlen": 120, "name": "mine"}
+
+
+def test_cancelling_the_keras_dialog_imports_nothing(qtbot, tab, store, keras_files, monkeypatch):
+    from app.models_tab import KerasImportDialog
+
+    monkeypatch.setattr(KerasImportDialog, "exec", lambda dialog: QDialog.DialogCode.Rejected.value)
+    with qtbot.assertNotEmitted(tab.models_changed, wait=100):
+        tab.import_file(keras_files / "tutorial.h5")
+    assert tab.tasks.active() == 0 and names(tab) == ["second", "first"]
+
+
+def test_a_file_that_is_no_keras_model_is_refused_with_a_message(qtbot, tab, store, keras_files, dialogs,
+                                                                 monkeypatch):
+    accept_keras_dialog(monkeypatch, keras_files / "imdb_word_index.json")
+    before = sorted(p.name for p in store.root.iterdir())
+    with qtbot.assertNotEmitted(tab.models_changed, wait=100):
+        tab.import_file(keras_files / "notes.keras")
+        qtbot.waitUntil(lambda: bool(dialogs["warning"]), timeout=TIMEOUT)
+    assert "notes.keras cannot be used: expected a Keras model" in dialogs["warning"][0]
+    assert "found a text file" in dialogs["warning"][0]
+    assert sorted(p.name for p in store.root.iterdir()) == before
+
+
+def test_export_for_plain_keras_writes_a_folder(qtbot, tab, store, tmp_path, dialogs, monkeypatch):
+    from app.models_tab import KERAS_EXPORT_FILTER
+
+    select(tab, "first")
+    folder = tmp_path / "for-keras"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(folder), KERAS_EXPORT_FILTER))
+    messages = []
+    tab.status_message.connect(messages.append)
+    tab.export_selected_dialog()
+    qtbot.waitUntil(lambda: tab.tasks.active() == 0 and (folder / "README.txt").exists(), timeout=TIMEOUT)
+    assert sorted(p.name for p in folder.iterdir()) == ["README.txt", "model.keras", "word_index.json"]
+    assert any("Exported the model for plain Keras" in m for m in messages)
+
+    dialogs["answer"] = QMessageBox.StandardButton.No  # the files are there now: asked, and declined
+    tab.export_selected_dialog()
+    assert "already holds model.keras, word_index.json, README.txt" in dialogs["question"][0]
+    assert tab.tasks.active() == 0
