@@ -509,7 +509,8 @@ class PredictTab(QWidget):
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for info in infos:
-            self.model_combo.addItem(f"{info.name} (built in)" if info.builtin else info.name, info.id)
+            marked = info.builtin and "built-in" not in info.name.casefold()
+            self.model_combo.addItem(f"{info.name} (built in)" if marked else info.name, info.id)
             self.model_combo.setItemData(self.model_combo.count() - 1, _model_tooltip(info),
                                          Qt.ItemDataRole.ToolTipRole)
         index = self.model_combo.findData(wanted) if wanted is not None else -1
