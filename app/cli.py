@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train an LSTM sentiment model on IMDB reviews and score your own. "
                     "With no command, the desktop app starts.",
     )
+    parser.add_argument("--self-test", action="store_true",
+                        help="check that this installation or bundle works (built-in model, both engines, "
+                             "a tiny training run, the main window offscreen), then exit 0 or 1")
     sub = parser.add_subparsers(dest="command")
 
     sub.add_parser("gui", help="start the desktop app (the default)")
@@ -90,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from app.self_test import run_self_test  # noqa: PLC0415
+
+        return run_self_test()
     if args.command in (None, "gui"):
         from app.gui import run_gui  # noqa: PLC0415 - Qt only when the GUI is wanted
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import os
 import sys
 
 from models.paths import builtin_model_dirs, resources_dir

@@ -1,0 +1,148 @@
+"""The PyInstaller bundle: build it with build.spec, then run the frozen app's ``--self-test``.
+
+Building a TensorFlow bundle takes several minutes and about 1.5 GB of disk, so these
+tests are skipped unless asked for:
+
+    SENTIMENT_STUDIO_PACKAGING=1 .venv/bin/python -m pytest -m packaging -v
+
+``SENTIMENT_STUDIO_BUNDLE=dist/sentiment-studio`` tests a bundle built before instead of
+building one (into a temporary folder, so dist/ is left alone). The same self-test from
+source (no bundle, about 15 s) always runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE_NAME = "sentiment-studio.exe" if sys.platform == "win32" else "sentiment-studio"
+RUN_COMMAND = "SENTIMENT_STUDIO_PACKAGING=1 .venv/bin/python -m pytest -m packaging -v"
+
+needs_bundle = pytest.mark.skipif(
+    os.environ.get("SENTIMENT_STUDIO_PACKAGING") != "1",
+    reason=f"builds the PyInstaller bundle (several minutes); run it with: {RUN_COMMAND}",
+)
+
+FAILURE_MARKERS = ("Traceback (most recent call last)", "ImportError", "ModuleNotFoundError")
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """The one-folder bundle: built now with build.spec, or the one SENTIMENT_STUDIO_BUNDLE names."""
+    given = os.environ.get("SENTIMENT_STUDIO_BUNDLE")
+    if given:
+        folder = Path(given).resolve()
+        assert (folder / EXE_NAME).is_file(), f"no {EXE_NAME} in SENTIMENT_STUDIO_BUNDLE={given}"
+        return folder
+    assert importlib.util.find_spec("PyInstaller") is not None, \
+        "PyInstaller is not installed: .venv/bin/pip install -e '.[build]'"
+    work = tmp_path_factory.mktemp("pyinstaller")
+    started = time.perf_counter()
+    build = subprocess.run(
+        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--distpath", str(work / "dist"),
+         "--workpath", str(work / "build"), str(ROOT / "build.spec")],
+        cwd=ROOT, capture_output=True, text=True, timeout=3600,
+    )
+    assert build.returncode == 0, f"PyInstaller failed:\n{build.stdout[-5000:]}\n{build.stderr[-10000:]}"
+    print(f"\nbundle built in {time.perf_counter() - started:.0f} s")
+    return work / "dist" / "sentiment-studio"
+
+
+@pytest.fixture
+def clean_env(tmp_path) -> dict[str, str]:
+    """The environment of a first start on a fresh account: a new home, no Keras or app overrides."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("KERAS_", "XDG_", "SENTIMENT_STUDIO_", "PYQTGRAPH_"))}
+    home = tmp_path / "home"
+    home.mkdir()
+    env.update(HOME=str(home), USERPROFILE=str(home), APPDATA=str(home / "AppData" / "Roaming"),
+               LOCALAPPDATA=str(home / "AppData" / "Local"), QT_QPA_PLATFORM="offscreen")
+    return env
+
+
+def run_bundle(bundle: Path, args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(bundle / EXE_NAME), *args], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=env["HOME"], **kwargs)
+
+
+def assert_clean(result: subprocess.CompletedProcess) -> str:
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"exit status {result.returncode}:\n{output}"
+    for marker in FAILURE_MARKERS:
+        assert marker not in output, f"{marker!r} in the output:\n{output}"
+    return output
+
+
+def test_self_test_passes_from_source(clean_env):
+    """The same self-test without a bundle (about 15 s), so CI keeps it working between builds."""
+    result = subprocess.run([sys.executable, "-m", "app", "--self-test"], cwd=ROOT, env=clean_env,
+                            capture_output=True, text=True, timeout=600)
+    assert_clean(result)
+    assert "self-test passed" in result.stdout and "from source" in result.stdout, result.stdout
+    assert not (Path(clean_env["HOME"]) / ".keras").exists(), "Keras wrote ~/.keras"
+
+
+@pytest.mark.packaging
+@needs_bundle
+def test_self_test_passes(bundle, clean_env):
+    started = time.perf_counter()
+    result = run_bundle(bundle, ["--self-test"], clean_env)
+    elapsed = time.perf_counter() - started
+    output = assert_clean(result)
+    print(f"\n--self-test took {elapsed:.1f} s\n{result.stdout}")
+    assert "self-test passed" in result.stdout
+    assert "FAIL" not in result.stdout
+    assert "frozen, bundle" in result.stdout, output  # it really ran the frozen app
+    home = Path(clean_env["HOME"])
+    assert not (home / ".keras").exists(), "Keras wrote ~/.keras"
+    if sys.platform.startswith("linux"):
+        # Keras' home (and so the models beside it) is the same user data folder as from source.
+        assert (home / ".local" / "share" / "SentimentStudio" / "keras").is_dir()
+    assert not any(bundle.rglob("keras.json")), "Keras wrote into the bundle"
+
+
+@pytest.mark.packaging
+@needs_bundle
+def test_predict_from_the_command_line(bundle, clean_env):
+    result = run_bundle(bundle, ["predict", "A wonderful film, I loved it.", "Awful, boring and stupid."],
+                        clean_env)
+    assert_clean(result)
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert (first["label"], second["label"]) == ("positive", "negative")
+
+
+@pytest.mark.packaging
+@needs_bundle
+@pytest.mark.skipif(sys.platform == "win32", reason="closes file descriptors the POSIX way")
+def test_runs_without_stdout_and_stderr(bundle, clean_env):
+    """What a windowed build on Windows gets: no stdout/stderr at all (sys.stdout is None).
+    The self-test fails if the app did not replace them (app/__main__.py)."""
+    result = subprocess.run(
+        ["/bin/sh", "-c", '"$0" --self-test >&- 2>&-; echo "exit $?"', str(bundle / EXE_NAME)],
+        env=clean_env, cwd=clean_env["HOME"], capture_output=True, text=True, timeout=600,
+    )
+    assert result.stdout.strip() == "exit 0", result.stdout + result.stderr
+
+
+@pytest.mark.packaging
+@needs_bundle
+def test_bundle_is_lean_and_complete(bundle):
+    internal = bundle / "_internal"
+    names = {p.relative_to(internal).as_posix() for p in internal.rglob("*")}
+    assert "resources/default_model/model.keras" in names
+    assert "resources/icon.png" in names
+    platforms = {Path(n).name for n in names if n.startswith("PySide6/Qt/plugins/platforms/")}
+    if sys.platform.startswith("linux"):
+        assert {"libqxcb.so", "libqoffscreen.so"} <= platforms, platforms
+    assert any(n.startswith("tensorflow/") for n in names)
+    assert any(n.startswith("pyqtgraph/") for n in names)
+    unwanted = ("tensorboard/", "PyQt5/", "PyQt6/", "grpc/", "PySide6/Qt/translations/", "_pytest/", "tests/")
+    assert [n for n in names if n.startswith(unwanted) or "WebEngine" in n] == []
