@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=int, help="use at most N reviews per split (balanced), for a quick run")
     train.add_argument("--name", help="name in the model store (default: the preset and date)")
     train.add_argument("--validation", choices=["test", "split"], help="validate on the test split or a held-out part")
+    train.add_argument("--no-xla", action="store_true", help="run the train and test steps without XLA compilation")
     for name, kind in _OVERRIDES.items():
         train.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name, metavar="N" if kind is int else "X")
 
@@ -135,6 +136,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     changes = {name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None}
     if args.validation:
         changes["validation"] = args.validation
+    if args.no_xla:
+        changes["jit_compile"] = False
     config = chosen.config.with_changes(**changes).validated()
 
     print(f"Loading {args.data} ...", flush=True)
