@@ -12,7 +12,6 @@ import gzip
 import json
 import pickle
 import re
-import sys
 import tarfile
 import zipfile
 import zlib
@@ -157,6 +156,16 @@ def _collect(items: Iterator[tuple[str, bytes]], source: str) -> Dataset:
     return Dataset(splits["train"], splits["test"], source)
 
 
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _looks_like_tar(path: Path) -> bool:
+    """Magic bytes only: tarfile.is_tarfile may scan a large non-archive file to its end."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    return head.startswith(_COMPRESSED_MAGIC) or head[257:262] == b"ustar"
+
+
 def load_aclimdb_archive(path: Path, *, progress: Progress | None = None) -> Dataset:
     """Read reviews straight out of the (gzipped) tar archive, streaming, without unpacking."""
 
@@ -171,7 +180,7 @@ def load_aclimdb_archive(path: Path, *, progress: Progress | None = None) -> Dat
                         yield member.name, f.read()
 
     try:
-        if not tarfile.is_tarfile(path):  # reads only the first header
+        if not _looks_like_tar(path):
             raise DataSourceError(
                 f"{path.name} is not a readable archive. Give an aclImdb .tar.gz, its unpacked folder, "
                 "or a .csv file."
@@ -296,7 +305,8 @@ _LABELS = {"1": 1, "0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0, "1.
 
 def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """A CSV with a text and a label column; an optional split column (train/test), else a seeded split."""
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # reviews can be long
+    csv.field_size_limit(MAX_FIELD_CHARS)
+    _check_text_file(path)
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
             sample = f.read(64 * 1024)
@@ -353,6 +363,23 @@ def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
     return Dataset(whole.subset(np.flatnonzero(~test_mask)), whole.subset(np.flatnonzero(test_mask)), str(path))
 
 
+MAX_FIELD_CHARS = 16 * 1024 * 1024  # one review; bounds memory on a file with no line breaks
+
+
+def _check_text_file(path: Path) -> None:
+    """Refuse binary files and files without line breaks before parsing: a CSV reader would
+    otherwise pull a multi-GB "line" into memory."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024 * 1024)
+    except OSError as exc:
+        raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
+    if b"\x00" in head[:65536]:
+        raise DataSourceError(f"{path.name} is not a text file (it holds binary data): give a CSV of reviews.")
+    if len(head) == 1024 * 1024 and b"\n" not in head and b"\r" not in head:
+        raise DataSourceError(f"{path.name} has no line break in its first megabyte: it is not a CSV of reviews.")
+
+
 def _find_column(columns: list[str], names: tuple[str, ...], path: Path, what: str) -> int:
     for name in names:
         if name in columns:
@@ -367,8 +394,9 @@ def read_review_texts(path: Path) -> list[str]:
     """A .csv's text column, or a text file's non-empty lines."""
     if not path.exists():
         raise DataSourceError(f"{path} does not exist.")
+    _check_text_file(path)
     if path.suffix.lower() in (".csv", ".tsv"):
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        csv.field_size_limit(MAX_FIELD_CHARS)
         try:
             with open(path, newline="", encoding="utf-8", errors="replace") as f:
                 reader = csv.reader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")

@@ -124,3 +124,38 @@ def test_tokenizer_handles_invalid_surrogates():
     assert tokenize("bad \udcff surrogate") == ["bad", "surrogate"]
     ids = Vocabulary.build([["bad"]], num_words=10).encode("\udcff" * 50, 8).ids
     assert ids.shape == (8,) and np.all(ids >= 0)
+
+
+def test_fewer_reviews_than_one_batch_still_trains(tmp_path):
+    from models.datasets import load_csv
+    from models.training import train
+    from tests.conftest import TINY_CONFIG, string_io_csv
+
+    path = tmp_path / "five.csv"
+    path.write_text(string_io_csv([["text", "label", "split"], ["good film", "1", "train"], ["bad film", "0", "train"],
+                                   ["great", "1", "train"], ["good", "1", "test"], ["awful", "0", "test"]]))
+    result = train(TrainingConfig(**{**TINY_CONFIG, "epochs": 1, "batch_size": 32}), load_csv(path))
+    assert result.epochs_completed == 1 and result.test_accuracy is not None
+
+
+@pytest.mark.parametrize("name", ["huge.tar.gz", "huge.csv"])
+def test_a_2gb_file_is_refused_quickly_without_reading_it_into_memory(tmp_path, name):
+    import time
+    import tracemalloc
+
+    from models.datasets import load_source
+    from models.errors import DataSourceError
+
+    path = tmp_path / name
+    with open(path, "wb") as f:  # sparse: 2 GB on paper, no disk used
+        f.truncate(2 * 1024**3)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(DataSourceError):
+            load_source(str(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 1024**2
+    assert time.perf_counter() - started < 30
