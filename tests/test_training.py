@@ -98,3 +98,16 @@ def test_metadata_has_versions_and_history(tiny_csv, tiny_config):
     assert meta["config"]["maxlen"] == tiny_config.maxlen
     assert meta["versions"]["keras"].startswith("3.") and "tensorflow" in meta["versions"]
     assert len(meta["history"]["val_accuracy"]) == 1 and meta["results"]["best_epoch"] == 1
+
+
+def test_stop_during_the_final_evaluation(tiny_csv, tiny_config):
+    state = {"evaluating": False}
+
+    def on_progress(p):
+        if p.phase == t.EVALUATING:
+            state["evaluating"] = True
+
+    result = t.train(tiny_config.with_changes(validation="split", epochs=1, batch_size=2), load_csv(tiny_csv),
+                     on_progress=on_progress, should_stop=lambda: state["evaluating"])
+    assert state["evaluating"] and result.stopped
+    assert result.epochs_completed == 1 and result.test_accuracy is None  # kept the epoch, no test figure

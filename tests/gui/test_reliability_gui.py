@@ -112,3 +112,21 @@ def test_close_during_save_waits_for_it_and_loses_nothing(qtbot, window, monkeyp
     window.close()  # waits for the background save before the window goes
     assert not window.isVisible() and window.tasks.active() == 0
     assert [i.damaged for i in ModelStore(tab.store.root).list()] == [None]
+
+
+def test_no_network_names_the_offline_alternative(qtbot, window, monkeypatch):
+    import urllib.error
+
+    import models.download
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(models.download.urllib.request, "urlopen", offline)
+    tab = window.train_tab
+    tab.set_data_source("imdb")
+    with qtbot.waitSignal(tab.status_message, timeout=10_000, check_params_cb=lambda m: "Could not reach" in m):
+        tab.load_data_clicked()
+    text = tab.data_summary.text()
+    assert "Could not reach storage.googleapis.com" in text and "aclImdb_v1.tar.gz" in text
+    assert tab.train_button.isEnabled() and tab.data is None
