@@ -141,6 +141,7 @@ class TrainingTab(QWidget):
         for name, label, low, high in INT_FIELDS:
             box = QSpinBox()
             box.setRange(low, high)
+            box.setToolTip(f"{label}: a whole number from {low:,} to {high:,}")
             box.setGroupSeparatorShown(True)
             self.fields[name] = box
             form.addRow(label, box)
@@ -149,6 +150,7 @@ class TrainingTab(QWidget):
             box.setDecimals(decimals)
             box.setRange(low, high)
             box.setSingleStep(step)
+            box.setToolTip(f"{label}: from {low:g} to {high:g}")
             self.fields[name] = box
             form.addRow(label, box)
         self.validation_combo = QComboBox()

@@ -52,10 +52,18 @@ def test_bad_data_source_shows_message(qtbot, tab, tmp_path):
     assert tab.train_button.isEnabled()
 
 
-def test_invalid_hyperparameter_disables_train(tab):
-    tab.fields["validation_split"].setValue(0.5)
-    tab.fields["dropout"].setValue(0.95)
-    assert tab.train_button.isEnabled()
+def test_form_refuses_out_of_range_values_and_says_the_range(qtbot, tab):
+    epochs = tab.fields["epochs"]
+    epochs.selectAll()
+    qtbot.keyClicks(epochs, "0")
+    epochs.interpretText()
+    assert epochs.value() >= 1 and "from 1 to 1,000" in epochs.toolTip()
+    tab.fields["batch_size"].setValue(-5)
+    assert tab.fields["batch_size"].value() == 1
+    tab.fields["dropout"].setValue(1.5)
+    assert tab.fields["dropout"].value() == 0.95 and "to 0.95" in tab.fields["dropout"].toolTip()
+    assert tab.config().validated() and tab.train_button.isEnabled()
+    assert not tab.fields["validation_split"].isEnabled()
     tab.validation_combo.setCurrentIndex(1)
     assert tab.fields["validation_split"].isEnabled()
 
