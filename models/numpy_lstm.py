@@ -24,8 +24,8 @@ class UnsupportedModel(Exception):
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # The tanh form never overflows and is one vectorised call (no masks), which matters
-    # for the small per-step arrays of a single review.
+    # sigmoid(x) = (1 + tanh(x/2)) / 2: never overflows and is one vectorised call (no masks);
+    # the loop below applies the same identity in place.
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
@@ -53,15 +53,27 @@ class NumpyLSTMClassifier:
         ids = np.asarray(ids)
         n, steps = ids.shape
         u = self.units
-        z_in = self._projected[np.clip(ids, 0, self.vocab_size - 1)]  # (n, T, 4U)
+        # Time-major, so each step's slice is contiguous: (T, n, 4U).
+        z_in = self._projected[np.clip(ids, 0, self.vocab_size - 1).T]
         h = np.zeros((n, u), dtype=np.float32)
         c = np.zeros((n, u), dtype=np.float32)
+        z = np.empty((n, 4 * u), dtype=np.float32)
+        tanh_c = np.empty((n, u), dtype=np.float32)
         rk = self.recurrent_kernel
         for t in range(steps):
-            z = z_in[:, t] + h @ rk
-            gates = _sigmoid(z)  # i, f and o used from here; the c slot gets tanh below
-            c = gates[:, u:2 * u] * c + gates[:, :u] * np.tanh(z[:, 2 * u:3 * u])
-            h = gates[:, 3 * u:] * np.tanh(c)
+            np.matmul(h, rk, out=z)
+            z += z_in[t]
+            g = np.tanh(z[:, 2 * u:3 * u])  # the candidate; its slot in z is free after this
+            for gate in (z[:, :2 * u], z[:, 3 * u:]):  # i and f, then o: sigmoid in place
+                gate *= 0.5
+                np.tanh(gate, out=gate)
+                gate *= 0.5
+                gate += 0.5
+            c *= z[:, u:2 * u]
+            g *= z[:, :u]
+            c += g
+            np.tanh(c, out=tanh_c)
+            np.multiply(z[:, 3 * u:], tanh_c, out=h)
         logits = h @ self.dense_kernel + self.dense_bias
         return _sigmoid(logits.astype(np.float64)).reshape(-1)
 
