@@ -207,28 +207,21 @@ class ModelStore:
     def save(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str) -> ModelInfo:
         """Write a model atomically and return its entry. Raises ModelStoreError (e.g. disk full);
         the caller still holds ``model`` and can retry or export elsewhere."""
-        name = self.unique_name(name.strip() or "model")
-        meta = {**metadata, "name": name, "created": utc_now(), "format_version": METADATA_VERSION}
-
-        def write(staging: Path) -> None:
-            model.save(staging / MODEL_FILE)
-            vocabulary.save(staging / VOCAB_FILE)
-            _write_json_atomic(staging / META_FILE, meta)
-
-        try:
-            target = self._commit(name, write)
-        except OSError as exc:
-            raise ModelStoreError(
-                f"Could not save the model in {self.root} ({exc.strerror or exc}). The trained model is "
-                "still open: free some disk space or fix the folder's permissions and save again, "
-                "or export it to another folder."
-            ) from None
-        return self._read_info(target)
+        return self._save_new(model, vocabulary, metadata, name.strip() or "model",
+                              "Could not save the model in {root} ({reason}). The trained model is still open: "
+                              "free some disk space or fix the folder's permissions and save again, or export it "
+                              "to another folder.")
 
     def save_imported(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str) -> ModelInfo:
         """Write a model brought in from outside the app (see models.keras_interop), atomically,
         under a unique name; a failure adds nothing."""
-        name = self.unique_name(name.strip() or "imported model")
+        return self._save_new(model, vocabulary, metadata, name.strip() or "imported model",
+                              "Could not import the model into {root} ({reason}). Free some disk space or fix "
+                              "the folder's permissions and import it again.")
+
+    def _save_new(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str,
+                  failure: str) -> ModelInfo:
+        name = self.unique_name(name)
         meta = {**metadata, "name": name, "created": utc_now(), "format_version": METADATA_VERSION}
 
         def write(staging: Path) -> None:
@@ -239,10 +232,7 @@ class ModelStore:
         try:
             target = self._commit(name, write)
         except OSError as exc:
-            raise ModelStoreError(
-                f"Could not import the model into {self.root} ({exc.strerror or exc}). Free some disk space "
-                "or fix the folder's permissions and import it again."
-            ) from None
+            raise ModelStoreError(failure.format(root=self.root, reason=exc.strerror or exc)) from None
         return self._read_info(target)
 
     def _commit(self, name: str, write: Callable[[Path], None]) -> Path:

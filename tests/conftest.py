@@ -95,6 +95,23 @@ TINY_CONFIG = dict(vocab_size=64, maxlen=24, embedding_dim=8, lstm_units=8, batc
                    dropout=0.0, recurrent_dropout=0.0, learning_rate=0.01)
 
 
+@pytest.fixture(scope="session")
+def tiny_training(tmp_path_factory):
+    """(data, result): a tiny model trained once for the whole run, 4 epochs on reviews(240).
+    Shared by many tests: save it, score with it, never change it."""
+    from models.config import TrainingConfig
+    from models.datasets import load_csv
+    from models.training import train
+
+    path = tmp_path_factory.mktemp("tiny-training") / "tiny.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows([[text, label] for text, label in reviews(240)])
+    data = load_csv(path)
+    return data, train(TrainingConfig(**{**TINY_CONFIG, "epochs": 4}), data)
+
+
 @pytest.fixture
 def tiny_config():
     from models.config import TrainingConfig

@@ -6,29 +6,16 @@ import sys
 import numpy as np
 import pytest
 
-from models.datasets import load_csv
 from models.errors import EmptyReviewError, ModelStoreError
 from models.evaluation import evaluate, score
 from models.prediction import Predictor
 from models.store import ModelStore
-from models.training import train, training_metadata
+from models.training import training_metadata
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from tests.conftest import TINY_CONFIG, reviews
-
-    import csv
-
-    path = tmp_path_factory.mktemp("data") / "tiny.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        w.writerows([[text, label] for text, label in reviews(240)])
-    from models.config import TrainingConfig
-
-    data = load_csv(path)
-    return data, train(TrainingConfig(**{**TINY_CONFIG, "epochs": 4}), data)
+def trained(tiny_training):
+    return tiny_training
 
 
 def save(store, trained, name="my model"):

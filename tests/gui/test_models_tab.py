@@ -1,6 +1,5 @@
 """The Models tab, driven offscreen with a tiny model trained once for the module."""
 
-import csv
 import zipfile
 
 import numpy as np
@@ -20,18 +19,8 @@ TIMEOUT = 30_000
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from models.config import TrainingConfig
-    from models.datasets import load_csv
-    from models.training import train
-    from tests.conftest import TINY_CONFIG, reviews
-
-    path = tmp_path_factory.mktemp("data") / "tiny.csv"
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        w.writerows([[text, label] for text, label in reviews(240)])
-    return train(TrainingConfig(**TINY_CONFIG | {"epochs": 4}), load_csv(path))
+def trained(tiny_training):
+    return tiny_training[1]
 
 
 def save(store, trained, name):
