@@ -38,6 +38,7 @@ from models.datasets import KERAS_DATASETS_URL, read_word_index
 from models.download import download
 from models.errors import ConfigError, DataSourceError, ModelStoreError
 from models.store import ARCHIVE_SUFFIX, MODEL_FILE, ModelInfo, ModelStore, model_sequence_length, utc_now
+from models.training import library_versions
 from models.vocabulary import START_ID, VOCAB_FORMAT, Vocabulary
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -483,7 +484,7 @@ def import_keras_model(
         },
         "word_index": {"from": given.source, "words": len(vocabulary),
                        "format": "keras" if given.keras_index is not None else VOCAB_FORMAT},
-        "versions": _versions(),
+        "versions": library_versions(),
     }
     chosen = (name or "").strip() or path.stem or "imported model"
     return store.save_imported(model, vocabulary, metadata, chosen)
@@ -517,21 +518,6 @@ def import_model_file(
         )
     return import_keras_model(store, path, word_index=word_index, maxlen=maxlen, name=name,
                               allow_download=allow_download)
-
-
-def _versions() -> dict[str, str]:
-    import platform  # noqa: PLC0415
-
-    import models  # noqa: PLC0415
-
-    versions = {"app": models.__version__, "keras": _keras().__version__, "python": platform.python_version()}
-    try:
-        import tensorflow as tf  # noqa: PLC0415
-
-        versions["tensorflow"] = tf.__version__
-    except ImportError:  # pragma: no cover - TensorFlow is a hard dependency
-        pass
-    return versions
 
 
 # -- export -------------------------------------------------------------------------------
