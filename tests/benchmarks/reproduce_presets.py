@@ -109,7 +109,8 @@ def main() -> int:
             print(table(rows), file=sys.stderr, flush=True)
     text = table(rows)
     for r in rows:
-        text += f"\n\n`{r['preset']}` test accuracy by epoch: " + ", ".join(f"{a:.4f}" for a in r["history"])
+        what = "test accuracy" if r["final_test_accuracy"] is not None else "validation accuracy (held-out train)"
+        text += f"\n\n`{r['preset']}` {what} by epoch: " + ", ".join(f"{a:.4f}" for a in r["history"])
     print(text)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
