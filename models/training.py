@@ -124,6 +124,10 @@ def train(
 
     k = keras()
     k.utils.set_random_seed(config.seed)
+    if stop():  # building the first model of a process takes seconds: don't, if already stopped
+        return TrainingResult(None, vocabulary, config, {key: [] for key in ("loss", "accuracy", "val_loss",
+                              "val_accuracy", "seconds")}, None, None, None, time.perf_counter() - started,
+                              True, data.summary())
     report(TrainingProgress(PREPARING, epochs=config.epochs, message="Building the model"))
     model = build_model(config)
     tracker = _tracker_class()(config, len(x_train), len(x_val), report, stop, started)
