@@ -112,6 +112,13 @@ def tiny_training(tmp_path_factory):
     return data, train(TrainingConfig(**{**TINY_CONFIG, "epochs": 4}), data)
 
 
+def save_trained(store, result, name: str = "my model"):
+    """Save a TrainingResult to ``store`` as the app would (default preset metadata)."""
+    from models.training import training_metadata
+
+    return store.save(result.model, result.vocabulary, training_metadata(result, "imdb-lstm"), name)
+
+
 @pytest.fixture
 def tiny_config():
     from models.config import TrainingConfig

@@ -32,6 +32,7 @@ from models.keras_interop import (
 from models.prediction import Predictor
 from models.store import META_FILE, MODEL_FILE, VOCAB_FILE, ModelStore
 from models.vocabulary import Vocabulary
+from tests.conftest import save_trained
 from tests.test_cli import assert_user_error, last_json, run_cli
 
 VOCAB = 40  # the Embedding's input_dim: ranks 1..36 are words, higher ranks out of vocabulary
@@ -358,9 +359,7 @@ def trained(tiny_training):
 
 @pytest.fixture
 def saved(store, trained):
-    from models.training import training_metadata
-
-    return store.save(trained.model, trained.vocabulary, training_metadata(trained, "imdb-lstm"), "my model")
+    return save_trained(store, trained)
 
 
 ROUND_TRIP_TEXTS = [

@@ -12,7 +12,7 @@ import models.store as store_module
 from models.errors import ModelStoreError
 from models.prediction import Predictor
 from models.store import META_FILE, MODEL_FILE, VOCAB_FILE, ModelStore
-from models.training import training_metadata
+from tests.conftest import save_trained
 
 MEMBERS = [MODEL_FILE, VOCAB_FILE, META_FILE]
 
@@ -29,7 +29,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def saved(store, trained):
-    return store.save(trained.model, trained.vocabulary, training_metadata(trained, "imdb-lstm"), "my model")
+    return save_trained(store, trained)
 
 
 @pytest.fixture

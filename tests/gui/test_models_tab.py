@@ -12,7 +12,7 @@ from app.background import BackgroundTasks
 from app.models_tab import BUILTIN_STATUS, CREATED, DATA, NAME, PRESET, STATUS, ModelsTab, format_created
 from models.prediction import Predictor
 from models.store import ModelStore
-from models.training import training_metadata
+from tests.conftest import save_trained
 
 pytestmark = pytest.mark.gui
 TIMEOUT = 30_000
@@ -23,8 +23,7 @@ def trained(tiny_training):
     return tiny_training[1]
 
 
-def save(store, trained, name):
-    return store.save(trained.model, trained.vocabulary, training_metadata(trained, "imdb-lstm"), name)
+save = save_trained
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from app.predict_tab import (
 )
 from models.prediction import NEGATIVE, POSITIVE, Predictor
 from models.store import ModelStore
-from models.training import training_metadata
+from tests.conftest import save_trained
 
 pytestmark = pytest.mark.gui
 LOAD_TIMEOUT = 60_000  # the first load imports Keras
@@ -33,8 +33,7 @@ def trained(tiny_training):
     return tiny_training[1]
 
 
-def save(store, trained, name):
-    return store.save(trained.model, trained.vocabulary, training_metadata(trained, "imdb-lstm"), name)
+save = save_trained
 
 
 @pytest.fixture
