@@ -80,22 +80,46 @@ ProgressFn = Callable[[TrainingProgress], None]
 StopFn = Callable[[], bool]
 
 
-def prepare_arrays(config: TrainingConfig, data: Dataset) -> tuple[Vocabulary, tuple, tuple]:
-    """Vocabulary from the training split, then padded ids for train and test."""
+def prepare_arrays(
+    config: TrainingConfig, data: Dataset, should_stop: StopFn | None = None
+) -> tuple[Vocabulary, tuple, tuple]:
+    """Vocabulary from the training split, then padded ids for train and test. Tokenizing the
+    full archive takes seconds, so ``should_stop`` is checked every 1,000 reviews."""
     if len(data.train) == 0 or len(data.test) == 0:
         raise DataSourceError("The data set needs at least one training and one test review.")
     if data.train.texts is not None:
-        tokens = [tokenize(t) for t in data.train.texts]
+        tokens = _each(data.train.texts, tokenize, should_stop)
         vocabulary = Vocabulary.build(tokens, config.vocab_size)
         x_train = pad_sequences([vocabulary.encode_tokens(t) for t in tokens], config.maxlen)
     else:
         assert data.keras_word_index is not None
         vocabulary = Vocabulary.from_keras_word_index(data.keras_word_index, config.vocab_size)
         x_train = encode_split(data.train, vocabulary, config.maxlen, data.keras_word_index)
-    x_test = encode_split(data.test, vocabulary, config.maxlen, data.keras_word_index)
+    if data.test.texts is not None:
+        x_test = pad_sequences(_each(data.test.texts, lambda t: vocabulary.encode_tokens(tokenize(t)), should_stop),
+                               config.maxlen)
+    else:
+        x_test = encode_split(data.test, vocabulary, config.maxlen, data.keras_word_index)
     y_train = data.train.labels.astype(np.float32)
     y_test = data.test.labels.astype(np.float32)
     return vocabulary, (x_train, y_train), (x_test, y_test)
+
+
+def _each(items: list, fn: Callable, should_stop: StopFn | None, every: int = 1000) -> list:
+    out = []
+    for i, item in enumerate(items):
+        if should_stop is not None and i % every == 0 and should_stop():
+            raise _StopRequested
+        out.append(fn(item))
+    return out
+
+
+def _nothing_trained(config: TrainingConfig, data: Dataset, vocabulary: Vocabulary | None,
+                     started: float) -> TrainingResult:
+    """The result of a run stopped before its first training step."""
+    history: dict[str, list[float]] = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")}
+    return TrainingResult(None, vocabulary or Vocabulary({}, config.vocab_size), config, history, None, None, None,
+                          time.perf_counter() - started, True, data.summary())
 
 
 def train(
@@ -110,7 +134,10 @@ def train(
     started = time.perf_counter()
 
     report(TrainingProgress(PREPARING, epochs=config.epochs, message="Building the vocabulary and encoding reviews"))
-    vocabulary, (x_train, y_train), (x_test, y_test) = prepare_arrays(config, data)
+    try:
+        vocabulary, (x_train, y_train), (x_test, y_test) = prepare_arrays(config, data, stop)
+    except _StopRequested:
+        return _nothing_trained(config, data, None, started)
     if config.validation == VALIDATE_ON_SPLIT:
         order = np.random.default_rng(config.seed).permutation(len(x_train))
         n_val = max(1, int(round(len(order) * config.validation_split)))
@@ -122,12 +149,10 @@ def train(
     else:
         x_val, y_val = x_test, y_test
 
+    if stop():  # importing TensorFlow and building a first model take seconds: skip both
+        return _nothing_trained(config, data, vocabulary, started)
     k = keras()
     k.utils.set_random_seed(config.seed)
-    if stop():  # building the first model of a process takes seconds: don't, if already stopped
-        return TrainingResult(None, vocabulary, config, {key: [] for key in ("loss", "accuracy", "val_loss",
-                              "val_accuracy", "seconds")}, None, None, None, time.perf_counter() - started,
-                              True, data.summary())
     report(TrainingProgress(PREPARING, epochs=config.epochs, message="Building the model"))
     model = build_model(config)
     tracker = _tracker_class()(config, len(x_train), len(x_val), report, stop, started)

@@ -111,3 +111,19 @@ def test_stop_during_the_final_evaluation(tiny_csv, tiny_config):
                      on_progress=on_progress, should_stop=lambda: state["evaluating"])
     assert state["evaluating"] and result.stopped
     assert result.epochs_completed == 1 and result.test_accuracy is None  # kept the epoch, no test figure
+
+
+def test_stop_during_preparation_returns_before_tokenizing_everything(tiny_config):
+    from models.datasets import Dataset, Split
+    from tests.conftest import reviews
+
+    rows = reviews(3000)
+    split = Split(labels=np.array([label for _, label in rows], dtype=np.int8), texts=[text for text, _ in rows])
+    calls = {"n": 0}
+
+    def stop_on_second_check():
+        calls["n"] += 1
+        return calls["n"] >= 2  # i.e. after the first 1,000 training reviews
+
+    result = t.train(tiny_config, Dataset(split, split, "memory"), should_stop=stop_on_second_check)
+    assert result.stopped and result.model is None and result.epochs_completed == 0 and calls["n"] == 2
