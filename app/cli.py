@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from models.config import DEFAULT_PRESET, PRESETS, preset
-from models.errors import DataSourceError, UserFacingError
+from models.errors import UserFacingError
 
 EXIT_USER_ERROR = 2
 

@@ -52,7 +52,6 @@ from models.errors import DataSourceError
 from models.explain import Explanation, TokenContribution, explain
 from models.prediction import NEGATIVE, POSITIVE, Prediction, Predictor
 from models.store import ModelInfo, ModelStore
-from models.vocabulary import OOV_ID
 
 MAX_DROP_BYTES = 5 * 1024 * 1024
 DEBOUNCE_MS = 300

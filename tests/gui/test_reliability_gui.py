@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from app.main_window import MainWindow
 from models import training as t
