@@ -127,3 +127,29 @@ def test_stop_during_preparation_returns_before_tokenizing_everything(tiny_confi
 
     result = t.train(tiny_config, Dataset(split, split, "memory"), should_stop=stop_on_second_check)
     assert result.stopped and result.model is None and result.epochs_completed == 0 and calls["n"] == 2
+
+
+def test_input_pipeline_trains_exactly_like_fit_on_arrays(tiny_csv, tiny_config):
+    """Our pipeline (autotuning off, so Stop is not held up) gives plain ``fit(x, y)``'s result:
+    the same shuffled batches, hence bit-identical weights, with dropout on."""
+    config = TrainingConfig(**{**tiny_config.to_dict(), "dropout": 0.2, "recurrent_dropout": 0.2})
+    _, (x, y), (xv, yv) = t.prepare_arrays(config, load_csv(tiny_csv))
+    k = t.keras()
+    weights = []
+    for ours in (False, True):
+        k.utils.set_random_seed(config.seed)
+        model = build_model(config)
+        if ours:
+            model.fit(t.input_pipeline(x, y, config.batch_size, shuffle=True), epochs=2, shuffle=False,
+                      validation_data=t.input_pipeline(xv, yv, 256), verbose=0)
+        else:
+            model.fit(x, y, batch_size=config.batch_size, epochs=2, validation_data=(xv, yv),
+                      validation_batch_size=256, verbose=0)
+        weights.append(model.get_weights())
+    for plain, ours in zip(*weights):
+        np.testing.assert_array_equal(plain, ours)
+    dataset = t.input_pipeline(x, y, 16)
+    assert dataset.options().autotune.enabled is False
+    assert int(dataset.cardinality()) == -(-len(x) // 16)
+    sizes = [len(batch_x) for batch_x, _ in dataset]
+    assert sum(sizes) == len(x) and sizes[-1] == (len(x) % 16 or 16)

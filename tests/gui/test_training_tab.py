@@ -125,7 +125,7 @@ def test_stop_after_an_epoch_offers_to_save(qtbot, tab, tiny_csv):
         tab.start_training()
     tab.run.worker.progress.connect(lambda p: epochs.append(p) if p.phase == t.EPOCH_END else None)
     qtbot.waitUntil(lambda: len(epochs) >= 1, timeout=60_000)
-    with qtbot.waitSignal(tab.running_changed, timeout=2_000):
+    with qtbot.waitSignal(tab.running_changed, timeout=1_000):
         tab.stop_training()
     assert tab.save_button.isEnabled() and "Save model" in tab.summary.text()
     with qtbot.waitSignal(tab.model_saved, timeout=30_000):
