@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from PySide6.QtCore import Qt
@@ -82,9 +83,12 @@ def test_close_during_training_asks_then_stops_the_thread(qtbot, window, tiny_cs
     assert window.isVisible() and window.train_tab.is_training()  # "No": keeps training
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    started = time.monotonic()
     window.close()
+    closed_in = time.monotonic() - started
     assert not window.isVisible()
     assert thread.isFinished()
+    assert closed_in < 1.0, f"closing during training took {closed_in:.2f} s (goal: within a second)"
     assert window.tasks.active() == 0
 
 
