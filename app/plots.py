@@ -1,7 +1,9 @@
 """Live training curves (pyqtgraph): epoch loss and accuracy, a smoothed per-batch curve, overlays.
 
 Curves are created once and fed with ``setData``. Incoming points only mark the plots
-dirty; a 10 Hz timer redraws, so a flood of batch updates cannot freeze the window.
+dirty; a 10 Hz timer redraws, so a flood of batch updates cannot freeze the window. A new
+batch redraws only the batch plot (the epoch plots change once per epoch), and the batch
+curves downsample to the pixels on screen, so a redraw costs the same at epoch 1 and 15.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class TrainingPlots(QWidget):
                                                 symbolBrush=VAL_COLOR, name="val_accuracy")
         self.batch_loss_curve = self.batch_plot.plot([], [], pen=_pen(TRAIN_COLOR, 1.5), name="loss")
         self.batch_acc_curve = self.batch_plot.plot([], [], pen=_pen(VAL_COLOR, 1.5), name="accuracy")
+        for curve in (self.batch_loss_curve, self.batch_acc_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
         self.best_lines = [pg.InfiniteLine(angle=90, pen=_pen(BEST_COLOR, 1.5, dashed=True), movable=False,
                                            label="best", labelOpts={"position": 0.95, "color": BEST_COLOR})
                            for _ in range(2)]
@@ -104,7 +109,7 @@ class TrainingPlots(QWidget):
         self.batch_acc: list[float] = []
         self._ema_loss = self._ema_acc = None
         self.best_epoch: int | None = None
-        self._dirty = True
+        self._dirty = self._batches_dirty = True
         for line in self.best_lines:
             line.hide()
 
@@ -121,7 +126,7 @@ class TrainingPlots(QWidget):
         if len(self.batch_x) > MAX_BATCH_POINTS:
             self.batch_x, self.batch_loss, self.batch_acc = (v[::2] for v in
                                                              (self.batch_x, self.batch_loss, self.batch_acc))
-        self._dirty = True
+        self._batches_dirty = True
 
     def add_epoch(self, logs: dict[str, float]) -> None:
         for key in self.history:
@@ -154,6 +159,10 @@ class TrainingPlots(QWidget):
 
     # -- drawing ----------------------------------------------------------------------------
     def _redraw(self) -> None:
+        if self._batches_dirty:
+            self._batches_dirty = False
+            self.batch_loss_curve.setData(self.batch_x, self.batch_loss)
+            self.batch_acc_curve.setData(self.batch_x, self.batch_acc)
         if not self._dirty:
             return
         self._dirty = False
@@ -165,8 +174,6 @@ class TrainingPlots(QWidget):
         self.val_loss_curve.setData(xs, self.history["val_loss"])
         self.acc_curve.setData(xs, self.history["accuracy"])
         self.val_acc_curve.setData(xs, self.history["val_accuracy"])
-        self.batch_loss_curve.setData(self.batch_x, self.batch_loss)
-        self.batch_acc_curve.setData(self.batch_x, self.batch_acc)
         for line in self.best_lines:
             if self.best_epoch is not None:
                 line.setValue(self.best_epoch)
@@ -176,7 +183,7 @@ class TrainingPlots(QWidget):
 
     def flush(self) -> None:
         """Redraw now (tests and exports)."""
-        self._dirty = True
+        self._dirty = self._batches_dirty = True
         self._redraw()
 
     # -- export -----------------------------------------------------------------------------

@@ -19,6 +19,11 @@ from pathlib import Path
 import numpy as np
 
 
+# Rows scored together: a block's state and gates (128 x 4U floats) stay in the CPU cache.
+# 5,000 reviews on 2 cores: 1.01 s in blocks of 128, 1.64 s of 512, 3.6 s in one block.
+BLOCK_ROWS = 128
+
+
 class UnsupportedModel(Exception):
     """The file is not the plain Embedding -> LSTM -> Dense(1, sigmoid) stack this pass handles."""
 
@@ -51,6 +56,11 @@ class NumpyLSTMClassifier:
     def __call__(self, ids: np.ndarray) -> np.ndarray:
         """P(positive) for each row of padded ids, shape (n,)."""
         ids = np.asarray(ids)
+        if len(ids) <= BLOCK_ROWS:
+            return self._forward(ids)
+        return np.concatenate([self._forward(ids[i:i + BLOCK_ROWS]) for i in range(0, len(ids), BLOCK_ROWS)])
+
+    def _forward(self, ids: np.ndarray) -> np.ndarray:
         n, steps = ids.shape
         u = self.units
         # Time-major, so each step's slice is contiguous: (T, n, 4U).

@@ -30,7 +30,7 @@ def test_matches_keras_on_random_weights(tmp_path, vocab, maxlen, emb, units, dr
     model.save(tmp_path / "m.keras")
     net = NumpyLSTMClassifier.from_keras_file(tmp_path / "m.keras")
     assert net.maxlen == maxlen and net.vocab_size == vocab
-    ids = rng.integers(0, vocab, size=(64, maxlen)).astype(np.int32)
+    ids = rng.integers(0, vocab, size=(300, maxlen)).astype(np.int32)  # 300: two full blocks and a part
     ids[:8, : maxlen // 2] = 0  # padded rows
     expected = model.predict(ids, verbose=0).reshape(-1)
     np.testing.assert_allclose(net(ids), expected, atol=1e-5, rtol=0)

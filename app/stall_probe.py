@@ -1,0 +1,59 @@
+"""Measures how long the GUI thread goes without running its event loop.
+
+A ``QTimer`` on the GUI thread asks to fire every ``interval_ms``; whenever the thread is
+busy (painting, handling a signal, holding the GIL), the next tick comes late. The longest
+late tick is the longest the window could not respond to the user. Used by
+``tests/benchmarks/gui_training.py`` to check that training never freezes the window.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
+
+
+class StallProbe(QObject):
+    def __init__(self, interval_ms: int = 5, parent: QObject | None = None):
+        super().__init__(parent)
+        self.interval = interval_ms / 1000
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+        self._last: float | None = None
+        self.gaps: list[float] = []  # seconds between consecutive ticks
+        self.stalls: list[tuple[float, float]] = []  # (perf_counter at the late tick, stall seconds) over 50 ms
+
+    def start(self) -> None:
+        self.gaps.clear()
+        self.stalls.clear()
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._tick()
+
+    @Slot()
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.gaps.append(now - self._last)
+            if now - self._last - self.interval > 0.050:
+                self.stalls.append((now, now - self._last - self.interval))
+        self._last = now
+
+    def longest_stall(self) -> float:
+        """Seconds the GUI thread was unresponsive at worst: the longest gap beyond one interval."""
+        return max(0.0, max(self.gaps, default=0.0) - self.interval)
+
+    def summary(self) -> dict[str, float]:
+        stalls = np.maximum(np.asarray(self.gaps or [0.0]) - self.interval, 0.0)
+        return {
+            "longest_stall_ms": 1000 * float(stalls.max()),
+            "p99_stall_ms": 1000 * float(np.percentile(stalls, 99)),
+            "ticks": len(self.gaps),
+            "stalls_over_50ms": int((stalls > 0.050).sum()),
+        }

@@ -1,0 +1,155 @@
+"""Training through the GUI vs the CLI, and the GUI thread's longest stall while it trains.
+
+    python -m tests.benchmarks.gui_training [--limit 5000] [--epochs 1] [--repeats 2]
+
+Each run is a fresh process (so both pay the same XLA compilation), alternating GUI and CLI:
+
+* CLI: ``models.training.train`` with the CLI's console progress printer, as
+  ``python -m app train`` runs it.
+* GUI: the real main window (offscreen unless ``QT_QPA_PLATFORM`` says otherwise), the Train
+  tab's own Train button path: a QThread worker, live curves and progress bar. A
+  ``StallProbe`` timer ticks every 5 ms on the GUI thread for the whole run.
+
+Reported: the training's own wall time (tokenizing, compiling, epochs, validation) and the
+epochs' time, median over repeats, and the GUI's longest stall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.benchmarks.reproduce_presets import ARCHIVE, machine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_cli(args) -> dict:
+    from app.cli import _ConsoleProgress
+    from models.config import TrainingConfig
+    from models.datasets import load_source
+    from models.training import train
+
+    data = load_source(str(ARCHIVE)).limited(args.limit)
+    config = TrainingConfig(epochs=args.epochs)
+    started = time.perf_counter()
+    result = train(config, data, on_progress=_ConsoleProgress())
+    return {"seconds": time.perf_counter() - started, "epoch_seconds": sum(result.history["seconds"]),
+            "val_accuracy": result.history["val_accuracy"][-1]}
+
+
+def child_gui(args) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import Qt
+
+    from app.gui import create_application
+    from app.main_window import MainWindow
+    from app.stall_probe import StallProbe
+    from models.datasets import load_source
+    from models.store import ModelStore
+
+    app = create_application()
+    window = MainWindow(ModelStore(Path(os.environ["SENTIMENT_STUDIO_HOME"]) / "models"))
+    window.show()
+    tab = window.train_tab
+    tab.set_data_source(str(ARCHIVE))
+    tab.data, tab.data_spec = load_source(str(ARCHIVE)).limited(args.limit), tab.source_spec()  # as if loaded
+    tab.fields["epochs"].setValue(args.epochs)
+    window.tabs.setCurrentWidget(tab)  # the live curves are on screen
+    results = []
+    tab.run_result = None
+    probe = StallProbe(5)
+    out: dict = {}
+
+    def finished(running: bool) -> None:
+        if not running:
+            probe.stop()
+            out["seconds"] = time.perf_counter() - started
+            app.quit()
+
+    def succeeded(result) -> None:
+        results.append(result)
+
+    phases: list[tuple[float, str]] = []
+
+    def phase(p) -> None:  # on the worker thread: when each phase really began
+        if not phases or phases[-1][1] != p.phase:
+            phases.append((time.perf_counter(), p.phase))
+
+    tab.running_changed.connect(finished)
+    app.processEvents()
+    probe.start()
+    started = time.perf_counter()
+    tab.start_training()
+    tab.run.worker.succeeded.connect(succeeded)
+    tab.run.worker.progress.connect(phase, Qt.ConnectionType.DirectConnection)
+    app.exec()
+    result = results[0]
+    out.update({"epoch_seconds": sum(result.history["seconds"]), "val_accuracy": result.history["val_accuracy"][-1],
+                **probe.summary(),
+                # each stall over 50 ms: when (s after Train), how long (ms), in which training phase
+                "stalls": [(round(at - started, 2), round(1000 * gap), _phase_at(phases, at - gap))
+                           for at, gap in probe.stalls]})
+    window.close()
+    return out
+
+
+def _phase_at(phases: list[tuple[float, str]], when: float) -> str:
+    current = "before the first report"
+    for at, name in phases:
+        if at <= when:
+            current = name
+    return current
+
+
+def run_child(kind: str, args, home: Path) -> dict:
+    env = {**os.environ, "SENTIMENT_STUDIO_HOME": str(home)}
+    cmd = [sys.executable, "-m", "tests.benchmarks.gui_training", "--child", kind,
+           "--limit", str(args.limit), "--epochs", str(args.epochs)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"{kind} run failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=5000, help="reviews per split")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--child", choices=["cli", "gui"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_cli(args) if args.child == "cli" else child_gui(args)), flush=True)
+        return 0
+    runs: dict[str, list[dict]] = {"cli": [], "gui": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(args.repeats):
+            for kind in (("cli", "gui") if repeat % 2 == 0 else ("gui", "cli")):
+                runs[kind].append(run_child(kind, args, Path(tmp)))
+                print(f"{kind}: {runs[kind][-1]}", file=sys.stderr, flush=True)
+    med = {kind: {key: statistics.median(r[key] for r in rs) for key in ("seconds", "epoch_seconds")}
+           for kind, rs in runs.items()}
+    stall = max(r["longest_stall_ms"] for r in runs["gui"])
+    print(f"Specified preset, {args.epochs} epoch(s) on {args.limit:,} reviews per split, {args.repeats} runs each, "
+          f"alternating; {machine()}.\n")
+    print("| path | training wall time (s) | epochs alone (s) | GUI longest stall (ms) |")
+    print("| --- | --- | --- | --- |")
+    print(f"| CLI | {med['cli']['seconds']:.1f} | {med['cli']['epoch_seconds']:.1f} | - |")
+    print(f"| GUI | {med['gui']['seconds']:.1f} | {med['gui']['epoch_seconds']:.1f} | {stall:.0f} "
+          f"(p99 {max(r['p99_stall_ms'] for r in runs['gui']):.0f}) |")
+    print(f"\nGUI vs CLI: {100 * (med['gui']['seconds'] / med['cli']['seconds'] - 1):+.1f}% wall time, "
+          f"{100 * (med['gui']['epoch_seconds'] / med['cli']['epoch_seconds'] - 1):+.1f}% epoch time")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
