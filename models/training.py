@@ -298,6 +298,7 @@ class _Tracker:
 
     def on_test_begin(self, logs=None):
         self.val_started = time.perf_counter()
+        self._check_stop()  # before the first validation batch, which compiles the test step (~1 s)
 
     def on_test_batch_end(self, batch, logs=None):
         self.report(TrainingProgress(

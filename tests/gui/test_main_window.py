@@ -61,7 +61,9 @@ def test_escape_stops_training(qtbot, window, tiny_csv):
     with qtbot.waitSignal(window.train_tab.running_changed, timeout=30_000):
         window.train_action.trigger()
     batches = threading.Event()
-    window.train_tab.run.worker.progress.connect(lambda p: batches.set() if p.phase == t.TRAINING else None)
+    # Past epoch 1, whose first batches compile the steps (a close waits for a compilation in progress).
+    window.train_tab.run.worker.progress.connect(
+        lambda p: batches.set() if p.phase == t.TRAINING and p.epoch >= 2 else None)
     qtbot.waitUntil(batches.is_set, timeout=60_000)
     with qtbot.waitSignal(window.train_tab.running_changed, timeout=1_000):
         qtbot.keyClick(window, Qt.Key.Key_Escape)
@@ -75,7 +77,9 @@ def test_close_during_training_asks_then_stops_the_thread(qtbot, window, tiny_cs
         window.train_tab.start_training()
     thread = window.train_tab.run.thread
     batches = threading.Event()
-    window.train_tab.run.worker.progress.connect(lambda p: batches.set() if p.phase == t.TRAINING else None)
+    # Past epoch 1, whose first batches compile the steps (a close waits for a compilation in progress).
+    window.train_tab.run.worker.progress.connect(
+        lambda p: batches.set() if p.phase == t.TRAINING and p.epoch >= 2 else None)
     qtbot.waitUntil(batches.is_set, timeout=60_000)
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
