@@ -1,7 +1,7 @@
 """Live training curves (pyqtgraph): epoch loss and accuracy, a smoothed per-batch curve, overlays.
 
 Curves are created once and fed with ``setData``. Incoming points only mark the plots
-dirty; a 10 Hz timer redraws, so a flood of batch updates cannot freeze the window. A new
+dirty; a 4 Hz timer redraws, so a flood of batch updates cannot freeze the window. A new
 batch redraws only the batch plot (the epoch plots change once per epoch), and the batch
 curves downsample to the pixels on screen, so a redraw costs the same at epoch 1 and 15.
 """
@@ -24,6 +24,7 @@ VAL_COLOR = "#ff7f0e"
 BEST_COLOR = "#2ca02c"
 OVERLAY_COLORS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 SMOOTHING = 0.05  # weight of the newest batch in the exponential moving average
+REDRAW_MS = 250  # 4 redraws a second: live enough, and on 2 cores every paint is taken from training
 MAX_BATCH_POINTS = 20_000  # beyond this, every other point is dropped (keeps redraws cheap)
 
 
@@ -89,7 +90,7 @@ class TrainingPlots(QWidget):
 
         self.reset()
         self._timer = QTimer(self)
-        self._timer.setInterval(100)
+        self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
 

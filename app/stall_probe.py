@@ -24,10 +24,12 @@ class StallProbe(QObject):
         self._timer.timeout.connect(self._tick)
         self._last: float | None = None
         self.gaps: list[float] = []  # seconds between consecutive ticks
+        self.tick_times: list[float] = []  # perf_counter at the end of each gap
         self.stalls: list[tuple[float, float]] = []  # (perf_counter at the late tick, stall seconds) over 50 ms
 
     def start(self) -> None:
         self.gaps.clear()
+        self.tick_times.clear()
         self.stalls.clear()
         self._last = time.perf_counter()
         self._timer.start()
@@ -41,6 +43,7 @@ class StallProbe(QObject):
         now = time.perf_counter()
         if self._last is not None:
             self.gaps.append(now - self._last)
+            self.tick_times.append(now)
             if now - self._last - self.interval > 0.050:
                 self.stalls.append((now, now - self._last - self.interval))
         self._last = now

@@ -276,6 +276,11 @@ class _Tracker:
         return StopEvaluation()
 
     # -- epochs and batches -------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        if self.config.jit_compile:  # so the seconds before the first batch are explained
+            self.report(TrainingProgress(PREPARING, epochs=self.config.epochs,
+                                         message="Compiling the training step (XLA, once per run)"))
+
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
         self.epoch_started = time.perf_counter()
