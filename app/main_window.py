@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self._save_state()
+        self.hide()  # gone at once, even while a stopped run finishes a TensorFlow compilation
         self.train_tab.shutdown()
         self.predict_tab.shutdown()
         self.tasks.wait_all()

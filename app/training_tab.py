@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
     QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout,
@@ -28,6 +28,7 @@ from models.store import ModelStore
 from models.training import TrainingResult, training_metadata
 
 PROGRESS_TEXT_SECONDS = 0.2  # the progress bar's text is refreshed at most this often
+DETACH_AFTER_MS = 500  # a stopped run still busy after this, with no epoch done, is let go (see below)
 
 SOURCE_KINDS = [
     ("aclImdb archive (.tar.gz) or folder", "archive"),
@@ -78,6 +79,8 @@ class TrainingTab(QWidget):
         self.unsaved: TrainingResult | None = None
         self.unsaved_preset: str | None = None
         self._progress_shown = 0.0  # time.monotonic() of the last progress bar update
+        self._epochs_done = 0  # of the current run
+        self._finishing: list[TrainingRun] = []  # stopped runs still leaving TensorFlow, see _detach_if_compiling
         self._loading = False
         self._pending_train = False
         self._setting_preset = False
@@ -420,7 +423,8 @@ class TrainingTab(QWidget):
         self.run.worker.succeeded.connect(self._on_succeeded)
         self.run.worker.stopped.connect(self._on_stopped)
         self.run.worker.failed.connect(self._on_failed)
-        self.run.finished.connect(self._on_run_finished)
+        self.run.finished.connect(lambda run=self.run: self._on_run_finished(run))
+        self._epochs_done = 0
         self.run.start()
         self.running_changed.emit(True)
         self.status_message.emit("Training …")
@@ -436,13 +440,38 @@ class TrainingTab(QWidget):
             self.progress.setFormat("Stopping after this batch …")
             self._log("Stop requested.")
             self._update_buttons()
+            QTimer.singleShot(DETACH_AFTER_MS, lambda run=self.run: self._detach_if_compiling(run))
+
+    def _detach_if_compiling(self, run: TrainingRun) -> None:
+        """Go idle without waiting for a run that is still inside TensorFlow after a stop.
+
+        Stop is checked after every batch, but TensorFlow cannot interrupt the compilation of
+        the first training step (about 2 s without XLA and 4-5 s with it on 2 cores). A run
+        that has not finished an epoch has nothing to save, so the tab lets it finish on its
+        own: the window is idle at once and the thread ends when the compilation does
+        (``shutdown`` still waits for it). Runs with a finished epoch are waited for: their
+        best epoch can be saved.
+        """
+        if self.run is not run or not run.is_running() or self._epochs_done:
+            return
+        for signal, slot in ((run.worker.progress, self._on_progress), (run.worker.succeeded, self._on_succeeded),
+                             (run.worker.stopped, self._on_stopped), (run.worker.failed, self._on_failed)):
+            signal.disconnect(slot)
+        self._finishing.append(run)
+        run.finished.connect(lambda: self._finishing.remove(run) if run in self._finishing else None)
+        self._log("Stopped; TensorFlow finishes compiling in the background.")
+        self.progress.setFormat("Stopped")
+        self.summary.setText("<b>Stopped</b> before the first epoch finished; there is nothing to save.")
+        self.status_message.emit("Training stopped.")
+        self._on_run_finished(run)
 
     def shutdown(self, msecs: int = 10_000) -> bool:
-        """Stop any training and wait for its thread; True if nothing is left running."""
-        if self.run is None:
-            return True
-        self.run.stop()
-        return self.run.wait(msecs)
+        """Stop any training and wait for its threads; True if nothing is left running."""
+        runs = [r for r in (self.run, *self._finishing) if r is not None]
+        for run in runs:
+            run.stop()
+        deadline = time.monotonic() + msecs / 1000
+        return all(run.wait(max(0, int(1000 * (deadline - time.monotonic())))) for run in runs)
 
     def _confirm_discard(self) -> bool:
         answer = QMessageBox.question(
@@ -472,6 +501,7 @@ class TrainingTab(QWidget):
             self.progress.setFormat(f"Epoch {p.epoch}/{p.epochs} · {p.message.lower()} · "
                                     f"ETA {format_clock(p.eta_seconds)}")
         elif p.phase == t.EPOCH_END:
+            self._epochs_done += 1
             self.plots.add_epoch(p.logs)
             lg = p.logs
             self._log(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', float('nan')):.4f}, "
@@ -519,8 +549,9 @@ class TrainingTab(QWidget):
         self._log(f"Failed: {message}")
         self.status_message.emit(f"Training failed: {message}")
 
-    @Slot()
-    def _on_run_finished(self) -> None:
+    def _on_run_finished(self, run: TrainingRun) -> None:
+        if self.run is not run:  # a run let go by _detach_if_compiling, or already handled
+            return
         self.run = None
         self.running_changed.emit(False)
         self._update_buttons()

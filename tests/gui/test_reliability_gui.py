@@ -4,9 +4,11 @@ and stopping or closing at awkward moments, with no thread left running."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
+from app import training_worker
 from app.main_window import MainWindow
 from models import training as t
 from models.errors import ModelStoreError
@@ -135,3 +137,39 @@ def test_no_network_names_the_offline_alternative(qtbot, window, monkeypatch):
     text = tab.data_summary.text()
     assert "Could not reach storage.googleapis.com" in text and "aclImdb_v1.tar.gz" in text
     assert tab.train_button.isEnabled() and tab.data is None
+
+
+def test_stop_while_tensorflow_compiles_the_first_step_is_idle_within_a_second(qtbot, window, monkeypatch):
+    """TensorFlow cannot interrupt compiling the first step (2-5 s): the tab goes idle anyway,
+    the thread ends by itself, and shutdown still waits for it."""
+    compiling, release = threading.Event(), threading.Event()
+
+    def compiling_train(config, data, on_progress=None, should_stop=None):
+        compiling.set()
+        release.wait(20)  # like a compilation: deaf to the stop flag
+        return t._nothing_trained(config, data, None, time.perf_counter())
+
+    monkeypatch.setattr(training_worker, "train", compiling_train)
+    tab = window.train_tab
+    run = start(qtbot, window)
+    qtbot.waitUntil(compiling.is_set, timeout=10_000)
+    with qtbot.waitSignal(tab.running_changed, timeout=1_000, check_params_cb=lambda running: not running):
+        tab.stop_training()
+    assert not tab.is_training() and tab.train_button.isEnabled()
+    assert "nothing to save" in tab.summary.text()
+    assert run.is_running()  # still "compiling", and no longer the tab's business
+    release.set()
+    assert tab.shutdown(10_000) and run.thread.isFinished()
+    qtbot.waitUntil(lambda: not tab._finishing, timeout=5_000)
+
+
+def test_stop_during_the_real_first_step_compilation(qtbot, window):
+    tab = window.train_tab
+    compiling = threading.Event()
+    run = start(qtbot, window, epochs=50)
+    run.worker.progress.connect(lambda p: compiling.set() if "Compiling" in p.message else None)
+    qtbot.waitUntil(compiling.is_set, timeout=60_000)
+    with qtbot.waitSignal(tab.running_changed, timeout=1_000, check_params_cb=lambda running: not running):
+        tab.stop_training()
+    assert not tab.is_training() and tab.store.list() == []
+    assert tab.shutdown(30_000) and run.thread.isFinished()
