@@ -25,12 +25,10 @@ class StallProbe(QObject):
         self._last: float | None = None
         self.gaps: list[float] = []  # seconds between consecutive ticks
         self.tick_times: list[float] = []  # perf_counter at the end of each gap
-        self.stalls: list[tuple[float, float]] = []  # (perf_counter at the late tick, stall seconds) over 50 ms
 
     def start(self) -> None:
         self.gaps.clear()
         self.tick_times.clear()
-        self.stalls.clear()
         self._last = time.perf_counter()
         self._timer.start()
 
@@ -44,13 +42,17 @@ class StallProbe(QObject):
         if self._last is not None:
             self.gaps.append(now - self._last)
             self.tick_times.append(now)
-            if now - self._last - self.interval > 0.050:
-                self.stalls.append((now, now - self._last - self.interval))
         self._last = now
+
+    def stalls(self, over: float = 0.0, since: float | None = None) -> list[tuple[float, float]]:
+        """(perf_counter of the late tick, seconds unresponsive) for each gap longer than one interval
+        by more than ``over`` seconds; with ``since`` (a perf_counter), only gaps that began after it."""
+        return [(at, gap - self.interval) for at, gap in zip(self.tick_times, self.gaps)
+                if gap - self.interval > over and (since is None or at - gap > since)]
 
     def longest_stall(self) -> float:
         """Seconds the GUI thread was unresponsive at worst: the longest gap beyond one interval."""
-        return max(0.0, max(self.gaps, default=0.0) - self.interval)
+        return max((stall for _, stall in self.stalls()), default=0.0)
 
     def summary(self) -> dict[str, float]:
         stalls = np.maximum(np.asarray(self.gaps or [0.0]) - self.interval, 0.0)
@@ -58,5 +60,5 @@ class StallProbe(QObject):
             "longest_stall_ms": 1000 * float(stalls.max()),
             "p99_stall_ms": 1000 * float(np.percentile(stalls, 99)),
             "ticks": len(self.gaps),
-            "stalls_over_50ms": int((stalls > 0.050).sum()),
+            "stalls_over_50ms": len(self.stalls(over=0.050)),
         }

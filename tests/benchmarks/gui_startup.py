@@ -7,28 +7,21 @@ TensorFlow ready (median of N launches, offscreen by default).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.reproduce_presets import json_from_child
 
 
 def launch_once(home: Path) -> dict:
     env = {**os.environ, "SENTIMENT_STUDIO_HOME": str(home), "QT_QPA_PLATFORM":
            os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     env["SENTIMENT_STUDIO_STARTUP_PROBE"] = repr(time.time())
-    proc = subprocess.run([sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise SystemExit(f"launch failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return json.loads(lines[-1])
+    return json_from_child([sys.executable, "-m", "app"], env, "launch", timeout=120)
 
 
 def main() -> int:

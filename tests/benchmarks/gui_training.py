@@ -21,15 +21,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.benchmarks.reproduce_presets import ARCHIVE, machine
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.reproduce_presets import ARCHIVE, json_from_child, machine
 
 
 def child_cli(args) -> dict:
@@ -69,7 +66,6 @@ def child_gui(args) -> dict:
     tab.fields["epochs"].setValue(args.epochs)
     window.tabs.setCurrentWidget(tab)  # the live curves are on screen
     results = []
-    tab.run_result = None
     probe = StallProbe(args.probe_ms)
     out: dict = {}
 
@@ -104,13 +100,12 @@ def child_gui(args) -> dict:
     app.exec()
     result = results[0]
     first_batch = next((at for at, name in phases if name != "preparing"), float("inf"))
-    epochs_stall = max((gap for at, gap in zip(probe.tick_times, probe.gaps) if at - gap > first_batch),
-                       default=0.0) - probe.interval
+    epochs_stall = max((stall for _, stall in probe.stalls(since=first_batch)), default=0.0)
     out.update({"epoch_seconds": sum(result.history["seconds"]), "val_accuracy": result.history["val_accuracy"][-1],
-                **probe.summary(), "epochs_longest_stall_ms": 1000 * max(0.0, epochs_stall),
+                **probe.summary(), "epochs_longest_stall_ms": 1000 * epochs_stall,
                 # each stall over 50 ms: when (s after Train), how long (ms), in which training phase
-                "stalls": [(round(at - started, 2), round(1000 * gap), _phase_at(phases, at - gap))
-                           for at, gap in probe.stalls]})
+                "stalls": [(round(at - started, 2), round(1000 * stall), _phase_at(phases, at - stall))
+                           for at, stall in probe.stalls(over=0.050)]})
     window.close()
     return out
 
@@ -127,11 +122,7 @@ def run_child(kind: str, args, home: Path) -> dict:
     env = {**os.environ, "SENTIMENT_STUDIO_HOME": str(home)}
     cmd = [sys.executable, "-m", "tests.benchmarks.gui_training", "--child", kind,
            "--limit", str(args.limit), "--epochs", str(args.epochs), "--probe-ms", str(args.probe_ms)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise SystemExit(f"{kind} run failed ({proc.returncode}): {proc.stderr[-3000:]}")
-    return json.loads(lines[-1])
+    return json_from_child(cmd, env, f"{kind} run", timeout=3600)
 
 
 def main() -> int:

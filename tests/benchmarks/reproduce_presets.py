@@ -39,6 +39,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+def json_from_child(cmd: list[str], env: dict, what: str, timeout: float) -> dict:
+    """Run a benchmark's child process from the repository root; the last JSON object it printed."""
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"{what} failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
 def train_preset(name: str, archive: Path, home: Path, epochs: int | None, limit: int | None) -> Path:
     args = [sys.executable, "-m", "app", "train", "--data", str(archive), "--preset", name, "--name", name]
     if epochs:
