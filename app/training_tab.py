@@ -459,10 +459,7 @@ class TrainingTab(QWidget):
             signal.disconnect(slot)
         self._finishing.append(run)
         run.finished.connect(lambda: self._finishing.remove(run) if run in self._finishing else None)
-        self._log("Stopped; TensorFlow finishes compiling in the background.")
-        self.progress.setFormat("Stopped")
-        self.summary.setText("<b>Stopped</b> before the first epoch finished; there is nothing to save.")
-        self.status_message.emit("Training stopped.")
+        self._show_stopped(None, "Stopped; TensorFlow finishes compiling in the background.")
         self._on_run_finished(run)
 
     def shutdown(self, msecs: int = 10_000) -> bool:
@@ -532,14 +529,18 @@ class TrainingTab(QWidget):
 
     @Slot(object)
     def _on_stopped(self, result: TrainingResult) -> None:
+        self._show_stopped(result if result.epochs_completed else None)
+
+    def _show_stopped(self, result: TrainingResult | None, log_line: str = "Stopped.") -> None:
+        """The stopped state; ``result`` is a run with completed epochs to offer for saving, or None."""
         self.progress.setFormat("Stopped")
-        if result.epochs_completed:
+        if result is not None:
             self.unsaved, self.unsaved_preset = result, self.preset_name()
             self.summary.setText(f"<b>Stopped</b>: {self._describe(result)}. Press <i>Save model</i> to keep "
                                  "the best epoch.")
         else:
             self.summary.setText("<b>Stopped</b> before the first epoch finished; there is nothing to save.")
-        self._log("Stopped.")
+        self._log(log_line)
         self.status_message.emit("Training stopped.")
 
     @Slot(str)

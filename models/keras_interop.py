@@ -501,9 +501,7 @@ def import_model_file(
 ) -> ModelInfo:
     """Import any model file the app takes: a Keras .keras/.h5 model, or a Sentiment Studio .ssmodel."""
     path = Path(path)
-    if not path.exists():
-        raise ModelStoreError(f"{path} does not exist.")
-    kind = file_kind(path) if path.is_file() else "keras"  # a folder: let import_keras_model say so
+    kind = file_kind(path) if path.is_file() else "keras"  # missing, or a folder: import_keras_model says so
     if kind == "archive":
         if word_index is not None or maxlen is not None:
             raise ModelStoreError(

@@ -212,10 +212,10 @@ def input_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool 
     took seconds. The pipeline only gathers rows of an in-memory array, so autotuning has
     nothing to win: the parallel map then uses one call per core and prefetch its legacy buffer.
     """
+    keras()  # first: it sets the environment TensorFlow and Keras read when imported
     import tensorflow as tf  # noqa: PLC0415 - TensorFlow is imported lazily, with Keras
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter  # noqa: PLC0415
 
-    keras()
     dataset = ArrayDataAdapter(x, y, batch_size=batch_size, shuffle=shuffle).get_tf_dataset()
     # Keras' flat_map hides the batch count; state it, so fit knows its steps from the start.
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-len(x) // batch_size)))

@@ -61,7 +61,8 @@ def test_escape_stops_training(qtbot, window, tiny_csv):
     with qtbot.waitSignal(window.train_tab.running_changed, timeout=30_000):
         window.train_action.trigger()
     batches = threading.Event()
-    # Past epoch 1, whose first batches compile the steps (a close waits for a compilation in progress).
+    # Past epoch 1, whose first batches compile the steps (a stop during one goes idle, but its
+    # thread finishes later).
     window.train_tab.run.worker.progress.connect(
         lambda p: batches.set() if p.phase == t.TRAINING and p.epoch >= 2 else None)
     qtbot.waitUntil(batches.is_set, timeout=60_000)
