@@ -12,8 +12,8 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from models.config import DEFAULT_PRESET, PRESETS, preset
 from models.errors import UserFacingError
@@ -95,11 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.self_test:
-        from app.self_test import run_self_test  # noqa: PLC0415
+        from app.self_test import run_self_test
 
         return run_self_test()
     if args.command in (None, "gui"):
-        from app.gui import run_gui  # noqa: PLC0415 - Qt only when the GUI is wanted
+        from app.gui import run_gui
 
         return run_gui()
     try:
@@ -115,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _store():
-    from models.paths import builtin_model_dirs  # noqa: PLC0415
-    from models.store import ModelStore  # noqa: PLC0415
+    from models.paths import builtin_model_dirs
+    from models.store import ModelStore
 
     return ModelStore(builtin=builtin_model_dirs())
 
@@ -129,8 +129,8 @@ def _emit(obj) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.datasets import load_source  # noqa: PLC0415
-    from models.training import train, training_metadata  # noqa: PLC0415
+    from models.datasets import load_source
+    from models.training import train, training_metadata
 
     chosen = preset(args.preset)
     changes = {name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None}
@@ -176,7 +176,7 @@ class _ConsoleProgress:
         self.live = sys.stderr.isatty()
 
     def __call__(self, p) -> None:
-        from models import training as t  # noqa: PLC0415
+        from models import training as t
 
         if p.phase == t.TRAINING and self.live:
             width = 30
@@ -207,12 +207,12 @@ def _clock(seconds: float) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from models.errors import EmptyReviewError  # noqa: PLC0415
-    from models.prediction import Predictor  # noqa: PLC0415
+    from models.errors import EmptyReviewError
+    from models.prediction import Predictor
 
     texts = list(args.text)
     if args.file is not None:
-        from models.datasets import read_review_texts  # noqa: PLC0415
+        from models.datasets import read_review_texts
 
         texts += read_review_texts(args.file)
     elif not texts and not sys.stdin.isatty():
@@ -223,7 +223,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise EmptyReviewError("A review is empty: give some text to score.")
     predictor = Predictor.from_store(_store(), args.model)
     if args.explain:
-        from models.explain import explain  # noqa: PLC0415
+        from models.explain import explain
 
         for text in texts:  # one at a time, so each line appears as soon as it is ready
             explanation = explain(predictor, text)
@@ -235,9 +235,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from models.datasets import load_source  # noqa: PLC0415
-    from models.evaluation import evaluate  # noqa: PLC0415
-    from models.prediction import Predictor  # noqa: PLC0415
+    from models.datasets import load_source
+    from models.evaluation import evaluate
+    from models.prediction import Predictor
 
     predictor = Predictor.from_store(_store(), args.model)
     data = load_source(args.data).limited(args.limit)
@@ -254,7 +254,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from models.keras_interop import import_model_file  # noqa: PLC0415
+    from models.keras_interop import import_model_file
 
     info = import_model_file(_store(), args.model_file, word_index=args.word_index, maxlen=args.maxlen,
                              name=args.name)
@@ -266,13 +266,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from models.errors import ModelStoreError  # noqa: PLC0415
-    from models.store import ARCHIVE_SUFFIX  # noqa: PLC0415
+    from models.errors import ModelStoreError
+    from models.store import ARCHIVE_SUFFIX
 
     store = _store()
     info = store.find(args.model)
     if args.format == "keras":
-        from models.keras_interop import export_keras  # noqa: PLC0415
+        from models.keras_interop import export_keras
 
         done = export_keras(store, args.model, args.dest, overwrite=args.force)
         _emit({"name": info.name, "format": "keras", "path": str(done.folder), "files": [p.name for p in done.files],
@@ -280,7 +280,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     dest = args.dest.expanduser()
     if dest.is_dir():
-        import re  # noqa: PLC0415
+        import re
 
         dest = dest / ((re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "-", info.name).strip(" .-") or "model") + ARCHIVE_SUFFIX)
     if dest.exists() and not args.force:

@@ -19,7 +19,7 @@ def ensure_std_streams() -> None:
 def create_application(argv: list[str] | None = None):
     # pyqtgraph picks its Qt binding when first imported: make it PySide6, whatever else is installed.
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-    from PySide6.QtCore import QCoreApplication  # noqa: PLC0415 - Qt only when the GUI is wanted
+    from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -34,8 +34,8 @@ def create_application(argv: list[str] | None = None):
 
 def create_window():
     """The main window over the user's model store (plus the built-in model, when shipped)."""
-    from app.main_window import MainWindow  # noqa: PLC0415
-    from models.store import ModelStore  # noqa: PLC0415
+    from app.main_window import MainWindow
+    from models.store import ModelStore
 
     return MainWindow(ModelStore(builtin=builtin_model_dirs()))
 
@@ -47,7 +47,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     window.show()
     window.start_keras_import_soon()
     if os.environ.get("SENTIMENT_STUDIO_STARTUP_PROBE"):
-        from app.startup_probe import attach  # noqa: PLC0415
+        from app.startup_probe import attach
 
         attach(app, window)
     return app.exec()

@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         self.settings.sync()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.train_tab.is_training():
             answer = QMessageBox.question(
                 self, "Training is running", "Stop the training and quit? Completed epochs are not saved.",

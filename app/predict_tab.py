@@ -181,15 +181,15 @@ class ProbabilityGauge(QWidget):
     def value(self) -> float | None:
         return self._value
 
-    def setValue(self, value: float | None) -> None:  # noqa: N802 - Qt naming
+    def setValue(self, value: float | None) -> None:
         self._value = None if value is None else min(1.0, max(0.0, float(value)))
         self.setToolTip("" if self._value is None else f"P(positive) = {self._value:.3f}")
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return QSize(240, 26)
 
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: Any) -> None:
         palette = self.palette()
         colors = sentiment_colors(palette)
         painter = QPainter(self)
@@ -227,10 +227,10 @@ class ReviewEditor(QPlainTextEdit):
 
     file_dropped = Signal(object)  # Path
 
-    def canInsertFromMimeData(self, source: QMimeData) -> bool:  # noqa: N802 - Qt override
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
         return bool(_local_files(source)) or super().canInsertFromMimeData(source)
 
-    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 - Qt override
+    def insertFromMimeData(self, source: QMimeData) -> None:
         files = _local_files(source)
         if files:
             self.file_dropped.emit(files[0])
@@ -269,13 +269,13 @@ class BatchResultsModel(QAbstractTableModel):
         """The results in the order shown."""
         return list(self._rows)
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def headerData(  # noqa: N802 - Qt override
+    def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
@@ -777,7 +777,7 @@ class PredictTab(QWidget):
             lines.append(f"Pushed {label}: {words}")
         return "<br>".join(lines)
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         # A light/dark switch: re-pick readable colours (not during construction).
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "batch_model"):

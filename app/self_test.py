@@ -28,8 +28,8 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 POSITIVE_REVIEW = ("A wonderful, moving film with brilliant acting and a superb story. "
                    "I loved every minute of it and will watch it again.")
@@ -74,7 +74,7 @@ class SelfTest:
 
     # -- the checks ---------------------------------------------------------------------------
     def check_environment(self) -> str:
-        from models import keras_runtime, paths  # noqa: PLC0415
+        from models import keras_runtime, paths
 
         missing = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]
         if missing:
@@ -96,13 +96,13 @@ class SelfTest:
 
     def check_window(self) -> str:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtCore import QSettings, QTimer  # noqa: PLC0415
-        from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+        from PySide6.QtCore import QSettings, QTimer
+        from PySide6.QtWidgets import QApplication
 
-        from app.gui import create_application  # noqa: PLC0415
-        from app.main_window import MainWindow  # noqa: PLC0415
-        from models.paths import builtin_model_dirs  # noqa: PLC0415
-        from models.store import ModelStore  # noqa: PLC0415
+        from app.gui import create_application
+        from app.main_window import MainWindow
+        from models.paths import builtin_model_dirs
+        from models.store import ModelStore
 
         app = self.app = create_application([sys.argv[0]])
         # An error dialog (TensorFlow failed to load, a model failed to open) is modal and
@@ -158,9 +158,9 @@ class SelfTest:
                 f"closed cleanly")
 
     def _check_scores(self, engine: str) -> tuple[str, list[float]]:
-        from models.paths import builtin_model_dirs  # noqa: PLC0415
-        from models.prediction import Predictor  # noqa: PLC0415
-        from models.store import ModelStore  # noqa: PLC0415
+        from models.paths import builtin_model_dirs
+        from models.prediction import Predictor
+        from models.store import ModelStore
 
         if not builtin_model_dirs():
             raise AssertionError("the built-in model (resources/default_model) is missing")
@@ -179,7 +179,7 @@ class SelfTest:
         return detail
 
     def check_keras_engine(self) -> str:
-        from models.keras_runtime import keras  # noqa: PLC0415
+        from models.keras_runtime import keras
 
         k = keras()
         if k.backend.backend() != "tensorflow":
@@ -191,18 +191,18 @@ class SelfTest:
             if gap > 1e-4:
                 raise AssertionError(f"the Keras and NumPy engines differ by {gap:.2g}")
             detail += f"; agrees with NumPy to {gap:.1e}"
-        import tensorflow as tf  # noqa: PLC0415
+        import tensorflow as tf
 
         return f"{detail} (TensorFlow {tf.__version__}, Keras {k.__version__})"
 
     def check_training(self) -> str:
-        import numpy as np  # noqa: PLC0415
+        import numpy as np
 
-        from models.config import TrainingConfig  # noqa: PLC0415
-        from models.datasets import Dataset, Split  # noqa: PLC0415
-        from models.prediction import Predictor  # noqa: PLC0415
-        from models.store import ModelStore  # noqa: PLC0415
-        from models.training import train, training_metadata  # noqa: PLC0415
+        from models.config import TrainingConfig
+        from models.datasets import Dataset, Split
+        from models.prediction import Predictor
+        from models.store import ModelStore
+        from models.training import train, training_metadata
 
         good = ["a great film", "wonderful acting", "i loved it", "brilliant and moving"]
         bad = ["an awful film", "terrible acting", "i hated it", "boring and dull"]
@@ -248,7 +248,7 @@ class SelfTest:
             started = time.perf_counter()
             try:
                 detail = check()
-            except BaseException as exc:  # noqa: BLE001 - report every failure, then go on
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self.failed.append(name)
@@ -256,7 +256,7 @@ class SelfTest:
                 self.out(traceback.format_exc().rstrip())
             else:
                 self.out(f"ok   {name} ({time.perf_counter() - started:.1f} s): {detail}")
-        import shutil  # noqa: PLC0415
+        import shutil
 
         shutil.rmtree(self.tmp, ignore_errors=True)
         total = time.time() - (self.process_started or self.started)

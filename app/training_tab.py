@@ -11,8 +11,23 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-    QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -20,8 +35,14 @@ from app.background import BackgroundTasks
 from app.plots import TrainingPlots, themed_plot
 from app.training_worker import TrainingRun
 from models import training as t
-from models.config import DEFAULT_PRESET, PRESETS, VALIDATE_ON_SPLIT, VALIDATE_ON_TEST, TrainingConfig, \
-    validation_problems
+from models.config import (
+    DEFAULT_PRESET,
+    PRESETS,
+    VALIDATE_ON_SPLIT,
+    VALIDATE_ON_TEST,
+    TrainingConfig,
+    validation_problems,
+)
 from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source
 from models.errors import UserFacingError
 from models.store import ModelStore

@@ -31,7 +31,7 @@ class TrainingConfig:
     # (tests/benchmarks/training_speed.py). Not a hyperparameter; kept here so runs record it.
     jit_compile: bool = True
 
-    def validated(self) -> "TrainingConfig":
+    def validated(self) -> TrainingConfig:
         """Return self, or raise ConfigError naming the first bad value and why."""
         problems = validation_problems(self)
         if problems:
@@ -42,11 +42,11 @@ class TrainingConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainingConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def with_changes(self, **changes: Any) -> "TrainingConfig":
+    def with_changes(self, **changes: Any) -> TrainingConfig:
         return replace(self, **changes)
 
 

@@ -15,9 +15,9 @@ import re
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class Split:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, indices: np.ndarray) -> "Split":
+    def subset(self, indices: np.ndarray) -> Split:
         return Split(
             labels=self.labels[indices],
             texts=[self.texts[i] for i in indices] if self.texts is not None else None,
@@ -76,7 +76,7 @@ class Dataset:
             "test_positive": int(self.test.labels.sum()),
         }
 
-    def limited(self, limit: int | None, seed: int = 0) -> "Dataset":
+    def limited(self, limit: int | None, seed: int = 0) -> Dataset:
         """At most ``limit`` reviews per split, balanced between the labels, chosen by ``seed``."""
         if not limit:
             return self
@@ -261,14 +261,15 @@ def read_keras_imdb(npz_path: Path, word_index_path: Path, seed: int = 113) -> D
     from models.keras_runtime import keras  # npz object arrays need Keras' restricted unpickler
 
     keras()
-    from keras.src.datasets.npz_utils import load_npz  # noqa: PLC0415 - pinned Keras 3.15
+    from keras.src.datasets.npz_utils import load_npz
 
     try:
         f = load_npz(str(npz_path))
         x_train, y_train, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
         word_index = read_word_index(word_index_path)
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
-        raise DataSourceError(f"The downloaded IMDB data is damaged ({exc}); delete {npz_path.parent} and retry.") from None
+        raise DataSourceError(
+            f"The downloaded IMDB data is damaged ({exc}); delete {npz_path.parent} and retry.") from None
     rng = np.random.RandomState(seed)
     splits = []
     for x, y in ((x_train, y_train), (x_test, y_test)):

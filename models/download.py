@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlparse
 
 from models.errors import DataSourceError, NetworkError
@@ -53,7 +53,7 @@ def download(
     part = dest.with_name(dest.name + ".part")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only, see below
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             total = response.headers.get("Content-Length")
             total_bytes = int(total) if total and total.isdigit() else None
             done = 0
@@ -82,7 +82,7 @@ def download(
         return dest
     except urllib.error.HTTPError as exc:
         raise NetworkError(f"{host} refused the download ({exc.code} {exc.reason}). {OFFLINE_HINT}") from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise NetworkError(f"Could not reach {host} to download the data set ({reason}). {OFFLINE_HINT}") from None
     except OSError as exc:
@@ -92,7 +92,5 @@ def download(
         ) from None
     finally:
         if part.exists():
-            try:
+            with contextlib.suppress(OSError):
                 part.unlink()
-            except OSError:
-                pass

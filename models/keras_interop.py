@@ -21,6 +21,7 @@ and only when a model is opened.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -284,7 +285,7 @@ def inspect_model(model: Any, file_name: str) -> ModelShape:
 
 
 def _keras():
-    from models.keras_runtime import keras  # noqa: PLC0415 - Keras only when a model is opened
+    from models.keras_runtime import keras
 
     return keras()
 
@@ -325,7 +326,7 @@ def _without_keras2_leftovers(source: Path, tmp: Path, kind: str, file_name: str
     """``source``, or a copy in ``tmp`` whose model config has no Keras 2-only keys."""
     try:
         if kind == "h5":
-            import h5py  # noqa: PLC0415 - comes with TensorFlow
+            import h5py
 
             with h5py.File(source, "r") as f:
                 raw = f.attrs.get("model_config")
@@ -403,7 +404,7 @@ def _sequential_input(cfg: dict) -> bool:
 
 def _probe(model: Any, length: int, file_name: str) -> None:
     """Run the model once on padding ids: it must give one probability per review."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     ids = np.zeros((2, length), dtype=np.int32)
     ids[:, -1] = START_ID
@@ -538,9 +539,10 @@ probability that a movie review is positive.
   model.keras      the Keras 3 model: {maxlen} word ids in, P(positive) out
   word_index.json  word -> frequency rank (from 1), as in Keras' imdb_word_index.json
 
-The vocabulary has {num_words:,} ids ({words:,} words). Ids follow Keras' IMDB conventions: 0 pads, 1 starts a review, 2 is a word out of the
-vocabulary, and a word of rank r has id r + 3. Reviews are padded and cut at the front
-(keras.utils.pad_sequences' defaults), so the model reads the last {maxlen} ids.
+The vocabulary has {num_words:,} ids ({words:,} words). Ids follow Keras' IMDB conventions:
+0 pads, 1 starts a review, 2 is a word out of the vocabulary, and a word of rank r has id r + 3.
+Reviews are padded and cut at the front (keras.utils.pad_sequences' defaults), so the model reads
+the last {maxlen} ids.
 
 Score a review with plain Keras (put your text in `review` first), in this folder:
 
@@ -587,7 +589,7 @@ def export_keras(store: ModelStore, ref: str, folder: Path, *, overwrite: bool =
         )
     vocabulary = loaded.vocabulary
     word_index = dict(sorted(vocabulary.to_keras_word_index().items(), key=lambda kv: kv[1]))
-    import models  # noqa: PLC0415
+    import models
 
     readme = README_TEMPLATE.format(
         name=info.name, underline="=" * len(info.name), version=models.__version__,
@@ -615,9 +617,7 @@ def export_keras(store: ModelStore, ref: str, folder: Path, *, overwrite: bool =
     finally:
         for tmp in temps.values():
             if tmp.exists():
-                try:
+                with contextlib.suppress(OSError):
                     tmp.unlink()
-                except OSError:
-                    pass
     return KerasExport(folder, [folder / name for name in EXPORT_FILES], loaded.maxlen, vocabulary.num_words)
 

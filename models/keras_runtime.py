@@ -8,6 +8,7 @@ Keras calls :func:`keras` instead of ``import keras``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from types import ModuleType
@@ -22,10 +23,8 @@ def configure_environment() -> None:
     """Set the variables Keras and TensorFlow read at import time (idempotent)."""
     os.environ["KERAS_BACKEND"] = "tensorflow"
     home = paths.keras_home()
-    try:
+    with contextlib.suppress(OSError):  # Keras falls back to a temp dir if its home is not writable
         home.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        pass  # Keras falls back to a temp dir if its home is not writable.
     os.environ.setdefault("KERAS_HOME", str(home))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide C++ info chatter
 
@@ -37,7 +36,7 @@ def keras() -> ModuleType:
         with _lock:
             if _keras is None:
                 configure_environment()
-                import keras as _k  # noqa: PLC0415 - deliberate lazy import
+                import keras as _k
 
                 _keras = _k
     return _keras

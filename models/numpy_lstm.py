@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 # Rows scored together: a block's state and gates (128 x 4U floats) stay in the CPU cache.
 # 5,000 reviews on 2 cores: 1.01 s in blocks of 128, 1.64 s of 512, 3.6 s in one block.
 BLOCK_ROWS = 128
@@ -88,10 +87,10 @@ class NumpyLSTMClassifier:
         return _sigmoid(logits.astype(np.float64)).reshape(-1)
 
     @classmethod
-    def from_keras_file(cls, path: Path) -> "NumpyLSTMClassifier":
+    def from_keras_file(cls, path: Path) -> NumpyLSTMClassifier:
         """Read a Keras 3 ``.keras`` zip (config.json + model.weights.h5) without importing Keras."""
         try:
-            import h5py  # noqa: PLC0415 - comes with TensorFlow; only needed here
+            import h5py
         except ImportError as exc:  # pragma: no cover
             raise UnsupportedModel("h5py is not installed") from exc
         try:

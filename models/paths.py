@@ -42,7 +42,7 @@ def keras_home() -> Path:
 
 def resources_dir() -> Path:
     """The project's resources/ folder, or its copy inside a PyInstaller bundle."""
-    import sys  # noqa: PLC0415
+    import sys
 
     bundled = getattr(sys, "_MEIPASS", None)
     if bundled:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,11 +50,11 @@ class Predictor:
         self.name = name
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedModel) -> "Predictor":
+    def from_loaded(cls, loaded: LoadedModel) -> Predictor:
         return cls(loaded.model, loaded.vocabulary, loaded.maxlen, loaded.info.name)
 
     @classmethod
-    def from_store(cls, store: ModelStore, ref: str | ModelInfo | None = None, engine: str = "auto") -> "Predictor":
+    def from_store(cls, store: ModelStore, ref: str | ModelInfo | None = None, engine: str = "auto") -> Predictor:
         """Open a stored model for scoring. ``engine="auto"`` uses the NumPy forward pass when the
         model is the plain Embedding -> LSTM -> Dense stack (no TensorFlow import needed), else Keras."""
         info = ref if isinstance(ref, ModelInfo) else (store.newest() if ref is None else store.find(ref))
@@ -66,7 +67,7 @@ class Predictor:
         return cls.from_loaded(store.load(info))
 
     @classmethod
-    def from_numpy_folder(cls, info: ModelInfo) -> "Predictor":
+    def from_numpy_folder(cls, info: ModelInfo) -> Predictor:
         vocabulary = Vocabulary.load(info.path / VOCAB_FILE)
         net = NumpyLSTMClassifier.from_keras_file(info.path / MODEL_FILE)
         if net.vocab_size != vocabulary.num_words:

@@ -18,10 +18,11 @@ import shutil
 import uuid
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from models import paths
 from models.errors import ModelStoreError
@@ -376,7 +377,7 @@ class ModelStore:
         info = ref if isinstance(ref, ModelInfo) else (self.newest() if ref is None else self.find(ref))
         if info.damaged:
             raise ModelStoreError(f"The model {info.name!r} cannot be used: {info.damaged}.")
-        from models.keras_runtime import keras  # noqa: PLC0415 - Keras only when a model is opened
+        from models.keras_runtime import keras
 
         vocabulary = Vocabulary.load(info.path / VOCAB_FILE)
         try:

@@ -8,10 +8,12 @@ cannot act on a queued signal while ``fit`` blocks its thread).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -157,7 +159,8 @@ def train(
     model = build_model(config)
     tracker = _tracker_class()(config, len(x_train), len(x_val), report, stop, started)
     if not stop():
-        try:
+        # On a stop, the completed epochs' history and best weights are in the tracker.
+        with contextlib.suppress(_StopRequested):
             model.fit(
                 input_pipeline(x_train, y_train, config.batch_size, shuffle=True),
                 epochs=config.epochs,
@@ -167,8 +170,6 @@ def train(
                 callbacks=[tracker],
                 verbose=0,
             )
-        except _StopRequested:
-            pass  # the completed epochs' history and best weights are in the tracker
     history = tracker.history
     best_epoch = tracker.restore_best(model)
     stopped = tracker.stop_seen or stop()
@@ -213,8 +214,8 @@ def input_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool 
     nothing to win: the parallel map then uses one call per core and prefetch its legacy buffer.
     """
     keras()  # first: it sets the environment TensorFlow and Keras read when imported
-    import tensorflow as tf  # noqa: PLC0415 - TensorFlow is imported lazily, with Keras
-    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter  # noqa: PLC0415
+    import tensorflow as tf
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
 
     dataset = ArrayDataAdapter(x, y, batch_size=batch_size, shuffle=shuffle).get_tf_dataset()
     # Keras' flat_map hides the batch count; state it, so fit knows its steps from the start.
@@ -368,15 +369,15 @@ def training_metadata(result: TrainingResult, preset_name: str | None) -> dict[s
 
 
 def library_versions() -> dict[str, str]:
-    import platform  # noqa: PLC0415
+    import platform
 
-    import models  # noqa: PLC0415
+    import models
 
     k = keras()
     versions = {"app": models.__version__, "keras": k.__version__, "numpy": np.__version__,
                 "python": platform.python_version()}
     try:
-        import tensorflow as tf  # noqa: PLC0415
+        import tensorflow as tf
 
         versions["tensorflow"] = tf.__version__
     except ImportError:  # pragma: no cover - TensorFlow is a hard dependency

@@ -19,9 +19,9 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class Vocabulary:
         )
 
     @classmethod
-    def build(cls, tokenized_texts: Iterable[Sequence[str]], num_words: int) -> "Vocabulary":
+    def build(cls, tokenized_texts: Iterable[Sequence[str]], num_words: int) -> Vocabulary:
         """Rank words by frequency in the training texts (ties: alphabetical, for determinism)."""
         counts: Counter[str] = Counter()
         for tokens in tokenized_texts:
@@ -101,7 +101,7 @@ class Vocabulary:
         return cls({w: rank + INDEX_FROM for rank, (w, _) in enumerate(ranked[:keep], start=1)}, num_words)
 
     @classmethod
-    def from_keras_word_index(cls, word_index: dict[str, int], num_words: int) -> "Vocabulary":
+    def from_keras_word_index(cls, word_index: dict[str, int], num_words: int) -> Vocabulary:
         """From Keras' ``imdb_word_index.json`` (word -> frequency rank from 1)."""
         return cls({w: int(r) + INDEX_FROM for w, r in word_index.items()}, num_words)
 
@@ -156,7 +156,7 @@ class Vocabulary:
         }
 
     @classmethod
-    def from_json(cls, data: object) -> "Vocabulary":
+    def from_json(cls, data: object) -> Vocabulary:
         if not isinstance(data, dict) or data.get("format") != VOCAB_FORMAT:
             raise ModelStoreError("This file is not a Sentiment Studio vocabulary.")
         if data.get("version", 1) > 1:
@@ -180,7 +180,7 @@ class Vocabulary:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> "Vocabulary":
+    def load(cls, path: Path) -> Vocabulary:
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)

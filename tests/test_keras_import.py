@@ -1,4 +1,5 @@
-"""Models trained with plain Keras come in (``import``), and ours go back out to plain Keras (``export --format keras``).
+"""Models trained with plain Keras come in (``import``), and ours go back out to plain Keras
+(``export --format keras``).
 
 The Keras models here are built the way the IMDB tutorial builds them (Embedding ->
 LSTM -> Dense sigmoid, fitted for a few steps on made-up ids) and saved with
@@ -88,7 +89,7 @@ def plain(tmp_path_factory):
         rng = np.random.default_rng(7)
         x = rng.integers(1, VOCAB, size=(96, LENGTH)).astype("int32")
         y = (x[:, -3:].mean(axis=1) > VOCAB / 2).astype("float32")
-        L = k.layers
+        nn = k.layers
 
         def fit(model, x=x):
             model.compile(optimizer="adam", loss="binary_crossentropy")
@@ -96,26 +97,26 @@ def plain(tmp_path_factory):
             return model
 
         # The tutorial's model: no Input layer, so Keras declares a float32 input of the fitted shape.
-        tutorial = fit(k.Sequential([L.Embedding(VOCAB, 8), L.LSTM(8), L.Dense(1, activation="sigmoid")]))
+        tutorial = fit(k.Sequential([nn.Embedding(VOCAB, 8), nn.LSTM(8), nn.Dense(1, activation="sigmoid")]))
         tutorial.save(folder / "model.keras")
         tutorial.save(folder / "model.h5")  # legacy HDF5 (Keras warns; that is the point)
-        stacked = fit(k.Sequential([k.Input((LENGTH,), dtype="int32"), L.Embedding(VOCAB, 8),
-                                    L.LSTM(8, return_sequences=True), L.LSTM(6), L.Dense(1, activation="sigmoid")]))
+        stacked = fit(k.Sequential([k.Input((LENGTH,), dtype="int32"), nn.Embedding(VOCAB, 8),
+                                    nn.LSTM(8, return_sequences=True), nn.LSTM(6), nn.Dense(1, activation="sigmoid")]))
         stacked.save(folder / "stacked.h5")
         ids = k.Input((None,), dtype="int32", name="ids")
-        h = L.Bidirectional(L.LSTM(5))(L.Embedding(VOCAB, 8, mask_zero=True)(ids))
-        bidi = fit(k.Model(ids, L.Dense(1, activation="sigmoid")(L.Dropout(0.1)(h))))
+        h = nn.Bidirectional(nn.LSTM(5))(nn.Embedding(VOCAB, 8, mask_zero=True)(ids))
+        bidi = fit(k.Model(ids, nn.Dense(1, activation="sigmoid")(nn.Dropout(0.1)(h))))
         bidi.save(folder / "bidi.keras")
 
         # Files to refuse.
-        k.Sequential([k.Input((LENGTH,), dtype="int32"), L.Embedding(VOCAB, 4), L.LSTM(4),
-                      L.Dense(3, activation="softmax")]).save(folder / "softmax3.keras")
-        k.Sequential([k.Input((LENGTH, 4)), L.LSTM(4), L.Dense(1, activation="sigmoid")]).save(folder / "float.keras")
-        k.Sequential([k.Input((LENGTH,), dtype="int32"), L.Embedding(VOCAB, 4), L.LSTM(4),
-                      L.Dense(1)]).save(folder / "logits.h5")
+        k.Sequential([k.Input((LENGTH,), dtype="int32"), nn.Embedding(VOCAB, 4), nn.LSTM(4),
+                      nn.Dense(3, activation="softmax")]).save(folder / "softmax3.keras")
+        k.Sequential([k.Input((LENGTH, 4)), nn.LSTM(4), nn.Dense(1, activation="sigmoid")]).save(folder / "float.keras")
+        k.Sequential([k.Input((LENGTH,), dtype="int32"), nn.Embedding(VOCAB, 4), nn.LSTM(4),
+                      nn.Dense(1)]).save(folder / "logits.h5")
         inp = k.Input((LENGTH,), dtype="int32")
-        h = L.LSTM(4)(L.Embedding(VOCAB, 4)(inp))
-        k.Model(inp, [L.Dense(1, activation="sigmoid")(h), L.Dense(1, activation="sigmoid")(h)]).save(
+        h = nn.LSTM(4)(nn.Embedding(VOCAB, 4)(inp))
+        k.Model(inp, [nn.Dense(1, activation="sigmoid")(h), nn.Dense(1, activation="sigmoid")(h)]).save(
             folder / "two_outputs.keras")
     write_keras2_like(folder)
     (folder / "notes.keras").write_text("these are my notes, not a model\n")

@@ -52,8 +52,8 @@ def test_encode_pads_front_and_reports_counts():
 
 
 def test_encode_truncates_front_keeping_the_end():
-    vocab = Vocabulary({"w%d" % i: i + 4 for i in range(10)}, num_words=20)
-    e = vocab.encode(" ".join("w%d" % i for i in range(10)), maxlen=4)
+    vocab = Vocabulary({f"w{i}": i + 4 for i in range(10)}, num_words=20)
+    e = vocab.encode(" ".join(f"w{i}" for i in range(10)), maxlen=4)
     assert e.ids.tolist() == [10, 11, 12, 13]  # w6..w9: the last tokens are kept, the start mark is gone
     assert e.truncated and e.seen_tokens == ["w6", "w7", "w8", "w9"]
 
@@ -77,7 +77,10 @@ def test_keras_word_index_round_trip():
     assert vocab.to_keras_word_index() == {"the": 1, "and": 2, "film": 3}
 
 
-@pytest.mark.parametrize("content", ["{}", "[1, 2]", '{"format": "sentiment-studio-vocabulary", "version": 9}', "not json"])
+BAD_VOCABULARIES = ["{}", "[1, 2]", '{"format": "sentiment-studio-vocabulary", "version": 9}', "not json"]
+
+
+@pytest.mark.parametrize("content", BAD_VOCABULARIES)
 def test_bad_vocabulary_files_raise_readable_errors(tmp_path, content):
     path = tmp_path / "vocabulary.json"
     path.write_text(content)

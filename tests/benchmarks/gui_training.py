@@ -33,9 +33,8 @@ def child_cli(args) -> dict:
     from app.cli import _ConsoleProgress
     from models.config import TrainingConfig
     from models.datasets import load_source
-    from models.training import train
-
     from models.keras_runtime import keras
+    from models.training import train
 
     keras()  # the GUI run starts with TensorFlow imported too
     data = load_source(str(ARCHIVE)).limited(args.limit)

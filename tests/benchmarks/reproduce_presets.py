@@ -86,7 +86,8 @@ def table(rows: list[dict]) -> str:
         return "—" if x is None else format(x, spec)
 
     lines = [
-        "| preset | epochs | best epoch | test acc. at best | final-epoch test acc. (loss) | s/epoch | tutorial reported |",
+        "| preset | epochs | best epoch | test acc. at best | final-epoch test acc. (loss) | s/epoch "
+        "| tutorial reported |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:

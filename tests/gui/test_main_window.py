@@ -31,7 +31,8 @@ def test_tabs_menus_and_status(qtbot, window):
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "T&raining", "&Help"]
     file_actions = [a.text() for a in window.menuBar().actions()[0].menu().actions() if a.text()]
-    assert {"&Open data set…", "&Import model…", "&Export model…", "Open the &data folder", "&Quit"} <= set(file_actions)
+    expected = {"&Open data set…", "&Import model…", "&Export model…", "Open the &data folder", "&Quit"}
+    assert expected <= set(file_actions)
     window.start_keras_import()
     qtbot.waitUntil(lambda: window.keras_ready, timeout=60_000)
     assert window.keras_label.text() == "TensorFlow ready"
