@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QVBoxLayout, QWidget
 
+from models.atomic_write import atomic_write
 from models.errors import UserFacingError
 
 TRAIN_COLOR = "#1f77b4"
@@ -196,7 +197,7 @@ class TrainingPlots(QWidget):
 
     def export_csv(self, path: Path) -> None:
         try:
-            with open(path, "w", newline="", encoding="utf-8") as f:
+            with atomic_write(path, "w", newline="", encoding="utf-8") as f:
                 w = csv.writer(f)
                 w.writerow(["epoch", "loss", "accuracy", "val_loss", "val_accuracy"])
                 for i in range(len(self.history["loss"])):

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import BackgroundTasks
+from models.atomic_write import atomic_write
 from models.datasets import read_review_texts
 from models.errors import DataSourceError
 from models.explain import Explanation, TokenContribution, explain
@@ -947,7 +948,7 @@ class PredictTab(QWidget):
             self._batch_error("There are no scores to export yet: score a file first.")
             return False
         try:
-            with open(path, "w", newline="", encoding="utf-8") as f:
+            with atomic_write(path, "w", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
                 writer.writerow(["review", "probability", "label", "known_tokens", "oov_tokens", "truncated"])
                 for text, p in rows:

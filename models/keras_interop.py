@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from models import paths
+from models.atomic_write import atomic_write
 from models.datasets import KERAS_DATASETS_URL, read_word_index
 from models.download import download
 from models.errors import ConfigError, DataSourceError, ModelStoreError
@@ -597,27 +597,20 @@ def export_keras(store: ModelStore, ref: str, folder: Path, *, overwrite: bool =
         words=len(word_index), num_words=vocabulary.num_words,
         code="\n".join("    " + line for line in readme_code(loaded.maxlen).splitlines()),
     )
-    temps: dict[str, Path] = {}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for name in EXPORT_FILES:
-            temps[name] = folder / f".{name}.{uuid.uuid4().hex[:12]}.tmp"
-        shutil.copyfile(info.path / MODEL_FILE, temps[MODEL_FILE])
-        with open(temps[EXPORT_WORD_INDEX], "w", encoding="utf-8") as f:
-            json.dump(word_index, f, ensure_ascii=False)
-        with open(temps[EXPORT_README], "w", encoding="utf-8", newline="\n") as f:
-            f.write(readme)
-        for name in EXPORT_FILES:
-            with open(temps[name], "rb") as f:
-                os.fsync(f.fileno())
-        for name in EXPORT_FILES:
-            os.replace(temps[name], folder / name)
+        # All three are renamed into place only once all three are written (the exit order of the stack).
+        with contextlib.ExitStack() as stack:
+            model_out, index_out, readme_out = (
+                stack.enter_context(atomic_write(folder / name, mode, encoding=encoding, newline=newline))
+                for name, mode, encoding, newline in ((MODEL_FILE, "wb", None, None),
+                                                      (EXPORT_WORD_INDEX, "w", "utf-8", None),
+                                                      (EXPORT_README, "w", "utf-8", "\n")))
+            with open(info.path / MODEL_FILE, "rb") as src:
+                shutil.copyfileobj(src, model_out)
+            json.dump(word_index, index_out, ensure_ascii=False)
+            readme_out.write(readme)
     except OSError as exc:
         raise ModelStoreError(f"Could not export the model to {folder} ({exc.strerror or exc}).") from None
-    finally:
-        for tmp in temps.values():
-            if tmp.exists():
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
     return KerasExport(folder, [folder / name for name in EXPORT_FILES], loaded.maxlen, vocabulary.num_words)
 

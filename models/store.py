@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from models import paths
+from models.atomic_write import atomic_write, fsync_dir, write_bytes_atomic, write_json_atomic
 from models.errors import ModelStoreError
 from models.vocabulary import Vocabulary
 
@@ -96,19 +97,6 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True  # exists but not ours, or the platform cannot tell: leave it alone
     return True
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class ModelStore:
@@ -228,7 +216,7 @@ class ModelStore:
         def write(staging: Path) -> None:
             model.save(staging / MODEL_FILE)
             vocabulary.save(staging / VOCAB_FILE)
-            _write_json_atomic(staging / META_FILE, meta)
+            write_json_atomic(staging / META_FILE, meta)
 
         try:
             target = self._commit(name, write)
@@ -260,7 +248,7 @@ class ModelStore:
                     if target.exists():  # another process took this name in between
                         continue
                     raise
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -277,23 +265,16 @@ class ModelStore:
         if info.damaged:
             raise ModelStoreError(f"The model {info.name!r} cannot be exported: {info.damaged}.")
         dest = Path(dest)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
         try:
-            with zipfile.ZipFile(tmp, "w") as zf:
+            with atomic_write(dest) as out, zipfile.ZipFile(out, "w") as zf:
                 # model.keras is itself a zip: compressing it again gains nothing.
                 zf.write(info.path / MODEL_FILE, MODEL_FILE, compress_type=zipfile.ZIP_STORED)
                 for member in (VOCAB_FILE, META_FILE):
                     zf.write(info.path / member, member, compress_type=zipfile.ZIP_DEFLATED)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, dest)
         except OSError as exc:
             raise ModelStoreError(
                 f"Could not export the model to {dest} ({exc.strerror or exc})."
             ) from None
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         return dest
 
     def import_archive(self, path: Path, name: str | None = None) -> ModelInfo:
@@ -354,11 +335,8 @@ class ModelStore:
                 _copy_member(zf, members[MODEL_FILE], staging / MODEL_FILE)
                 if not zipfile.is_zipfile(staging / MODEL_FILE):  # every .keras file is a zip
                     raise _BadArchive(f"{path.name} is damaged: its {MODEL_FILE} is not a Keras model file.")
-                with open(staging / VOCAB_FILE, "wb") as f:
-                    f.write(vocab_bytes)
-                    f.flush()
-                    os.fsync(f.fileno())
-                _write_json_atomic(staging / META_FILE, meta)
+                write_bytes_atomic(staging / VOCAB_FILE, vocab_bytes)
+                write_json_atomic(staging / META_FILE, meta)
 
             try:
                 target = self._commit(final_name, write)
@@ -414,7 +392,7 @@ class ModelStore:
         if new_name.casefold() != info.name.casefold():
             new_name = self.unique_name(new_name)
         try:
-            _write_json_atomic(info.path / META_FILE, {**info.metadata, "name": new_name})
+            write_json_atomic(info.path / META_FILE, {**info.metadata, "name": new_name})
         except OSError as exc:
             raise ModelStoreError(f"Could not rename the model ({exc.strerror or exc}).") from None
         return self._read_info(info.path)
@@ -479,16 +457,6 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path) -> None
             out.write(chunk)
         out.flush()
         os.fsync(out.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def model_sequence_length(model: Any) -> int | None:

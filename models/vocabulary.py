@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.atomic_write import write_json_atomic
 from models.errors import ModelStoreError
 
 PAD_ID = 0
@@ -172,12 +172,7 @@ class Vocabulary:
         return cls(word_ids, num_words)
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.to_json(), f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_json(), indent=None)
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:

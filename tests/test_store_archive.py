@@ -211,7 +211,7 @@ def test_a_failed_write_during_import_leaves_nothing(store, saved, archive, monk
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_module, "_write_json_atomic", full)
+    monkeypatch.setattr(store_module, "write_json_atomic", full)
     before = store_state(store)
     with pytest.raises(ModelStoreError, match="Could not import the model .*No space left on device"):
         store.import_archive(archive)
