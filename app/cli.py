@@ -258,10 +258,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     info = import_model_file(_store(), args.model_file, word_index=args.word_index, maxlen=args.maxlen,
                              name=args.name)
-    config = info.metadata.get("config") or {}
+    meta = info.metadata
     print(f"Imported {args.model_file.name} as {info.name!r} in {info.path}", file=sys.stderr, flush=True)
-    _emit({"name": info.name, "id": info.id, "kind": info.metadata.get("kind"), "vocab_size": config.get("vocab_size"),
-           "maxlen": config.get("maxlen"), "imported": info.metadata.get("imported"), "path": str(info.path)})
+    _emit({"name": info.name, "id": info.id, "kind": meta.kind if meta else None,
+           "vocab_size": meta.vocab_size if meta else None, "maxlen": meta.maxlen if meta else None,
+           "imported": info.summary()["imported"], "path": str(info.path)})
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from models.errors import EmptyReviewError
-from models.numpy_lstm import NumpyLSTMClassifier, UnsupportedModel
+from models.numpy_lstm import ModelTooLarge, NumpyLSTMClassifier, UnsupportedModel
 from models.store import MODEL_FILE, VOCAB_FILE, LoadedModel, ModelInfo, ModelStore
 from models.vocabulary import Vocabulary
 
@@ -69,10 +69,13 @@ class Predictor:
     @classmethod
     def from_numpy_folder(cls, info: ModelInfo) -> Predictor:
         vocabulary = Vocabulary.load(info.path / VOCAB_FILE)
-        net = NumpyLSTMClassifier.from_keras_file(info.path / MODEL_FILE)
+        try:
+            net = NumpyLSTMClassifier.from_keras_file(info.path / MODEL_FILE)
+        except ModelTooLarge as exc:
+            raise ModelTooLarge(f"The model {info.name!r} cannot be used: {exc}.") from None
         if net.vocab_size != vocabulary.num_words:
             raise UnsupportedModel("vocabulary size differs from the embedding")  # Keras' loader reports it
-        maxlen = net.maxlen or int(info.metadata.get("config", {}).get("maxlen", 80))
+        maxlen = net.maxlen or (info.metadata and info.metadata.maxlen) or 80
         return cls(net, vocabulary, maxlen, info.name)
 
     @property
