@@ -9,8 +9,10 @@ message (what was being written, and where).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +30,14 @@ def atomic_write(path: Path, mode: str = "wb", *, encoding: str | None = None,
     """Open a temporary file for writing; on a clean exit it replaces ``path`` whole.
 
     ``mode`` is ``"wb"`` or ``"w"`` (text, with ``encoding`` and ``newline`` as for ``open``).
-    An exception inside the block leaves ``path`` untouched.
+    An exception inside the block leaves ``path`` untouched. A folder, device, pipe or socket
+    at ``path`` is refused (OSError) before anything is written: renaming over one would
+    replace it with a plain file.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write writes new files ('w' or 'wb'), not {mode!r}")
     path = Path(path)
+    _refuse_special(path)
     tmp = temporary_sibling(path)
     try:
         with open(tmp, mode.replace("w", "x"), encoding=encoding, newline=newline) as f:
@@ -44,6 +49,17 @@ def atomic_write(path: Path, mode: str = "wb", *, encoding: str | None = None,
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def _refuse_special(path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "it is a folder", str(path))
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise OSError(errno.EEXIST, "it is a device, pipe or socket, not a file", str(path))
 
 
 def write_json_atomic(path: Path, data: Any, *, indent: int | None = 2) -> None:

@@ -26,7 +26,7 @@ MAX_MODEL_BYTES = 512 * MB  # one model file uncompressed: model.keras, an .h5, 
 MAX_MODEL_ARCHIVE_BYTES = 1024 * MB  # all members of one .keras or .ssmodel together
 MAX_ARCHIVE_MEMBERS = 1000  # members of one .keras or .ssmodel (Keras writes 3)
 MAX_REVIEW_BYTES = 16 * MB  # one review: an aclImdb file, or one CSV field
-MAX_DATASET_TEXT_BYTES = 1024 * MB  # all review text read from one aclImdb archive or folder
+MAX_DATASET_TEXT_BYTES = 512 * MB  # all review text read from one aclImdb archive or folder
 MAX_TAR_STREAM_BYTES = 8 * 1024 * MB  # everything an aclImdb archive expands to, read or skipped
 
 _CHUNK = MB

@@ -40,10 +40,11 @@ from models.bounded_io import (
     checked_input_file,
     checked_zip_members,
     copy_at_most,
+    os_error_reason,
     read_own_file,
     read_zip_member,
 )
-from models.errors import ModelStoreError
+from models.errors import ModelStoreError, StoreWriteError
 from models.keras_file import KerasFileError, read_summary
 from models.metadata import METADATA_VERSION, ImportedFrom, MetadataError, ModelMetadata, clean_name, utc_now
 from models.vocabulary import Vocabulary
@@ -194,8 +195,11 @@ class ModelStore:
         if matches:
             return matches[0]  # newest of that name
         path = Path(ref).expanduser()
-        if path.is_dir() and (path / META_FILE).exists():
-            return self._read_info(path.resolve())
+        try:
+            if path.is_dir() and (path / META_FILE).exists():
+                return self._read_info(path.resolve())
+        except (OSError, ValueError):  # not a usable path (too long, a NUL in it): not a model either
+            pass
         names = ", ".join(repr(i.name) for i in infos[:8]) or "none yet"
         raise ModelStoreError(f"No model called {ref!r}. Stored models: {names}.")
 
@@ -251,7 +255,8 @@ class ModelStore:
         try:
             target = self._commit(name, write)
         except OSError as exc:
-            raise ModelStoreError(failure.format(root=self.root, reason=exc.strerror or exc)) from None
+            reason = os_error_reason(exc)
+            raise StoreWriteError(failure.format(root=self.root, reason=exc.strerror or exc), reason) from None
         return self._read_info(target)
 
     def _commit(self, name: str, write: Callable[[Path], None]) -> Path:

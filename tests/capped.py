@@ -9,6 +9,7 @@ must see for bad input: exit status 2, one line on stderr, no traceback.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -44,9 +45,14 @@ def run_python(home: Path, code: str, cap_mb: int = CAP_MB, timeout: float = 180
                           text=True, timeout=timeout, preexec_fn=_limit(cap_mb, False))
 
 
+# TensorFlow's C++ start-up lines (absl logging before it is set up, printed whatever
+# TF_CPP_MIN_LOG_LEVEL says): not the app's output, so not counted as its lines.
+_TF_NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:\d\d)")
+
+
 def refused(proc: subprocess.CompletedProcess, *fragments: str) -> str:
     """Assert exit 2 with one readable line on stderr holding every fragment; returns that line."""
-    lines = proc.stderr.strip().splitlines()
+    lines = [line for line in proc.stderr.strip().splitlines() if not _TF_NATIVE_LOG.match(line)]
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +37,11 @@ def test_a_symlink_at_the_target_is_replaced_not_written_through(tmp_path):
     write_json_atomic(link, {"name": "new"})
     assert outside.read_text(encoding="utf-8") == "keep"
     assert not link.is_symlink() and "new" in link.read_text(encoding="utf-8")
+
+
+def test_a_folder_or_device_at_the_target_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(IsADirectoryError), atomic_write(tmp_path, "w") as f:
+        f.write("never")
+    with pytest.raises(OSError, match="device, pipe or socket"), atomic_write(Path("/dev/null")) as f:
+        f.write(b"never")
+    assert Path("/dev/null").is_char_device() and list(tmp_path.iterdir()) == []
