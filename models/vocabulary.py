@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from models.atomic_write import write_json_atomic
+from models.bounded_io import MAX_JSON_BYTES, read_own_file
 from models.config import limit_problem
 from models.errors import ModelStoreError
 
@@ -189,8 +190,6 @@ class Vocabulary:
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
         """A vocabulary file in a model folder: read bounded, never through a link (models.bounded_io)."""
-        from models.bounded_io import MAX_JSON_BYTES, read_own_file
-
         try:
             data = json.loads(read_own_file(path, MAX_JSON_BYTES))
         except FileNotFoundError:

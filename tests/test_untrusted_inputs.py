@@ -320,3 +320,33 @@ def test_without_output_the_model_is_kept_in_a_new_temporary_folder(tmp_path, ti
                               f"It was kept in {tmp_path}/sentiment-studio-unsaved-")
     (folder,) = tmp_path.glob("sentiment-studio-unsaved-*/tiny-*")
     assert (folder / "model.keras").is_file()
+
+
+def test_predict_file_shows_a_progress_line_when_stderr_is_a_terminal(tmp_path):
+    import pty
+
+    path = tmp_path / "reviews.txt"
+    path.write_text("A wonderful film.\n" * 1000, encoding="utf-8")
+    main_fd, terminal = pty.openpty()
+    try:
+        with subprocess.Popen([sys.executable, "-m", "app", "predict", "--file", str(path)], cwd=ROOT,
+                              env=capped_env(tmp_path), stdout=subprocess.PIPE, stderr=terminal) as proc:
+            os.close(terminal)
+            terminal = -1
+            lines = proc.stdout.read().splitlines()
+            assert proc.wait(120) == 0
+        shown = b""
+        while select.select([main_fd], [], [], 1)[0]:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main_fd)
+        if terminal != -1:
+            os.close(terminal)
+    assert len(lines) == 1000
+    assert b"\rScored 512 reviews ..." in shown and shown.endswith(b"\r")  # the line is cleared at the end
