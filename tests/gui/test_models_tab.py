@@ -90,9 +90,9 @@ def test_rows_show_the_stored_models(tab, store):
     assert tab.table.item(row, CREATED).text() == format_created(info.created)
     assert tab.table.item(row, PRESET).text() == "imdb-lstm"
     assert tab.table.item(row, DATA).text() == "tiny.csv"  # the file name, not the whole path
-    accuracy = info.metadata["results"]["test_accuracy"]
+    accuracy = info.metadata.test_accuracy
     assert tab.table.item(row, 4).text() == f"{accuracy:.1%}"
-    assert tab.table.item(row, 5).text() == str(info.metadata["results"]["best_epoch"])
+    assert tab.table.item(row, 5).text() == str(info.metadata.best_epoch)
     assert tab.selected_model().name == "second"
     assert "learning_rate 0.01" in tab.details.toPlainText()
     assert tab.empty_label.isHidden()
@@ -311,8 +311,8 @@ def test_a_keras_model_is_imported_through_its_dialog(qtbot, tab, store, keras_f
         tab.import_model_dialog()
     assert len(shown) == 1 and shown[0].name_edit.placeholderText() == "tutorial"
     info = tab.selected_model()
-    assert info.name == "from keras" and info.metadata["kind"] == "imported"
-    assert info.metadata["config"]["maxlen"] == 10  # the model's own length
+    assert info.name == "from keras" and info.metadata.kind == "imported"
+    assert info.metadata.maxlen == 10  # the model's own length
     status = tab.table.item(row_of(tab, "from keras"), STATUS).text()
     assert status.startswith("Imported from tutorial.h5, ")
     details = tab.details.toPlainText()
