@@ -45,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True,
                        help="'imdb' (Keras download), 'stanford' (archive download), an aclImdb folder or "
                             ".tar.gz, or a .csv with text and label columns")
-    train.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                       help=f"hyperparameter preset (default: {DEFAULT_PRESET}, the specified model)")
+    train.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
+                       help=f"hyperparameter preset: {', '.join(PRESETS)} (default: {DEFAULT_PRESET}, the "
+                            "specified model)")
     train.add_argument("--limit", type=int, help="use at most N reviews per split (balanced), for a quick run")
     train.add_argument("--name", help="name in the model store (default: the preset and date)")
     train.add_argument("--validation", choices=["test", "split"], help="validate on the test split or a held-out part")
