@@ -23,7 +23,11 @@ class TrainingConfig:
     recurrent_dropout: float = 0.2
     batch_size: int = 32
     epochs: int = 15
-    validation: str = VALIDATE_ON_TEST  # "test": the test split; "split": a fraction of train
+    # Which reviews choose the best epoch. "split" (the default): a fraction of the training
+    # reviews held out, so the test split is touched once, at the end, for an honest test
+    # accuracy. "test": the tutorials' way, validating on the test split itself; its reported
+    # test accuracy is then the figure the epoch was chosen by, hence optimistic.
+    validation: str = VALIDATE_ON_SPLIT
     validation_split: float = 0.2  # used when validation == "split"
     learning_rate: float = 0.001  # Adam's default
     seed: int = 1337
@@ -93,6 +97,9 @@ class Preset:
     title: str
     config: TrainingConfig
     reference: str  # what the source tutorial reported, for the results table
+    # How the tutorial chose its figure: "test" for those that validated on the test split.
+    # ``--validation test`` reproduces them; the preset itself validates on held-out training reviews.
+    tutorial_validation: str = VALIDATE_ON_TEST
 
 
 DEFAULT_PRESET = "imdb-lstm"
@@ -115,6 +122,7 @@ PRESETS: dict[str, Preset] = {
                 validation_split=0.2,
             ),
             '"strong accuracy" (no figure given)',
+            tutorial_validation=VALIDATE_ON_SPLIT,
         ),
         Preset(
             "lstm100-10k",

@@ -53,12 +53,19 @@ class ModelInfo:
     def summary(self) -> dict[str, Any]:
         m = self.metadata
         results = m.get("results", {})
+        # Which reviews chose the best epoch; models saved before this was recorded say it in their config.
+        validated_on = results.get("validated_on") or (m.get("config") or {}).get("validation")
+        validation_accuracy = results.get("validation_accuracy")
+        if validation_accuracy is None and validated_on == "test":
+            validation_accuracy = results.get("test_accuracy")  # one figure: it chose the epoch and was reported
         return {
             "name": self.name,
             "id": self.id,
             "created": self.created,
             "preset": m.get("preset"),
             "source": m.get("data", {}).get("source"),
+            "validated_on": validated_on,  # "split" (held-out training reviews) or "test" (the tutorials' way)
+            "validation_accuracy": validation_accuracy,
             "test_accuracy": results.get("test_accuracy"),
             "best_epoch": results.get("best_epoch"),
             "kind": m.get("kind"),  # "trained", or "imported" for a model trained with plain Keras

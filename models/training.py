@@ -51,11 +51,25 @@ class TrainingResult:
     config: TrainingConfig
     history: dict[str, list[float]]  # per completed epoch: loss, accuracy, val_loss, val_accuracy, seconds
     best_epoch: int | None  # 1-based, by validation accuracy; None when no epoch completed
-    test_loss: float | None
+    test_loss: float | None  # of the best epoch's weights on the test split; None when not measured
     test_accuracy: float | None
     total_seconds: float
     stopped: bool
     data_summary: dict
+
+    @property
+    def validated_on(self) -> str:
+        """Which reviews chose the best epoch: "split" (held out from training) or "test"."""
+        return self.config.validation
+
+    @property
+    def validation_accuracy(self) -> float | None:
+        """The best epoch's validation accuracy: the figure that chose it."""
+        return None if self.best_epoch is None else self.history["val_accuracy"][self.best_epoch - 1]
+
+    @property
+    def validation_loss(self) -> float | None:
+        return None if self.best_epoch is None else self.history["val_loss"][self.best_epoch - 1]
 
     @property
     def epochs_completed(self) -> int:
@@ -70,6 +84,9 @@ class TrainingResult:
         return {
             "best_epoch": self.best_epoch,
             "epochs_completed": self.epochs_completed,
+            "validated_on": self.validated_on,
+            "validation_accuracy": self.validation_accuracy,
+            "validation_loss": self.validation_loss,
             "test_accuracy": self.test_accuracy,
             "test_loss": self.test_loss,
             "seconds_per_epoch": self.seconds_per_epoch,

@@ -8,7 +8,8 @@ def test_default_preset_is_the_specified_model():
     c = PRESETS[DEFAULT_PRESET].config
     assert c == TrainingConfig()
     assert (c.vocab_size, c.maxlen, c.embedding_dim, c.lstm_units) == (2000, 80, 128, 128)
-    assert (c.dropout, c.recurrent_dropout, c.batch_size, c.epochs, c.validation) == (0.2, 0.2, 32, 15, "test")
+    assert (c.dropout, c.recurrent_dropout, c.batch_size, c.epochs, c.validation) == (0.2, 0.2, 32, 15, "split")
+    assert PRESETS[DEFAULT_PRESET].tutorial_validation == "test"  # the tutorial's figures: --validation test
 
 
 def test_reference_presets_exist():

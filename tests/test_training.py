@@ -29,12 +29,20 @@ def test_train_two_epochs_reports_progress_and_keeps_best_epoch(tiny_csv, tiny_c
     assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
     best = int(np.argmax(result.history["val_accuracy"])) + 1
     assert result.best_epoch == best
-    assert result.test_accuracy == result.history["val_accuracy"][best - 1]
+    # By default the epoch is chosen on reviews held out from training, and the test split is
+    # scored once, after the last epoch, with the best epoch's weights.
+    assert result.validated_on == "split" and result.validation_accuracy == result.history["val_accuracy"][best - 1]
     phases = [e.phase for e in events]
     assert phases[0] == t.PREPARING and phases[-1] == t.FINISHED
     assert phases.count(t.EPOCH_END) == 2
+    assert phases.count(t.EVALUATING) == 1 and phases.index(t.EVALUATING) > max(
+        i for i, phase in enumerate(phases) if phase == t.EPOCH_END)
+    summary = result.summary()
+    assert summary["validated_on"] == "split" and summary["test_accuracy"] == result.test_accuracy
+    assert summary["validation_accuracy"] == result.validation_accuracy
     batches = [e for e in events if e.phase == t.TRAINING]
-    assert batches[0].batches == -(-len(data.train) // tiny_config.batch_size)
+    held_out = round(len(data.train) * tiny_config.validation_split)
+    assert batches[0].batches == -(-(len(data.train) - held_out) // tiny_config.batch_size)
     assert all(e.eta_seconds is not None and e.eta_seconds >= 0 for e in batches)
     # the restored weights are the best epoch's: evaluating them reproduces its validation accuracy
     from models.encoding import encode_split
@@ -85,6 +93,19 @@ def test_stop_during_validation_ends_it(tiny_csv, tiny_config):
 def test_validation_split_evaluates_on_test(tiny_csv, tiny_config):
     result = t.train(tiny_config.with_changes(validation="split", epochs=1), load_csv(tiny_csv))
     assert result.test_accuracy is not None and result.best_epoch == 1
+
+
+def test_the_tutorials_way_validates_on_test_and_says_so(tiny_csv, tiny_config):
+    events: list[t.TrainingProgress] = []
+    result = t.train(tiny_config.with_changes(validation="test", epochs=2), load_csv(tiny_csv),
+                     on_progress=events.append)
+    best = result.best_epoch
+    # The test accuracy is the very figure that chose the epoch (optimistic), and the result says so.
+    assert result.validated_on == "test" and result.summary()["validated_on"] == "test"
+    assert result.test_accuracy == result.validation_accuracy == result.history["val_accuracy"][best - 1]
+    assert t.EVALUATING not in [e.phase for e in events]
+    held_out = [e for e in events if e.phase == t.TRAINING][0].batches
+    assert held_out == -(-192 // tiny_config.batch_size)  # every training review is trained on
 
 
 def test_bad_config_is_refused_before_any_work(tiny_csv):

@@ -9,9 +9,22 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from app.background import BackgroundTasks
-from app.models_tab import BUILTIN_STATUS, CREATED, DATA, NAME, PRESET, STATUS, ModelsTab, format_created
+from app.models_tab import (
+    ACCURACY,
+    BUILTIN_STATUS,
+    CHOSEN_ON,
+    CREATED,
+    DATA,
+    EPOCH,
+    NAME,
+    PRESET,
+    STATUS,
+    VAL_ACCURACY,
+    ModelsTab,
+    format_created,
+)
 from models.prediction import Predictor
-from models.store import ModelStore
+from models.store import ModelInfo, ModelStore
 from tests.conftest import save_trained
 
 pytestmark = pytest.mark.gui
@@ -90,11 +103,14 @@ def test_rows_show_the_stored_models(tab, store):
     assert tab.table.item(row, CREATED).text() == format_created(info.created)
     assert tab.table.item(row, PRESET).text() == "imdb-lstm"
     assert tab.table.item(row, DATA).text() == "tiny.csv"  # the file name, not the whole path
-    accuracy = info.metadata["results"]["test_accuracy"]
-    assert tab.table.item(row, 4).text() == f"{accuracy:.1%}"
-    assert tab.table.item(row, 5).text() == str(info.metadata["results"]["best_epoch"])
+    results = info.metadata["results"]
+    assert tab.table.item(row, ACCURACY).text() == f"{results['test_accuracy']:.1%}"
+    assert tab.table.item(row, VAL_ACCURACY).text() == f"{results['validation_accuracy']:.1%}"
+    assert tab.table.item(row, EPOCH).text() == str(results["best_epoch"])
+    assert tab.table.item(row, CHOSEN_ON).text() == "held-out training reviews"
     assert tab.selected_model().name == "second"
     assert "learning_rate 0.01" in tab.details.toPlainText()
+    assert "Best epoch chosen on held-out training reviews" in " ".join(tab.details.toPlainText().split())
     assert tab.empty_label.isHidden()
 
 
@@ -155,6 +171,12 @@ def test_built_in_models_are_read_only(qtbot, tmp_path, trained, make_tab, dialo
     select(tab, "IMDB LSTM (built-in)")
     row = row_of(tab, "IMDB LSTM (built-in)")
     assert tab.table.item(row, STATUS).text() == BUILTIN_STATUS
+    shipped_meta = {**shipped.metadata, "config": {**shipped.metadata["config"], "validation": "test"}}
+    # A model saved before results said what chose the epoch: its config says it.
+    shipped_meta["results"] = {k: v for k, v in shipped_meta["results"].items()
+                               if k not in ("validation_accuracy", "validated_on")}
+    old = ModelInfo(shipped.id, shipped.path, "old", "", shipped_meta).summary()
+    assert old["validated_on"] == "test" and old["validation_accuracy"] == old["test_accuracy"]
     assert not tab.table.item(row, NAME).flags() & Qt.ItemFlag.ItemIsEditable
     assert not tab.delete_button.isEnabled() and not tab.rename_button.isEnabled()
     assert tab.export_button.isEnabled() and tab.open_button.isEnabled()
