@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--file", type=Path, help="a .txt with one review per line, or a .csv with a text column")
     predict.add_argument("text", nargs="*", help="review texts; with none and no --file, lines from stdin")
     predict.add_argument("--explain", action="store_true",
-                         help="add each word's contribution to the score (how much P(positive) drops when the "
-                              "model reads it as an unknown word), in reading order, and the top words each way")
+                         help="add each word's contribution to the score in log-odds (logit(P) minus logit(P) when "
+                              "the model reads the word as unknown), in reading order, and the top words each way")
 
     evaluate = sub.add_parser(
         "evaluate", help="score a data set's test split once: one JSON object with accuracy, ROC AUC, log loss, the "
