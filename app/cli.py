@@ -1,8 +1,9 @@
 """Command line: ``python -m app [train|predict|evaluate|models|gui]``; no subcommand starts the GUI.
 
-Results go to stdout as JSON (one object per line, or one list for ``models``);
-progress goes to stdout as readable lines, with a live bar on stderr when it is a
-terminal. A mistake the user can fix exits with status 2 and one line on stderr.
+Results go to stdout as JSON, and nothing else does (one object per line, or one list
+for ``models``), so the output pipes into ``jq``; progress goes to stderr as readable lines,
+with a live bar when it is a terminal. A mistake the user can fix exits with status 2 and
+one line on stderr.
 """
 
 from __future__ import annotations
@@ -147,13 +148,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_xla:
         changes["jit_compile"] = False
     config = chosen.config.with_changes(**changes).validated()
+    _check_limit(args.limit)
 
-    print(f"Loading {args.data} ...", flush=True)
-    data = load_source(args.data, progress=lambda msg: print(msg, flush=True))
+    _say(f"Loading {args.data} ...")
+    data = load_source(args.data, progress=_say)
     data = data.limited(args.limit)
     s = data.summary()
-    print(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
-          f"{s['test']:,} test ({s['test_positive']:,} positive)", flush=True)
+    _say(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
+         f"{s['test']:,} test ({s['test_positive']:,} positive)")
 
     stop = threading.Event()
 
@@ -172,13 +174,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserFacingError("Training stopped before the first epoch finished; nothing was saved.")
     name = args.name or f"{args.preset} {result.data_summary['source'].split('/')[-1]}"
     info = _store().save(result.model, result.vocabulary, training_metadata(result, args.preset), name)
-    print(f"Saved as {info.name!r} in {info.path}", flush=True)
+    _say(f"Saved as {info.name!r} in {info.path}")
     _emit({"name": info.name, "id": info.id, **result.summary()})
     return 0
 
 
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise UserFacingError(f"--limit must be at least 1, not {limit}.")
+
+
+def _say(message: str) -> None:
+    """Progress for a person: on stderr, so stdout carries only JSON (``... | jq`` works)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 class _ConsoleProgress:
-    """Epoch lines on stdout; a live batch bar on stderr when it is a terminal."""
+    """Epoch lines on stderr, with a live batch bar when stderr is a terminal (stdout is for JSON)."""
 
     def __init__(self) -> None:
         self.live = sys.stderr.isatty()
@@ -198,11 +210,11 @@ class _ConsoleProgress:
             if self.live:
                 print("\r" + " " * 100 + "\r", end="", file=sys.stderr)
             lg = p.logs
-            print(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', 0):.4f} acc {lg.get('accuracy', 0):.4f} "
-                  f"val_loss {lg.get('val_loss', 0):.4f} val_acc {lg.get('val_accuracy', 0):.4f} "
-                  f"({p.elapsed_seconds:.0f} s elapsed)", flush=True)
+            _say(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', 0):.4f} acc {lg.get('accuracy', 0):.4f} "
+                 f"val_loss {lg.get('val_loss', 0):.4f} val_acc {lg.get('val_accuracy', 0):.4f} "
+                 f"({p.elapsed_seconds:.0f} s elapsed)")
         elif p.phase in (t.PREPARING, t.EVALUATING) and p.message:
-            print(p.message + " ...", flush=True)
+            _say(p.message + " ...")
 
 
 def _clock(seconds: float) -> str:
@@ -229,16 +241,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise EmptyReviewError("Nothing to score: give review text, --file PATH, or lines on stdin.")
     if any(not t.strip() for t in texts):
         raise EmptyReviewError("A review is empty: give some text to score.")
+    from models.vocabulary import tokenize
+
+    for number, text in enumerate(texts, 1):
+        if not tokenize(text):  # the model would score only the start token: a verdict on nothing
+            which = f"review {number} ({text.strip()[:40]!r})" if len(texts) > 1 else repr(text.strip()[:40])
+            raise EmptyReviewError(f"No words to score in {which}: the model reads words, and it has only "
+                                   "punctuation or symbols.")
     predictor = Predictor.from_store(_store(), args.model)
+    model = {"model": predictor.name}  # which model scored: the newest one unless --model says
     if args.explain:
         from models.explain import explain
 
         for text in texts:  # one at a time, so each line appears as soon as it is ready
             explanation = explain(predictor, text)
-            _emit(explanation.prediction.to_json() | explanation.to_json())
+            _emit(model | explanation.prediction.to_json() | explanation.to_json())
         return 0
     for prediction in predictor.predict_many(texts):
-        _emit(prediction.to_json())
+        _emit(model | prediction.to_json())
     return 0
 
 
@@ -249,8 +269,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.threshold <= 1.0:  # also refuses nan
         raise UserFacingError(f"--threshold must be between 0 and 1, not {args.threshold}.")
-    if args.limit is not None and args.limit < 1:
-        raise UserFacingError(f"--limit must be at least 1, not {args.limit}.")
+    _check_limit(args.limit)
     predictor = Predictor.from_store(_store(), args.model)
     data = load_source(args.data).limited(args.limit)
     evaluation = evaluate(predictor, data)
