@@ -418,6 +418,10 @@ class ModelStore:
             raise ModelStoreError("A model name cannot be empty.")
         if info.damaged and not info.metadata:
             raise ModelStoreError(f"The model {info.name!r} is damaged ({info.damaged}) and cannot be renamed.")
+        builtin = [i.name for i in self.list() if i.builtin]
+        if any(new_name.casefold() == name.casefold() for name in builtin) or "(built-in)" in new_name.casefold():
+            raise ModelStoreError(f"{new_name!r} would look like the model that ships with the app; "
+                                  "choose a name without \"(built-in)\".")
         if new_name.casefold() != info.name.casefold():
             new_name = self.unique_name(new_name)
         try:

@@ -148,6 +148,19 @@ def test_an_empty_name_is_refused_with_a_message(qtbot, tab, store, dialogs):
     assert store.find(second.id).name == "second" and names(tab) == ["second", "first"]
 
 
+def test_a_name_posing_as_the_built_in_model_is_refused_with_a_message(qtbot, tmp_path, trained, make_tab,
+                                                                        dialogs):
+    shipped = save(ModelStore(tmp_path / "shipped"), trained, "IMDB LSTM (built-in)")
+    store = ModelStore(tmp_path / "models", builtin=[shipped.path])
+    mine = save(store, trained, "mine")
+    tab = make_tab(store)
+    for name in ("IMDB LSTM (built-in)", "imdb lstm (BUILT-IN)", "My LSTM (built-in)"):
+        with qtbot.assertNotEmitted(tab.models_changed):
+            assert not tab.rename_model(mine.id, name)
+        assert "would look like the model that ships with the app" in dialogs["warning"][-1]
+    assert store.find(mine.id).name == "mine" and len(dialogs["warning"]) == 3
+
+
 def test_delete_asks_first(qtbot, tab, store, dialogs):
     select(tab, "first")
     dialogs["answer"] = QMessageBox.StandardButton.No
