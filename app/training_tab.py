@@ -118,6 +118,21 @@ def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str |
     return head + kept + test + tail + ("" if saving == "saving" else ".")
 
 
+class LabelledProgressBar(QProgressBar):
+    """A progress bar whose text is a label above it, not painted on the bar, where the fill's edge
+    would split it into two colours. ``format()`` / ``setFormat()`` work as on a QProgressBar."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setTextVisible(False)
+        self.setMaximumHeight(10)
+        self.label = QLabel()
+
+    def setFormat(self, text: str) -> None:
+        super().setFormat(text)
+        self.label.setText(text)
+
+
 class TrainingTab(QWidget):
     status_message = Signal(str)
     model_saved = Signal(str)  # id of the new model in the store
@@ -278,15 +293,15 @@ class TrainingTab(QWidget):
         for b in (self.train_button, self.stop_button, self.save_button, self.evaluate_button):
             buttons.addWidget(b)
 
-        self.progress = QProgressBar()
+        self.progress = LabelledProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.progress.setTextVisible(True)
         self.progress.setFormat("Idle")
         self.plots = TrainingPlots()
 
         self.compare_combo = QComboBox()
-        self.compare_combo.setToolTip("Overlay the validation curves of a stored model's training run")
+        self.compare_combo.setToolTip("Overlay a stored model's training run: its training curves dotted, its "
+                                      "validation curves dashed")
         self.compare_combo.activated.connect(self._on_compare)
         self.export_png_button = QPushButton("Export PNG…")
         self.export_png_button.clicked.connect(self.export_png)
@@ -325,6 +340,7 @@ class TrainingTab(QWidget):
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.progress.label)
         right_layout.addWidget(self.progress)
         right_layout.addLayout(tools)
         bottom = QSplitter(Qt.Orientation.Vertical)
@@ -611,8 +627,8 @@ class TrainingTab(QWidget):
         if self.run is None:
             return
         if p.phase == t.TRAINING:
-            if "loss" in p.logs and "accuracy" in p.logs:
-                self.plots.add_batch(p.epoch, p.batch, p.batches, p.logs["loss"], p.logs["accuracy"])
+            if "batch_loss" in p.logs and "batch_accuracy" in p.logs:
+                self.plots.add_batch(p.epoch, p.batch, p.batches, p.logs["batch_loss"], p.logs["batch_accuracy"])
             # The bar's text at most 5 times a second: on 2 cores, every repaint is taken from training.
             now = time.monotonic()
             if now - self._progress_shown < PROGRESS_TEXT_SECONDS and p.batch not in (1, p.batches):

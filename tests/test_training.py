@@ -174,3 +174,33 @@ def test_input_pipeline_trains_exactly_like_fit_on_arrays(tiny_csv, tiny_config)
     assert int(dataset.cardinality()) == -(-len(x) // 16)
     sizes = [len(batch_x) for batch_x, _ in dataset]
     assert sum(sizes) == len(x) and sizes[-1] == (len(x) % 16 or 16)
+
+
+def test_batch_values_are_recovered_from_keras_running_means():
+    # The issue's example: batch losses 0.018 then 4.018 arrive as running means 0.018, 2.018.
+    values = t.BatchValues(batch_size=32, n_train=80)  # batches of 32, 32 and a last one of 16
+    assert values.add(1, {"loss": 0.018, "accuracy": 0.5}) == pytest.approx({"batch_loss": 0.018,
+                                                                              "batch_accuracy": 0.5})
+    assert values.add(2, {"loss": 2.018, "accuracy": 0.75})["batch_loss"] == pytest.approx(4.018)
+    # the last, smaller batch weighs less in Keras' sample-weighted mean: (80 * m3 - 64 * 2.018) / 16
+    last = values.add(3, {"loss": (64 * 2.018 + 16 * 1.0) / 80, "accuracy": (48 + 16) / 80})
+    assert last == pytest.approx({"batch_loss": 1.0, "batch_accuracy": 1.0})
+
+
+def test_each_batch_reports_its_own_accuracy(tiny_csv, tiny_config):
+    """Recovered from Keras' running means, a batch's accuracy is a whole number of right answers
+    out of its size: what a per-batch figure must be, and a running mean of several batches is not."""
+    events: list[t.TrainingProgress] = []
+    t.train(tiny_config.with_changes(epochs=2), load_csv(tiny_csv), on_progress=events.append)
+    batches = [e for e in events if e.phase == t.TRAINING]
+    n_train = 192 - round(192 * tiny_config.validation_split)
+    for e in batches:
+        size = min(tiny_config.batch_size, n_train - (e.batch - 1) * tiny_config.batch_size)
+        right = e.logs["batch_accuracy"] * size
+        assert right == pytest.approx(round(right), abs=1e-3) and 0 <= round(right) <= size
+        assert e.logs["batch_loss"] > 0
+    # and the running mean at an epoch's last batch is the size-weighted mean of its batches
+    epoch1 = [e for e in batches if e.epoch == 1]
+    sizes = [min(tiny_config.batch_size, n_train - (e.batch - 1) * tiny_config.batch_size) for e in epoch1]
+    assert np.average([e.logs["batch_loss"] for e in epoch1], weights=sizes) == pytest.approx(
+        epoch1[-1].logs["loss"], rel=1e-4)

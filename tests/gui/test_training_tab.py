@@ -229,3 +229,11 @@ def test_a_new_run_with_an_unsaved_result_asks_save_discard_cancel(qtbot, tab, t
     assert len(tab.store.list()) == 1 and tab.is_training()
     with qtbot.waitSignal(tab.running_changed, timeout=5_000):
         tab.stop_training()
+
+
+def test_the_progress_text_is_never_split_by_the_bar_fill(tab):
+    tab.progress.setValue(500)
+    tab.progress.setFormat("Epoch 2/10 · batch 250/500")
+    assert not tab.progress.isTextVisible()  # nothing painted across the fill's edge
+    assert tab.progress.label.text() == tab.progress.format() == "Epoch 2/10 · batch 250/500"
+    assert tab.progress.label.isVisible()
