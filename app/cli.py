@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "specified model)")
     train.add_argument("--limit", type=int, help="use at most N reviews per split (balanced), for a quick run")
     train.add_argument("--name", help="name in the model store (default: the preset and date)")
-    train.add_argument("--validation", choices=["test", "split"], help="validate on the test split or a held-out part")
+    train.add_argument("--validation", choices=["split", "test"],
+                       help="which reviews choose the best epoch: split (the default: a part of the training "
+                            "reviews held out; the test split is scored once at the end) or test (the tutorials' "
+                            "way: the test split itself, so the test accuracy is optimistic)")
     train.add_argument("--no-xla", action="store_true", help="run the train and test steps without XLA compilation")
     for name, kind in _OVERRIDES.items():
         train.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name, metavar="N" if kind is int else "X")

@@ -112,6 +112,7 @@ class TrainingPlots(QWidget):
         for plot in (self.loss_plot, self.acc_plot, self.batch_plot):
             plot.setLabel("bottom", "epoch")
             plot.setMinimumHeight(150)
+            plot.getPlotItem().getViewBox().setDefaultPadding(0.06)  # a point at the top or bottom stays whole
         self.loss_plot.setXLink(self.acc_plot)
 
         def epoch_curve(plot, color, name):

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QPalette, QTextDocumentFragment
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -97,9 +99,13 @@ def ask_save_discard_cancel(parent: QWidget, title: str, text: str) -> str:
     return {buttons.Save: SAVE, buttons.Discard: DISCARD}.get(answer, CANCEL)
 
 
-def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str | None = None) -> str:
+def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str | None = None,
+                 rich: bool = True) -> str:
     """The run summary: one sentence saying what ran, which epoch was kept and why, and what it scored.
-    ``saving`` is None (not offered yet), "unsaved", "saving" or "saved" (as ``saved_name``)."""
+    ``saving`` is None (not offered yet), "unsaved", "saving" or "saved" (as ``saved_name``); ``rich``
+    False gives plain text (the log)."""
+    if not rich:
+        return QTextDocumentFragment.fromHtml(run_sentence(r, saving, saved_name)).toPlainText()
     epochs = f"{r.epochs_completed} epoch{'s' if r.epochs_completed != 1 else ''}"
     head = (f"<b>Stopped</b> after {epochs}" if r.stopped else f"<b>Finished</b> {epochs}") + \
         f" in {format_clock(r.total_seconds)}"
@@ -197,7 +203,9 @@ class TrainingTab(QWidget):
         self.length_hist = self.length_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
                                                  brush=(31, 119, 180, 120), pen=pg.mkPen("#1f77b4"))
         self.maxlen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2), movable=False,
-                                           label="maxlen", labelOpts={"position": 0.9, "color": "#d62728"})
+                                           label="maxlen", labelOpts={"position": 0.9, "color": "#d62728",
+                                                                      "fill": QApplication.palette().color(
+                                                                          QPalette.ColorRole.Base)})
         self.length_plot.addItem(self.maxlen_line)
         self.truncation_note = QLabel("")
         self.truncation_note.setWordWrap(True)
@@ -661,7 +669,7 @@ class TrainingTab(QWidget):
     def _on_succeeded(self, result: TrainingResult) -> None:
         self.progress.setValue(1000)
         self.progress.setFormat("Finished")
-        self._log(f"Finished: {run_sentence(result)}")
+        self._log(run_sentence(result, rich=False))
         self.unsaved, self.unsaved_preset = result, self._run_preset
         self.save_result(on_done=self._take_after_result())
 

@@ -97,6 +97,7 @@ def test_train_two_epochs_through_the_button(qtbot, tab, tiny_csv):
     assert f"kept epoch {results['best_epoch']}, chosen on held-out training reviews" in summary
     assert f"test accuracy {results['test_accuracy']:.1%}" in summary
     assert summary.endswith("saved as <b>gui model</b>.") and "Save model" not in summary
+    assert "Finished 2 epochs in " in tab.log.toPlainText() and "<b>" not in tab.log.toPlainText()
     assert info.metadata["preset"] == "custom (from imdb-lstm)"  # the tiny form is not the preset
     assert tab.progress.value() == 1000
     assert not tab.is_training() and tab.train_button.isEnabled()
