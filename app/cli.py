@@ -1,10 +1,11 @@
 """Command line: ``python -m app [train|predict|evaluate|models|gui]``; no subcommand starts the GUI.
 
-Results go to stdout as JSON (one object per line, or one list for ``models``);
-progress goes to stdout as readable lines, with a live bar on stderr when it is a
-terminal. A mistake the user can fix exits with status 2 and one line on stderr: a bad
-argument (checked here, with its range), a file that cannot be used, a store that cannot be
-written (a trained model is then kept in another folder, named in that line).
+Results go to stdout as JSON, and nothing else does (one object per line, or one list
+for ``models``), so the output pipes into ``jq``; progress goes to stderr as readable lines,
+with a live bar when it is a terminal. A mistake the user can fix exits with status 2 and
+one line on stderr: a bad argument (checked here, with its range), a file that cannot be
+used, a store that cannot be written (a trained model is then kept in another folder, named
+in that line).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from models.config import DEFAULT_PRESET, PRESETS, preset
@@ -86,12 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True,
                        help="'imdb' (Keras download), 'stanford' (archive download), an aclImdb folder or "
                             ".tar.gz, or a .csv with text and label columns")
-    train.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                       help=f"hyperparameter preset (default: {DEFAULT_PRESET}, the specified model)")
+    train.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
+                       help=f"hyperparameter preset: {', '.join(PRESETS)} (default: {DEFAULT_PRESET}, the "
+                            "specified model)")
     train.add_argument("--limit", type=_whole(2, "one review of each label"),
                        help="use at most N reviews per split (balanced), for a quick run")
     train.add_argument("--name", help="name in the model store (default: the preset and date)")
-    train.add_argument("--validation", choices=["test", "split"], help="validate on the test split or a held-out part")
+    train.add_argument("--validation", choices=["split", "test"],
+                       help="which reviews choose the best epoch: split (the default: a part of the training "
+                            "reviews held out; the test split is scored once at the end) or test (the tutorials' "
+                            "way: the test split itself, so the test accuracy is optimistic)")
     train.add_argument("--no-xla", action="store_true", help="run the train and test steps without XLA compilation")
     train.add_argument("--output", type=Path, metavar="DIR",
                        help="where to keep the trained model if the model store cannot take it (default: a new "
@@ -108,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write the JSON lines to FILE (whole or not at all) instead of stdout")
     predict.add_argument("text", nargs="*", help="review texts; with none and no --file, lines from stdin")
     predict.add_argument("--explain", action="store_true",
-                         help="add each word's contribution to the score (how much P(positive) drops when the "
-                              "model reads it as an unknown word), in reading order, and the top words each way")
+                         help="add each word's contribution to the score in log-odds (logit(P) minus logit(P) when "
+                              "the model reads the word as unknown), in reading order, and the top words each way")
 
     evaluate = sub.add_parser(
         "evaluate", help="score a data set's test split once: one JSON object with accuracy, ROC AUC, log loss, the "
@@ -208,12 +213,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         changes["jit_compile"] = False
     config = chosen.config.with_changes(**changes).validated()
 
-    print(f"Loading {args.data} ...", flush=True)
-    data = load_source(args.data, progress=lambda msg: print(msg, flush=True))
+    _say(f"Loading {args.data} ...")
+    data = load_source(args.data, progress=_say)
     data = data.limited(args.limit)
     s = data.summary()
-    print(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
-          f"{s['test']:,} test ({s['test_positive']:,} positive)", flush=True)
+    _say(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
+         f"{s['test']:,} test ({s['test_positive']:,} positive)")
 
     stop = threading.Event()
 
@@ -237,7 +242,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         info = store.save(result.model, result.vocabulary, metadata, name)
     except StoreWriteError as exc:
         raise UserFacingError(_keep_elsewhere(result, metadata, name, args.output, store.root, exc.reason)) from None
-    print(f"Saved as {info.name!r} in {info.path}", flush=True)
+    _say(f"Saved as {info.name!r} in {info.path}")
     _emit({"name": info.name, "id": info.id, **result.summary()})
     return 0
 
@@ -261,8 +266,13 @@ def _keep_elsewhere(result, metadata, name: str, output: Path | None, root: Path
             f"--model {kept.path}, or copy that folder into {root} once it is writable.")
 
 
+def _say(message: str) -> None:
+    """Progress for a person: on stderr, so stdout carries only JSON (``... | jq`` works)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 class _ConsoleProgress:
-    """Epoch lines on stdout; a live batch bar on stderr when it is a terminal."""
+    """Epoch lines on stderr, with a live batch bar when stderr is a terminal (stdout is for JSON)."""
 
     def __init__(self) -> None:
         self.live = sys.stderr.isatty()
@@ -282,11 +292,11 @@ class _ConsoleProgress:
             if self.live:
                 print("\r" + " " * 100 + "\r", end="", file=sys.stderr)
             lg = p.logs
-            print(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', 0):.4f} acc {lg.get('accuracy', 0):.4f} "
-                  f"val_loss {lg.get('val_loss', 0):.4f} val_acc {lg.get('val_accuracy', 0):.4f} "
-                  f"({p.elapsed_seconds:.0f} s elapsed)", flush=True)
+            _say(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', 0):.4f} acc {lg.get('accuracy', 0):.4f} "
+                 f"val_loss {lg.get('val_loss', 0):.4f} val_acc {lg.get('val_accuracy', 0):.4f} "
+                 f"({p.elapsed_seconds:.0f} s elapsed)")
         elif p.phase in (t.PREPARING, t.EVALUATING) and p.message:
-            print(p.message + " ...", flush=True)
+            _say(p.message + " ...")
 
 
 def _clock(seconds: float) -> str:
@@ -317,7 +327,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         texts = (line.rstrip("\n") for line in bounded_lines(sys.stdin, "standard input") if line.strip())
     elif not args.text:
         raise EmptyReviewError("Nothing to score: give review text, --file PATH, or lines on stdin.")
+    texts = _with_words(texts)
     predictor = Predictor.from_store(_store(), args.model)
+    model = {"model": predictor.name}  # which model scored: the newest one unless --model says
     progress = _CountProgress(live=args.file is not None and sys.stderr.isatty())
     with _output(args.output) as out:
         if args.explain:
@@ -325,12 +337,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
             for text in texts:  # one at a time, so each line appears as soon as it is ready
                 explanation = explain(predictor, text)
-                out.write(json.dumps(explanation.prediction.to_json() | explanation.to_json()) + "\n")
+                out.write(json.dumps(model | explanation.prediction.to_json() | explanation.to_json()) + "\n")
                 out.flush()
                 progress(1)
         else:
             for chunk in predictor.predict_chunks(texts):
-                out.write("".join(json.dumps(p.to_json()) + "\n" for p in chunk))
+                out.write("".join(json.dumps(model | p.to_json()) + "\n" for p in chunk))
                 out.flush()
                 progress(len(chunk))
         progress.finish()
@@ -376,6 +388,19 @@ class _CountProgress:
             print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
 
 
+def _with_words(texts: Iterable[str]) -> Iterator[str]:
+    """The texts, refusing one without a single word: the model would score only its start mark, a
+    verdict on nothing."""
+    from models.errors import EmptyReviewError
+    from models.vocabulary import tokenize
+
+    for number, text in enumerate(texts, 1):
+        if not tokenize(text):
+            raise EmptyReviewError(f"No words to score in review {number} ({text.strip()[:40]!r}): the model "
+                                   "reads words, and it has only punctuation or symbols.")
+        yield text
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.datasets import load_source
     from models.evaluation import evaluate, metrics
@@ -383,8 +408,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.threshold <= 1.0:  # also refuses nan
         raise UserFacingError(f"--threshold must be between 0 and 1, not {args.threshold}.")
-    if args.limit is not None and args.limit < 1:
-        raise UserFacingError(f"--limit must be at least 1, not {args.limit}.")
     predictor = Predictor.from_store(_store(), args.model)
     data = load_source(args.data).limited(args.limit)
     evaluation = evaluate(predictor, data)

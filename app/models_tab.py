@@ -51,8 +51,11 @@ from models.keras_interop import (
 from models.metadata import ModelMetadata
 from models.store import ARCHIVE_SUFFIX, ModelInfo, ModelStore
 
-COLUMNS = ("Name", "Created", "Preset", "Data", "Test accuracy", "Best epoch", "Status")
-NAME, CREATED, PRESET, DATA, ACCURACY, EPOCH, STATUS = range(len(COLUMNS))
+COLUMNS = ("Name", "Created", "Preset", "Data", "Validation accuracy", "Test accuracy", "Best epoch",
+           "Epoch chosen on", "Status")
+NAME, CREATED, PRESET, DATA, VAL_ACCURACY, ACCURACY, EPOCH, CHOSEN_ON, STATUS = range(len(COLUMNS))
+# What chose a model's best epoch, in words (ModelInfo.summary()'s "validated_on").
+VALIDATED_ON_TEXT = {"split": "held-out training reviews", "test": "the test split (test accuracy optimistic)"}
 ID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ARCHIVE_FILTER = f"Sentiment Studio models (*{ARCHIVE_SUFFIX} *.zip);;All files (*)"
@@ -212,7 +215,7 @@ class ModelsTab(QWidget):
                 if col == NAME and _renamable(info):
                     flags |= Qt.ItemFlag.ItemIsEditable
                 item.setFlags(flags)
-                if col in (ACCURACY, EPOCH):
+                if col in (VAL_ACCURACY, ACCURACY, EPOCH):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if info.damaged:
                     item.setForeground(muted)
@@ -508,8 +511,9 @@ def _renamable(info: ModelInfo) -> bool:
 def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
     """(text, sort key) per column."""
     summary = info.summary()
-    accuracy = summary.get("test_accuracy")
-    accuracy = float(accuracy) if isinstance(accuracy, (int, float)) else None
+    accuracy, val_accuracy = (float(v) if isinstance(v, (int, float)) else None
+                              for v in (summary.get("test_accuracy"), summary.get("validation_accuracy")))
+    chosen_on = VALIDATED_ON_TEXT.get(str(summary.get("validated_on")), "")
     epoch = summary.get("best_epoch")
     epoch = int(epoch) if isinstance(epoch, (int, float)) else None
     if info.damaged:
@@ -528,8 +532,10 @@ def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
         (format_created(info.created), info.created),
         (preset, preset),
         (source, source.casefold()),
+        ("" if val_accuracy is None else f"{val_accuracy:.1%}", val_accuracy),
         ("" if accuracy is None else f"{accuracy:.1%}", accuracy),
         ("" if epoch is None else str(epoch), epoch),
+        (chosen_on, chosen_on),
         (status, status),
     ]
 
@@ -556,6 +562,11 @@ def _details_html(info: ModelInfo) -> str:
         rows.append(("Data", f"{data.get('source')} ({data.get('train', '?')} train, "
                              f"{data.get('test', '?')} test reviews)"))
     results = meta.results
+    summary = info.summary()
+    if summary.get("validated_on") in VALIDATED_ON_TEXT:
+        rows.append(("Best epoch chosen on", VALIDATED_ON_TEXT[summary["validated_on"]]))
+    if isinstance(summary.get("validation_accuracy"), float):
+        rows.append(("Validation accuracy", f"{summary['validation_accuracy']:.1%}"))
     for key, label in (("test_accuracy", "Test accuracy"), ("test_loss", "Test loss"),
                        ("best_epoch", "Best epoch"), ("epochs_completed", "Epochs trained"),
                        ("seconds_per_epoch", "Seconds per epoch")):

@@ -164,6 +164,20 @@ class ModelMetadata:
         return self.results.get("test_accuracy")  # type: ignore[return-value]
 
     @property
+    def validated_on(self) -> str | None:
+        """Which reviews chose the best epoch: "split" (held out from training) or "test" (the tutorials'
+        way). Models saved before this was recorded say it in their config."""
+        value = self.results.get("validated_on") or self.config.get("validation")
+        return value if isinstance(value, str) else None
+
+    @property
+    def validation_accuracy(self) -> float | None:
+        value = self.results.get("validation_accuracy")
+        if value is None and self.validated_on == "test":
+            value = self.test_accuracy  # one figure: it chose the epoch and was reported
+        return value  # type: ignore[return-value]  # checked to be a number in [0, 1]
+
+    @property
     def best_epoch(self) -> int | None:
         return self.results.get("best_epoch")  # type: ignore[return-value]
 
@@ -213,9 +227,10 @@ class ModelMetadata:
             if problem:
                 raise MetadataError(f"config: {problem}")
         results = _section(data, "results")
-        accuracy = results.get("test_accuracy")
-        if accuracy is not None and (isinstance(accuracy, (bool, str)) or not 0.0 <= accuracy <= 1.0):
-            raise MetadataError(f"results.test_accuracy must be between 0 and 1 (got {_shown(accuracy)})")
+        for key in ("test_accuracy", "validation_accuracy"):
+            accuracy = results.get(key)
+            if accuracy is not None and (isinstance(accuracy, (bool, str)) or not 0.0 <= accuracy <= 1.0):
+                raise MetadataError(f"results.{key} must be between 0 and 1 (got {_shown(accuracy)})")
         epoch = results.get("best_epoch")
         if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)
                                   or not 1 <= epoch <= MAX_HISTORY_EPOCHS):

@@ -76,6 +76,8 @@ class ModelInfo:
             "created": self.created,
             "preset": m.preset if m else None,
             "source": m.source if m else None,
+            "validated_on": m.validated_on if m else None,  # "split" (held-out training reviews) or "test"
+            "validation_accuracy": m.validation_accuracy if m else None,
             "test_accuracy": m.test_accuracy if m else None,
             "best_epoch": m.best_epoch if m else None,
             "kind": m.kind if m else None,  # "trained", or "imported" for a model trained with plain Keras
@@ -436,6 +438,10 @@ class ModelStore:
         new_name = clean_name(new_name)
         if not new_name:
             raise ModelStoreError("A model name needs at least one visible character.")
+        builtin = [i.name for i in self.list() if i.builtin]
+        if any(new_name.casefold() == name.casefold() for name in builtin) or "(built-in)" in new_name.casefold():
+            raise ModelStoreError(f"{new_name!r} would look like the model that ships with the app; "
+                                  "choose a name without \"(built-in)\".")
         if new_name.casefold() != info.name.casefold():
             new_name = self.unique_name(new_name)
         try:

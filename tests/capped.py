@@ -51,10 +51,14 @@ _TF_NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4}
 
 
 def refused(proc: subprocess.CompletedProcess, *fragments: str) -> str:
-    """Assert exit 2 with one readable line on stderr holding every fragment; returns that line."""
+    """Assert exit 2 with one readable error line on stderr holding every fragment; returns that line.
+    Progress lines before it ("Loading ...": stderr carries progress, stdout only JSON) are allowed;
+    a second error line, or anything after the error, is not."""
     lines = [line for line in proc.stderr.strip().splitlines() if not _TF_NATIVE_LOG.match(line)]
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    assert errors == [len(lines) - 1], proc.stderr[-2000:]
+    lines = lines[-1:]
     assert "Traceback" not in proc.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
