@@ -137,7 +137,7 @@ def _section(data: Mapping[str, Any], key: str, *, scalars_only: bool = False) -
         if item is not None and check is not None and not check[0](item):
             raise MetadataError(f"{key}.{name} must be {check[1]} (got {_shown(item)})")
         if key == "config" and (problem := limit_problem(name, item)) and item is not None:
-            raise MetadataError(f"config: {problem}")
+            raise MetadataError(f"config: {problem.rstrip('.')}")
         out[name] = _scalar(item, f"{key}.{name}") if scalars_only or check is not None else item
     return out
 
