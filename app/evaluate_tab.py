@@ -50,6 +50,7 @@ from models.prediction import NEGATIVE, POSITIVE, Predictor
 from models.store import ModelInfo, ModelStore
 
 SLIDER_STEPS = 1000  # the threshold moves in steps of 0.001
+SECOND_MODEL_COLUMN = 2  # in the reviews table: shown only when two models are compared
 NO_DATA_HINT = "an aclImdb folder or .tar.gz, a .csv, or 'imdb' / 'stanford' (downloads)"
 
 # What the reviews table shows: (label, actual, predicted); None = every wrong review.
@@ -169,14 +170,15 @@ class EvaluateTab(QWidget):
         self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.metrics_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.metrics_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.metrics_table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.metrics_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.metrics_note = QLabel()
         self.metrics_note.setWordWrap(True)
         self.metrics_note.hide()
 
         self.confusion_table = QTableWidget(2, 2)
-        self.confusion_table.setHorizontalHeaderLabels(["Predicted negative", "Predicted positive"])
-        self.confusion_table.setVerticalHeaderLabels(["Actually negative", "Actually positive"])
+        self.confusion_table.setHorizontalHeaderLabels(["Predicted\nnegative", "Predicted\npositive"])
+        self.confusion_table.setVerticalHeaderLabels(["Actually\nnegative", "Actually\npositive"])
         self.confusion_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.confusion_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -212,6 +214,7 @@ class EvaluateTab(QWidget):
         top.addWidget(self.plots)
         top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 3)
+        top.setSizes([520, 880])
 
         # The reviews, and why one got its score.
         self.evaluate_button = QPushButton("E&valuate")
@@ -233,7 +236,8 @@ class EvaluateTab(QWidget):
         reviews_layout = QVBoxLayout(reviews_box)
         reviews_layout.addLayout(show_row)
         reviews_layout.addWidget(self.panel, 1)
-        self.explanation = ExplanationView(intro="What the first model read, and which words moved its score:")
+        self.explanation = ExplanationView(intro="What the first model read, and which words moved its score:",
+                                           compact=True)
         self.explanation.show_message("Select a review", "Its words appear here, coloured by how they moved the score.")
         why_box = QGroupBox("Why")
         QVBoxLayout(why_box).addWidget(self.explanation)
@@ -246,8 +250,9 @@ class EvaluateTab(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(bottom)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([520, 340])
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.splitter, 1)
@@ -434,6 +439,7 @@ class EvaluateTab(QWidget):
         self.metrics_table.setColumnCount(len(self.evaluations))
         self.metrics_table.setHorizontalHeaderLabels([e.model_name for e in self.evaluations])
         self.show_combo.model().item(SHOW_DISAGREE).setEnabled(len(self.evaluations) > 1)
+        self.panel.table.setColumnHidden(SECOND_MODEL_COLUMN, len(self.evaluations) < 2)
         if len(self.evaluations) < 2 and self.show_combo.currentData() == SHOW_DISAGREE:
             self.show_combo.setCurrentIndex(SHOW_WRONG)
         self._apply_threshold()
@@ -492,6 +498,9 @@ class EvaluateTab(QWidget):
                 item = QTableWidgetItem(show(m))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.metrics_table.setItem(r, c, item)
+        table = self.metrics_table  # tall enough for every row: no scrolling for the last figure
+        table.setMinimumHeight(table.horizontalHeader().height() + table.verticalHeader().length()
+                               + 2 * table.frameWidth())
         notes = [n for n in (self._metrics[0].roc_auc_note,) if n]
         if any(c.precision is None for m in self._metrics for c in m.per_class.values()):
             notes.append("\"-\": undefined at this threshold (no review was predicted in that class).")

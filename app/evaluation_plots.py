@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
 
 from app.plots import themed_plot
 from models import evaluation as ev
@@ -42,14 +43,24 @@ class EvaluationPlots(QTabWidget):
         chance = pg.mkPen(DIAGONAL_COLOR, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
         for plot in (self.roc_plot, self.calibration_plot):
             plot.plot([0, 1], [0, 1], pen=chance)
-        self.legends = [plot.addLegend(offset=(-10, 10) if plot is not self.pr_plot else (-10, -10))
-                        for plot in (self.roc_plot, self.pr_plot, self.calibration_plot)]
+        # Each legend in the corner its curves leave empty: ROC curves hug the top left, precision-recall
+        # curves fall towards the bottom right, calibration points follow the diagonal.
+        palette = QApplication.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        backing = QColor(palette.color(QPalette.ColorRole.Base))
+        backing.setAlpha(220)
+        self.legends = [plot.addLegend(offset=offset, labelTextColor=text, brush=pg.mkBrush(backing),
+                                       pen=pg.mkPen(palette.color(QPalette.ColorRole.Mid)))
+                        for plot, offset in ((self.roc_plot, (-10, -10)), (self.pr_plot, (10, -10)),
+                                             (self.calibration_plot, (10, 10)))]
         self.roc_curves, self.pr_curves, self.calibration_curves = [], [], []
         self.roc_markers, self.pr_markers = [], []
         for color in MODEL_COLORS:
             pen = pg.mkPen(color, width=2)
             self.roc_curves.append(self.roc_plot.plot([], [], pen=pen))
             self.pr_curves.append(self.pr_plot.plot([], [], pen=pen))
+            for curve in (self.roc_curves[-1], self.pr_curves[-1]):  # 25,000 points: draw what the pixels show
+                curve.setDownsampling(auto=True, method="peak")
             self.calibration_curves.append(self.calibration_plot.plot([], [], pen=pen, symbol="o", symbolSize=7,
                                                                        symbolBrush=color))
             for plot, markers in ((self.roc_plot, self.roc_markers), (self.pr_plot, self.pr_markers)):

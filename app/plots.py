@@ -22,10 +22,11 @@ import math
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import QBuffer, QIODevice, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from models.atomic_write import atomic_write
 from models.errors import UserFacingError
 
 TRAIN_COLOR = "#1f77b4"
@@ -356,13 +357,19 @@ class TrainingPlots(QWidget):
     # -- export -----------------------------------------------------------------------------
     def export_png(self, path: Path) -> None:
         self.flush()
-        pixmap = self.grab()
-        if not pixmap.save(str(path), "PNG"):
-            raise UserFacingError(f"Could not write {path}. Check that the folder is writable.")
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self.grab().save(buffer, "PNG"):
+            raise UserFacingError(f"Could not draw the plots into {path.name}.")
+        try:
+            with atomic_write(path) as f:  # whole or not at all, as every file the app writes
+                f.write(bytes(buffer.data()))
+        except OSError as exc:
+            raise UserFacingError(f"Could not write {path} ({exc.strerror or exc}).") from None
 
     def export_csv(self, path: Path) -> None:
         try:
-            with open(path, "w", newline="", encoding="utf-8") as f:
+            with atomic_write(path, "w", newline="", encoding="utf-8") as f:
                 w = csv.writer(f)
                 w.writerow(["epoch", "loss", "accuracy", "val_loss", "val_accuracy"])
                 for i in range(len(self.history["loss"])):

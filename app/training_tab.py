@@ -763,7 +763,7 @@ class TrainingTab(QWidget):
         self.compare_combo.clear()
         self.compare_combo.addItem("(none)", None)
         for info in self.store.list():
-            if info.damaged is None and info.metadata.get("history", {}).get("val_accuracy"):
+            if info.damaged is None and info.metadata and info.metadata.history.get("val_accuracy"):
                 self.compare_combo.addItem(info.name, info.id)
         index = self.compare_combo.findData(current)
         self.compare_combo.setCurrentIndex(max(0, index))
@@ -778,7 +778,7 @@ class TrainingTab(QWidget):
         except UserFacingError as exc:
             self.status_message.emit(str(exc))
             return
-        self.plots.set_overlays([(info.name, info.metadata.get("history", {}))])
+        self.plots.set_overlays([(info.name, info.metadata.history if info.metadata else {})])
 
     @Slot()
     def export_png(self) -> None:

@@ -65,17 +65,31 @@ _LIMITS: list[tuple[str, float, float, str]] = [
 ]
 
 
+# NumPy's seeds (and so Keras') are unsigned 32-bit integers.
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def limit_problem(name: str, value: object) -> str | None:
+    """Why ``value`` is outside the range training accepts for the whole-number field ``name``,
+    or None when it is inside (or ``name`` has no range); also used to check stored models."""
+    for field_name, low, high, why in _LIMITS:
+        if field_name != name:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} must be a whole number, got {value!r}."
+        if value < low:
+            return f"{name} must be at least {low:g} ({why}); got {value}."
+        if value > high:
+            return f"{name} must be at most {high:g}; got {value}."
+    return None
+
+
 def validation_problems(config: TrainingConfig) -> list[str]:
     """Readable reasons why ``config`` cannot be trained, empty when it can."""
-    problems: list[str] = []
-    for name, low, high, why in _LIMITS:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{name} must be a whole number, got {value!r}.")
-        elif value < low:
-            problems.append(f"{name} must be at least {low:g} ({why}); got {value}.")
-        elif value > high:
-            problems.append(f"{name} must be at most {high:g}; got {value}.")
+    problems = [p for name, *_ in _LIMITS if (p := limit_problem(name, getattr(config, name)))]
+    seed = config.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        problems.append(f"seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]:,}; got {seed!r}.")
     for name in ("dropout", "recurrent_dropout"):
         value = getattr(config, name)
         if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:

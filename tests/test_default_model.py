@@ -27,7 +27,7 @@ def test_listed_as_builtin_and_used_when_the_store_is_empty(store):
     (info,) = store.list()
     assert info.builtin and info.name == "IMDB LSTM (built-in)" and info.damaged is None
     assert store.newest().id == info.id
-    meta = info.metadata
+    meta = info.metadata.to_json()
     assert meta["results"]["test_accuracy"] >= 0.83 and meta["results"]["best_epoch"] >= 1
     # The specified hyperparameters (jit_compile is how the steps ran, not what was trained), validated
     # the tutorial's way: its best epoch was chosen on the test split, and it says so.

@@ -123,7 +123,7 @@ def test_close_with_a_finished_epoch_saves_it_when_asked(qtbot, window, tiny_csv
         window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
     (info,) = window.store.list()
-    assert info.metadata["results"]["epochs_completed"] >= 1
+    assert info.metadata.results["epochs_completed"] >= 1
 
 
 def test_close_while_running_saves_the_finished_epochs(qtbot, window, tiny_csv, monkeypatch):

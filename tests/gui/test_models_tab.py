@@ -1,6 +1,7 @@
 """The Models tab, driven offscreen with a tiny model trained once for the module."""
 
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -103,7 +104,7 @@ def test_rows_show_the_stored_models(tab, store):
     assert tab.table.item(row, CREATED).text() == format_created(info.created)
     assert tab.table.item(row, PRESET).text() == "imdb-lstm"
     assert tab.table.item(row, DATA).text() == "tiny.csv"  # the file name, not the whole path
-    results = info.metadata["results"]
+    results = info.metadata.results
     assert tab.table.item(row, ACCURACY).text() == f"{results['test_accuracy']:.1%}"
     assert tab.table.item(row, VAL_ACCURACY).text() == f"{results['validation_accuracy']:.1%}"
     assert tab.table.item(row, EPOCH).text() == str(results["best_epoch"])
@@ -184,11 +185,12 @@ def test_built_in_models_are_read_only(qtbot, tmp_path, trained, make_tab, dialo
     select(tab, "IMDB LSTM (built-in)")
     row = row_of(tab, "IMDB LSTM (built-in)")
     assert tab.table.item(row, STATUS).text() == BUILTIN_STATUS
-    shipped_meta = {**shipped.metadata, "config": {**shipped.metadata["config"], "validation": "test"}}
+    meta = shipped.metadata
     # A model saved before results said what chose the epoch: its config says it.
-    shipped_meta["results"] = {k: v for k, v in shipped_meta["results"].items()
-                               if k not in ("validation_accuracy", "validated_on")}
-    old = ModelInfo(shipped.id, shipped.path, "old", "", shipped_meta).summary()
+    old_meta = replace(meta, config={**meta.config, "validation": "test"},
+                       results={k: v for k, v in meta.results.items() if k not in ("validation_accuracy",
+                                                                                    "validated_on")})
+    old = ModelInfo(shipped.id, shipped.path, "old", "", old_meta).summary()
     assert old["validated_on"] == "test" and old["validation_accuracy"] == old["test_accuracy"]
     assert not tab.table.item(row, NAME).flags() & Qt.ItemFlag.ItemIsEditable
     assert not tab.delete_button.isEnabled() and not tab.rename_button.isEnabled()
@@ -346,8 +348,8 @@ def test_a_keras_model_is_imported_through_its_dialog(qtbot, tab, store, keras_f
         tab.import_model_dialog()
     assert len(shown) == 1 and shown[0].name_edit.placeholderText() == "tutorial"
     info = tab.selected_model()
-    assert info.name == "from keras" and info.metadata["kind"] == "imported"
-    assert info.metadata["config"]["maxlen"] == 10  # the model's own length
+    assert info.name == "from keras" and info.metadata.kind == "imported"
+    assert info.metadata.maxlen == 10  # the model's own length
     status = tab.table.item(row_of(tab, "from keras"), STATUS).text()
     assert status.startswith("Imported from tutorial.h5, ")
     details = tab.details.toPlainText()

@@ -92,13 +92,13 @@ def test_train_two_epochs_through_the_button(qtbot, tab, tiny_csv):
     assert tab.plots.best_epoch in (1, 2) and tab.plots.best_lines[0].isVisible()
     # One sentence, true after the save: what ran, what was kept and why, its scores, where it went.
     summary = tab.summary.text()
-    results = info.metadata["results"]
+    results = info.metadata.results
     assert summary.startswith("<b>Finished</b> 2 epochs in ") and summary.count("<b>") == 2  # finished, the name
     assert f"kept epoch {results['best_epoch']}, chosen on held-out training reviews" in summary
     assert f"test accuracy {results['test_accuracy']:.1%}" in summary
     assert summary.endswith("saved as <b>gui model</b>.") and "Save model" not in summary
     assert "Finished 2 epochs in " in tab.log.toPlainText() and "<b>" not in tab.log.toPlainText()
-    assert info.metadata["preset"] == "custom (from imdb-lstm)"  # the tiny form is not the preset
+    assert info.metadata.preset == "custom (from imdb-lstm)"  # the tiny form is not the preset
     assert tab.progress.value() == 1000
     assert not tab.is_training() and tab.train_button.isEnabled()
     assert tab.compare_combo.findData(info.id) >= 0
@@ -197,7 +197,7 @@ def test_reviews_to_use_limits_the_run(qtbot, tab, tiny_csv):
     with qtbot.waitSignal(tab.model_saved, timeout=120_000) as saved:
         tab.start_training()
         tab.run.worker.progress.connect(events.append)
-    data = tab.store.find(saved.args[0]).metadata["data"]
+    data = tab.store.find(saved.args[0]).metadata.data
     assert (data["train"], data["test"], data["train_positive"]) == (40, 40, 20)
     assert tab.limit_box.specialValueText() == "all" and tab.limit_box.minimum() == 0
 
