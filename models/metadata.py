@@ -206,22 +206,23 @@ class ModelMetadata:
         return self.results.get("test_accuracy")  # type: ignore[return-value]
 
     @property
+    def best_epoch(self) -> int | None:
+        return self.results.get("best_epoch")  # type: ignore[return-value]
+
+    @property
     def validated_on(self) -> str | None:
         """Which reviews chose the best epoch: "split" (held out from training) or "test" (the tutorials'
-        way). Models saved before this was recorded say it in their config."""
+        way). Models saved before the results said so have it in their config."""
         value = self.results.get("validated_on") or self.config.get("validation")
-        return value if isinstance(value, str) else None
+        return value if value in ("split", "test") else None
 
     @property
     def validation_accuracy(self) -> float | None:
+        """The best epoch's validation accuracy; for a model validated on the test split, its test accuracy."""
         value = self.results.get("validation_accuracy")
         if value is None and self.validated_on == "test":
             value = self.test_accuracy  # one figure: it chose the epoch and was reported
-        return value  # type: ignore[return-value]  # checked to be a number in [0, 1]
-
-    @property
-    def best_epoch(self) -> int | None:
-        return self.results.get("best_epoch")  # type: ignore[return-value]
+        return value if isinstance(value, float) else None
 
     @property
     def imported_keras(self) -> bool:
