@@ -1,6 +1,6 @@
 """The real window's Evaluate tab on the built-in model and the shared archive's 25,000 test reviews:
 times the pass (archive read included), opens the false negatives, explains the surest one, and saves
-a screenshot.
+a screenshot; then the Predict tab on a clearly negative review (the README's two screenshots).
 
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python -m tests.e2e.evaluate_screenshot --out shots
 """
@@ -16,6 +16,10 @@ from pathlib import Path
 
 from tests.e2e.screenshots import ARCHIVE
 
+CONFIDENT_NEGATIVE = ("I wanted to like this film, but it is a mess from start to finish. The plot is boring and "
+                      "predictable, the acting is terrible, and the dialogue is so bad that people in my row "
+                      "laughed at the serious scenes. Two hours I will never get back: a complete waste of time.")
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,7 +34,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.gui import create_application, create_window
-    from app.main_window import TAB_EVALUATE
+    from app.main_window import TAB_EVALUATE, TAB_PREDICT
 
     app = create_application()
     QCoreApplication.setOrganizationName("SentimentStudioE2E")  # keep the user's own settings untouched
@@ -76,6 +80,14 @@ def main() -> int:
     m = tab.metrics()[0]
     print(f"accuracy {m.accuracy:.4f}, ROC AUC {m.roc_auc:.4f}, log loss {m.log_loss:.4f}, confusion {m.confusion}")
     shot("evaluate")
+
+    window.tabs.setCurrentIndex(TAB_PREDICT)
+    predictions = []
+    window.predict_tab.prediction_ready.connect(predictions.append)
+    window.predict_tab.set_text(CONFIDENT_NEGATIVE)
+    wait_until(lambda: bool(predictions), 60, "a prediction")
+    print(f"prediction: {predictions[-1].label} {predictions[-1].probability:.4f}")
+    shot("predict")
     window.close()
     return 0
 
