@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -58,9 +59,10 @@ def bundle(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def clean_env(tmp_path) -> dict[str, str]:
-    """The environment of a first start on a fresh account: a new home, no Keras or app overrides."""
+    """The environment of a first start on a fresh account: a new home, no Keras, TensorFlow or app
+    overrides (so the app must quieten TensorFlow itself)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KERAS_", "XDG_", "SENTIMENT_STUDIO_", "PYQTGRAPH_"))}
+           if not k.startswith(("KERAS_", "TF_", "XDG_", "SENTIMENT_STUDIO_", "PYQTGRAPH_"))}
     home = tmp_path / "home"
     home.mkdir()
     env.update(HOME=str(home), USERPROFILE=str(home), APPDATA=str(home / "AppData" / "Roaming"),
@@ -87,6 +89,8 @@ def test_self_test_passes_from_source(clean_env):
                             capture_output=True, text=True, timeout=600)
     assert_clean(result)
     assert "self-test passed" in result.stdout and "from source" in result.stdout, result.stdout
+    assert result.stderr == "", f"TensorFlow's start-up logging reached the terminal:\n{result.stderr}"
+    assert re.search(r"TensorFlow \d+\.\d+\.\d+, (CPU build|GPU build \(CUDA [^)]*\)), running on ", result.stdout)
     assert not (Path(clean_env["HOME"]) / ".keras").exists(), "Keras wrote ~/.keras"
 
 
