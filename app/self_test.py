@@ -97,6 +97,11 @@ class SelfTest:
 
     def check_window(self) -> str:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from app.qt_platform import check_platform_libraries
+
+        problem = check_platform_libraries()
+        if problem is not None:  # as run_gui does: a readable failure, not Qt's abort
+            raise AssertionError(problem.removeprefix("error: "))
         from PySide6.QtCore import QSettings, QTimer, qInstallMessageHandler
         from PySide6.QtWidgets import QApplication
 
