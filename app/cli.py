@@ -62,10 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="add each word's contribution to the score (how much P(positive) drops when the "
                               "model reads it as an unknown word), in reading order, and the top words each way")
 
-    evaluate = sub.add_parser("evaluate", help="accuracy, loss and confusion matrix on a data set's test split")
+    evaluate = sub.add_parser(
+        "evaluate", help="score a data set's test split once: one JSON object with accuracy, ROC AUC, log loss, the "
+                         "confusion matrix and per-class precision, recall and F1")
     evaluate.add_argument("--model", help="stored model name, id or folder (default: the newest)")
     evaluate.add_argument("--data", required=True, help="as for train")
     evaluate.add_argument("--limit", type=int, help="use at most N test reviews (balanced)")
+    evaluate.add_argument("--threshold", type=float, default=0.5, metavar="T",
+                          help="predict positive when P(positive) >= T (default 0.5; between 0 and 1)")
+    evaluate.add_argument("--misclassified", type=Path, metavar="FILE.csv",
+                          help="write every review the model got wrong, the most confidently wrong first, with its "
+                               "true label and probability")
 
     sub.add_parser("models", help="list stored models as JSON")
 
@@ -236,12 +243,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.datasets import load_source
-    from models.evaluation import evaluate
+    from models.evaluation import evaluate, metrics
     from models.prediction import Predictor
 
+    if not 0.0 <= args.threshold <= 1.0:  # also refuses nan
+        raise UserFacingError(f"--threshold must be between 0 and 1, not {args.threshold}.")
+    if args.limit is not None and args.limit < 1:
+        raise UserFacingError(f"--limit must be at least 1, not {args.limit}.")
     predictor = Predictor.from_store(_store(), args.model)
     data = load_source(args.data).limited(args.limit)
-    _emit(evaluate(predictor, data).to_json())
+    evaluation = evaluate(predictor, data)
+    result = metrics(evaluation.labels, evaluation.probabilities, args.threshold)
+    out = {"model": predictor.name, "data": data.source, **result.to_json()}
+    if args.misclassified is not None:
+        from models.reports import EVALUATION_HEADER, evaluation_rows, write_csv
+
+        wrong = evaluation.misclassified(args.threshold)
+        try:
+            write_csv(args.misclassified, EVALUATION_HEADER, evaluation_rows(evaluation, wrong, args.threshold))
+        except OSError as exc:
+            raise UserFacingError(f"Could not write {args.misclassified}: {exc.strerror or exc}.") from None
+        out["misclassified"] = {"path": str(args.misclassified), "rows": len(wrong)}
+    _emit(out)
     return 0
 
 

@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, 
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from app.background import BackgroundTasks
+from app.model_cache import ModelCache
 from app.models_tab import ModelsTab
 from app.predict_tab import PredictTab
 from app.training_tab import TrainingTab
@@ -25,8 +26,10 @@ class MainWindow(QMainWindow):
         self.keras_ready = keras_runtime.is_loaded()
         self.setWindowTitle("Sentiment Studio")
 
+        # One cache of open models for every tab that scores, so a model loads once.
+        self.model_cache = ModelCache(store, self.tasks, self)
         self.train_tab = TrainingTab(store, self.tasks)
-        self.predict_tab = PredictTab(store, self.tasks)
+        self.predict_tab = PredictTab(store, self.tasks, cache=self.model_cache)
         self.models_tab = ModelsTab(store, self.tasks)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_tab, "&Train")
@@ -36,7 +39,7 @@ class MainWindow(QMainWindow):
 
         self.keras_label = QLabel("")
         self.statusBar().addPermanentWidget(self.keras_label)
-        for tab in (self.train_tab, self.predict_tab, self.models_tab):
+        for tab in (self.train_tab, self.predict_tab, self.models_tab, self.model_cache):
             tab.status_message.connect(self.show_status)
         self.train_tab.model_saved.connect(self._on_model_saved)
         self.train_tab.data_source_changed.connect(lambda spec: self.settings.setValue("data/source", spec))

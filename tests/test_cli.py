@@ -99,3 +99,43 @@ def test_help_lists_the_commands():
     assert proc.returncode == 0
     for cmd in ("train", "predict", "evaluate", "models"):
         assert cmd in proc.stdout
+
+
+def test_evaluate_prints_one_json_object_and_writes_the_misclassified(tiny_csv, monkeypatch, tmp_path):
+    import csv
+
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    wrong_csv = tmp_path / "wrong.csv"
+    proc = run_cli("evaluate", "--data", tiny_csv, "--misclassified", wrong_csv)  # the built-in model
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1
+    ev = json.loads(lines[0])
+    assert {"accuracy", "roc_auc", "log_loss", "threshold", "n", "confusion", "per_class", "model"} <= set(ev)
+    assert ev["model"] == "IMDB LSTM (built-in)" and ev["threshold"] == 0.5 and ev["n"] == 48
+    (tn, fp), (fn, tp) = ev["confusion"]
+    assert tn + fp + fn + tp == 48 and ev["accuracy"] == pytest.approx((tn + tp) / 48)
+    assert ev["per_class"]["positive"]["support"] == fn + tp
+    assert ev["per_class"]["negative"]["recall"] == pytest.approx(tn / (tn + fp))
+    with open(wrong_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == fp + fn == ev["misclassified"]["rows"]
+    for row in rows:
+        p = float(row["probability"])
+        assert row["true_label"] != row["predicted_label"]
+        assert (p >= 0.5) == (row["predicted_label"] == "positive")
+    margins = [abs(float(r["probability"]) - 0.5) for r in rows]
+    assert margins == sorted(margins, reverse=True)
+
+    strict = json.loads(run_cli("evaluate", "--data", tiny_csv, "--threshold", "0.9").stdout)
+    assert strict["threshold"] == 0.9
+    assert strict["confusion"][0][1] + strict["confusion"][1][1] <= fp + tp  # fewer predicted positive
+    assert strict["roc_auc"] == ev["roc_auc"] and strict["log_loss"] == ev["log_loss"]
+
+
+@pytest.mark.parametrize("args, fragment", [(["--threshold", "1.5"], "between 0 and 1"),
+                                            (["--threshold", "nan"], "between 0 and 1"),
+                                            (["--limit", "0"], "at least 1")])
+def test_evaluate_refuses_bad_arguments(args, fragment, tiny_csv, monkeypatch, tmp_path):
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    assert_user_error(run_cli("evaluate", "--data", tiny_csv, *args), fragment)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from models.errors import EmptyReviewError, ModelStoreError
-from models.evaluation import evaluate, score
+from models.evaluation import confusion, evaluate, log_loss, metrics
 from models.prediction import Predictor
 from models.store import ModelStore
 from models.training import training_metadata
@@ -158,7 +158,8 @@ def test_evaluate_confusion_matrix(tmp_path, trained):
     data, _ = trained
     store = ModelStore(tmp_path)
     save(store, trained)
-    result = evaluate(Predictor.from_store(store), data)
+    evaluation = evaluate(Predictor.from_store(store), data)
+    result = metrics(evaluation.labels, evaluation.probabilities)
     (tn, fp), (fn, tp) = result.confusion
     assert tn + fp + fn + tp == result.n == len(data.test)
     assert result.accuracy == pytest.approx((tn + tp) / result.n)
@@ -170,5 +171,5 @@ def test_score_matches_keras_loss():
     y = np.array([1, 0, 1, 0, 1])
     p = np.array([0.9, 0.2, 0.4, 0.0, 1.0])
     keras_loss = float(keras.losses.binary_crossentropy(y.astype("float32"), p.astype("float32")))
-    assert score(y, p).loss == pytest.approx(keras_loss, rel=1e-4)
-    assert score(y, p).confusion == [[2, 0], [1, 2]]
+    assert log_loss(y, p) == pytest.approx(keras_loss, rel=1e-4)
+    assert confusion(y, p) == [[2, 0], [1, 2]]

@@ -87,18 +87,18 @@ def test_typing_scores_positive_and_negative_reviews(qtbot, tab):
 
     p = score(qtbot, tab, "a great film, wonderful acting")
     assert p.label == POSITIVE and p.probability > 0.5
-    assert tab.result_title.text().startswith("Positive")
-    assert sentiment_colors(tab.palette())[POSITIVE].name() in tab.result_title.styleSheet()
-    assert tab.gauge.value() == pytest.approx(p.probability)
+    assert tab.explanation.result_title.text().startswith("Positive")
+    assert sentiment_colors(tab.palette())[POSITIVE].name() in tab.explanation.result_title.styleSheet()
+    assert tab.explanation.gauge.value() == pytest.approx(p.probability)
     assert p.tokens == ["a", "great", "film", "wonderful", "acting"]
-    assert "wonderful" in tab.tokens_view.toPlainText()
-    assert f"{p.probability:.3f}" in tab.score_label.text()
+    assert "wonderful" in tab.explanation.tokens_view.toPlainText()
+    assert f"{p.probability:.3f}" in tab.explanation.score_label.text()
 
     p = score(qtbot, tab, "An awful film. Terrible acting, I hated it.")
     assert p.label == NEGATIVE and p.probability < 0.5
-    assert tab.result_title.text().startswith("Negative")
-    assert sentiment_colors(tab.palette())[NEGATIVE].name() in tab.result_title.styleSheet()
-    assert tab.note_label.isHidden()
+    assert tab.explanation.result_title.text().startswith("Negative")
+    assert sentiment_colors(tab.palette())[NEGATIVE].name() in tab.explanation.result_title.styleSheet()
+    assert tab.explanation.note_label.isHidden()
 
 
 def test_a_burst_of_typing_is_scored_once(qtbot, ready_tab):
@@ -122,7 +122,7 @@ def test_text_changed_during_scoring_is_scored_when_it_ends(qtbot, ready_tab):
     qtbot.waitUntil(lambda: ready_tab.tasks.active() == 0, timeout=LOAD_TIMEOUT)
     assert len(seen) == 1  # the stale result of "a great film" is never shown
     assert seen[0].tokens == ["an", "awful", "film", "terrible", "acting"] and seen[0].label == NEGATIVE
-    assert ready_tab.result_title.text().startswith("Negative")
+    assert ready_tab.explanation.result_title.text().startswith("Negative")
 
 
 def test_empty_text_shows_a_calm_message(qtbot, ready_tab):
@@ -130,25 +130,27 @@ def test_empty_text_shows_a_calm_message(qtbot, ready_tab):
     with qtbot.assertNotEmitted(ready_tab.prediction_ready, wait=2 * predict_tab.DEBOUNCE_MS):
         ready_tab.set_text("   \n\t ")
         ready_tab.predict_now()
-    assert ready_tab.result_title.text() == EMPTY_MESSAGE
-    assert ready_tab.gauge.value() is None and ready_tab.tokens_view.toPlainText() == ""
+    assert ready_tab.explanation.result_title.text() == EMPTY_MESSAGE
+    assert ready_tab.explanation.gauge.value() is None and ready_tab.explanation.tokens_view.toPlainText() == ""
 
 
 def test_a_review_without_known_words_says_the_score_means_little(qtbot, ready_tab):
     p = score(qtbot, ready_tab, "Zyzzyva quixotic flibbertigibbet!")
     assert p.known_tokens == 0 and p.oov_tokens == 3
-    assert NO_KNOWN_WORD_NOTE in ready_tab.note_label.text() and not ready_tab.note_label.isHidden()
-    assert "line-through" in ready_tab.tokens_view.toHtml()  # unknown words are marked
-    ready_tab.show_ids.setChecked(True)
-    assert "quixotic2" in ready_tab.tokens_view.toPlainText().replace(" ", "")  # id 2 shown after the word
+    note = ready_tab.explanation.note_label
+    assert NO_KNOWN_WORD_NOTE in note.text() and not note.isHidden()
+    assert "line-through" in ready_tab.explanation.tokens_view.toHtml()  # unknown words are marked
+    ready_tab.explanation.show_ids.setChecked(True)
+    assert "quixotic2" in ready_tab.explanation.tokens_view.toPlainText().replace(" ", "")  # id 2 shown after the word
 
 
 def test_a_long_review_says_how_much_was_cut(qtbot, ready_tab):
     text = " ".join(["the movie was great"] * 25)  # 100 words, the tiny model reads 24
     p = score(qtbot, ready_tab, text)
     assert p.truncated and len(p.tokens) == 24
-    assert "has 100 words; the model reads only the last 24, so the first 76 were cut" in ready_tab.note_label.text()
-    assert "[76 words cut]" in ready_tab.tokens_view.toPlainText()
+    note = ready_tab.explanation.note_label.text()
+    assert "has 100 words; the model reads only the last 24, so the first 76 were cut" in note
+    assert "[76 words cut]" in ready_tab.explanation.tokens_view.toPlainText()
 
 
 def test_an_empty_store_says_how_to_get_a_model(qtbot, tmp_path, make_tab):
@@ -160,7 +162,7 @@ def test_an_empty_store_says_how_to_get_a_model(qtbot, tmp_path, make_tab):
     with qtbot.assertNotEmitted(tab.prediction_ready, wait=2 * predict_tab.DEBOUNCE_MS):
         tab.set_text("a great film")
         tab.predict_now()
-    assert tab.result_title.text() == NO_MODEL_TITLE
+    assert tab.explanation.result_title.text() == NO_MODEL_TITLE
 
     (empty.root / "broken").mkdir(parents=True)  # only a damaged model: still none to use, and it says why
     tab.refresh_models()
@@ -224,19 +226,19 @@ def test_scoring_a_text_file_fills_the_table_and_exports(qtbot, ready_tab, tmp_p
     labelled = reviews(30, seed=5)
     source = write_lines(tmp_path / "reviews.txt", [text for text, _ in labelled])
     ready_tab.score_file(source)
-    assert not ready_tab.score_file_button.isEnabled() and ready_tab.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: ready_tab.batch_model.rowCount() == 30, timeout=LOAD_TIMEOUT)
-    assert "Scored 30 reviews of reviews.txt" in ready_tab.batch_message.text()
-    assert ready_tab.export_button.isEnabled() and ready_tab.batch_progress.isHidden()
-    rows = ready_tab.batch_model.rows()
+    assert not ready_tab.score_file_button.isEnabled() and ready_tab.batch.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: ready_tab.batch.model.rowCount() == 30, timeout=LOAD_TIMEOUT)
+    assert "Scored 30 reviews of reviews.txt" in ready_tab.batch.message.text()
+    assert ready_tab.batch.export_button.isEnabled() and ready_tab.batch.progress.isHidden()
+    rows = ready_tab.batch.model.rows()
     assert [text for text, _ in rows] == [text for text, _ in labelled]  # the file's order first
     right = sum((p.label == POSITIVE) == bool(label) for (_, p), (_, label) in zip(rows, labelled))
     assert right >= 24
 
-    ready_tab.batch_table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
-    probabilities = [p.probability for _, p in ready_tab.batch_model.rows()]
+    ready_tab.batch.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    probabilities = [p.probability for _, p in ready_tab.batch.model.rows()]
     assert probabilities == sorted(probabilities, reverse=True)
-    assert ready_tab.batch_model.index(0, 1).data() == f"{probabilities[0]:.3f}"
+    assert ready_tab.batch.model.index(0, 1).data() == f"{probabilities[0]:.3f}"
 
     out = tmp_path / "scores.csv"
     assert ready_tab.export_results(out)
@@ -245,7 +247,7 @@ def test_scoring_a_text_file_fills_the_table_and_exports(qtbot, ready_tab, tmp_p
     assert len(exported) == 30
     assert [float(r["probability"]) for r in exported] == pytest.approx(probabilities, abs=1e-6)
     assert {r["label"] for r in exported} <= {POSITIVE, NEGATIVE}
-    assert "Exported 30 scores to scores.csv" in ready_tab.batch_message.text()
+    assert "Exported 30 rows to scores.csv" in ready_tab.batch.message.text()
 
 
 @pytest.mark.parametrize(
@@ -262,8 +264,8 @@ def test_files_that_cannot_be_scored_give_a_message(qtbot, ready_tab, tmp_path, 
         path.write_text(content, encoding="utf-8")
     ready_tab.score_file(path)
     qtbot.waitUntil(lambda: ready_tab.score_file_button.isEnabled(), timeout=LOAD_TIMEOUT)
-    assert message in ready_tab.batch_message.text()
-    assert ready_tab.batch_model.rowCount() == 0 and not ready_tab.export_button.isEnabled()
+    assert message in ready_tab.batch.message.text()
+    assert ready_tab.batch.model.rowCount() == 0 and not ready_tab.batch.export_button.isEnabled()
     assert not ready_tab.export_results(tmp_path / "nothing.csv")
 
 
@@ -290,8 +292,8 @@ def test_cancel_keeps_the_reviews_scored_so_far(qtbot, ready_tab, tmp_path, monk
     ready_tab.cancel_batch()
     cancelled.set()
     qtbot.waitUntil(lambda: ready_tab.score_file_button.isEnabled(), timeout=LOAD_TIMEOUT)
-    assert ready_tab.batch_model.rowCount() == 10
-    assert "Cancelled: scored 10 of 50 reviews of many.txt" in ready_tab.batch_message.text()
+    assert ready_tab.batch.model.rowCount() == 10
+    assert "Cancelled: scored 10 of 50 reviews of many.txt" in ready_tab.batch.message.text()
 
 
 def test_shutdown_stops_a_running_file(qtbot, ready_tab, tmp_path, monkeypatch):
@@ -344,7 +346,7 @@ def word_cursor(tab, word):
     from PySide6.QtCore import QRegularExpression
     from PySide6.QtGui import QTextCursor
 
-    doc = tab.tokens_view.document()
+    doc = tab.explanation.tokens_view.document()
     found = doc.find(QRegularExpression(rf"\b{word}\b"))
     assert not found.isNull(), f"{word!r} is not shown"
     cursor = QTextCursor(doc)
@@ -362,7 +364,7 @@ def hover(tab, word):
     from PySide6.QtGui import QHelpEvent
     from PySide6.QtWidgets import QApplication, QToolTip
 
-    view = tab.tokens_view
+    view = tab.explanation.tokens_view
     point = view.cursorRect(word_cursor(tab, word)).center()
     QApplication.sendEvent(view.viewport(), QHelpEvent(QEvent.Type.ToolTip, point, view.viewport().mapToGlobal(point)))
     text = QToolTip.text() if QToolTip.isVisible() else ""
@@ -389,19 +391,19 @@ def test_words_are_highlighted_by_how_they_moved_the_score(qtbot, builtin_tab):
     assert result.explanation.top_negative()[0].token == "awful"
     awful = background_of(tab, "awful")
     assert awful is not None and awful.red() > awful.green() + 40  # red: pushed towards negative
-    assert "Pushed towards negative: awful \u22120.6" in plain_text(tab.top_words_label.text())
+    assert "Pushed towards negative: awful \u22120.6" in plain_text(tab.explanation.top_words_label.text())
     tip = hover(tab, "awful")
-    assert tip.startswith("\u201cawful\u201d moved P(positive) by \u22120.6") and "would be 0.6" in tip
+    assert tip.startswith("\u201cawful\u201d moved the score by \u22120.6") and "would be 0.6" in tip
 
     p = score(qtbot, tab, GREAT_REVIEW)
     assert p.label == POSITIVE and tab.shown_result().explanation.top_positive()[0].token == "great"
     great = background_of(tab, "great")
     assert great is not None and great.green() > great.red() + 40  # green: pushed towards positive
     # Intensity by size: the strongest word is the most coloured.
-    base = tab.tokens_view.palette().color(QPalette.ColorRole.Base)
+    base = tab.explanation.tokens_view.palette().color(QPalette.ColorRole.Base)
     again = background_of(tab, "again") or base
     assert abs(great.green() - great.red()) > abs(again.green() - again.red())
-    assert "Pushed towards positive: great +0.0" in plain_text(tab.top_words_label.text())
+    assert "Pushed towards positive: great +0.0" in plain_text(tab.explanation.top_words_label.text())
 
 
 @pytest.mark.qt_log_ignore("This plugin does not support raise")
@@ -409,12 +411,12 @@ def test_unknown_and_cut_words_are_shown_as_such(qtbot, builtin_tab):
     tab = builtin_tab
     text = " ".join(["The acting was great."] * 25) + " Zyzzyva liked it."  # 103 words; the model reads 80
     score(qtbot, tab, text)
-    assert "[23 words cut]" in tab.tokens_view.toPlainText()
+    assert "[23 words cut]" in tab.explanation.tokens_view.toPlainText()
     assert "the first 23 were cut and play no part" in hover(tab, "words cut")
     assert background_of(tab, "zyzzyva") is None and word_cursor(tab, "zyzzyva").charFormat().fontStrikeOut()
     assert "not in the model's vocabulary" in hover(tab, "zyzzyva")
-    tab.show_ids.setChecked(True)
-    assert "zyzzyva2" in tab.tokens_view.toPlainText().replace(" ", "")
+    tab.explanation.show_ids.setChecked(True)
+    assert "zyzzyva2" in tab.explanation.tokens_view.toPlainText().replace(" ", "")
 
 
 def dark_palette():
@@ -428,7 +430,7 @@ def dark_palette():
 
 @pytest.mark.parametrize("contribution", [0.3, -0.3])
 def test_the_strongest_highlight_stays_readable_in_light_and_dark_palettes(qapp, contribution):
-    from app.predict_tab import MIN_CONTRAST, contrast_ratio, highlight_color
+    from app.explanation_view import MIN_CONTRAST, contrast_ratio, highlight_color
 
     light = QPalette()
     light.setColor(QPalette.ColorRole.Base, QColor("#ffffff"))
@@ -449,3 +451,36 @@ def test_a_palette_change_recolours_the_highlights(qtbot, builtin_tab):
     dark = background_of(tab, "awful")
     assert dark is not None and dark != light and dark.lightness() < light.lightness()
     assert dark.red() > dark.green()
+
+
+def test_text_without_a_word_is_not_given_a_verdict(qtbot, ready_tab):
+    from app.predict_tab import NO_WORDS_TITLE
+
+    with qtbot.assertNotEmitted(ready_tab.prediction_ready, wait=2 * predict_tab.DEBOUNCE_MS):
+        ready_tab.set_text("!!! ???")
+        ready_tab.predict_now()
+    assert ready_tab.explanation.result_title.text() == NO_WORDS_TITLE
+    assert ready_tab.explanation.gauge.value() is None
+
+
+@pytest.mark.parametrize(("probability", "shown"), [(0.5, "50% sure"), (0.83, "83% sure"), (0.17, "83% sure"),
+                                                    (0.994, "99% sure"), (0.995, "> 99.5% sure"),
+                                                    (0.0004, "> 99.5% sure"), (1.0, "> 99.5% sure")])
+def test_confidence_is_never_shown_as_100_percent(probability, shown):
+    from app.explanation_view import confidence_text
+
+    assert confidence_text(probability) == shown
+
+
+CONFIDENT_NEGATIVE = ("This was the worst film I have ever seen. Terrible acting, a boring and stupid plot, awful "
+                      "dialogue. A complete waste of time and money. Avoid it.")
+
+
+def test_a_review_the_model_is_sure_of_still_shows_its_words(qtbot, builtin_tab):
+    tab = builtin_tab
+    p = score(qtbot, tab, CONFIDENT_NEGATIVE)
+    assert p.label == NEGATIVE and p.probability < 0.05
+    strongest = tab.shown_result().explanation.top_negative(1)[0]
+    color = background_of(tab, strongest.token)
+    assert color is not None and color.red() > color.green() + 40  # coloured at full strength, no floor hides it
+    assert "sure" in tab.explanation.result_title.text() and "100%" not in tab.explanation.result_title.text()

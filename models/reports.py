@@ -1,0 +1,38 @@
+"""Result tables written for the user: scored reviews and evaluations as CSV files.
+
+One writer for every table the app exports (the Predict tab's scored file, the Evaluate tab's
+reviews, ``evaluate --misclassified``), so they all quote, encode and fail the same way: UTF-8
+with a header row, the standard ``csv`` dialect, and an ``OSError`` the caller turns into a message.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from models.evaluation import DEFAULT_THRESHOLD, Evaluation
+from models.prediction import NEGATIVE, POSITIVE
+
+EVALUATION_HEADER = ("review", "true_label", "predicted_label", "probability", "length_tokens", "cut")
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """Write ``header`` and ``rows`` to ``path``; returns the number of rows written."""
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
+
+
+def evaluation_rows(evaluation: Evaluation, indices: Iterable[int], threshold: float = DEFAULT_THRESHOLD
+                    ) -> Iterable[tuple[object, ...]]:
+    """One row per review (``EVALUATION_HEADER``): its text, true and predicted label, probability."""
+    for i in indices:
+        r = evaluation.review(int(i))
+        yield (r.text, POSITIVE if r.label else NEGATIVE, POSITIVE if r.predicted(threshold) else NEGATIVE,
+               f"{r.probability:.6f}", r.length, int(r.cut))
