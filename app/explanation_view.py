@@ -193,7 +193,7 @@ class ExplanationView(QWidget):
     """The verdict, the gauge, what the model read (highlighted) and the words that moved it most."""
 
     def __init__(self, parent: QWidget | None = None, *, intro: str = "What the model read, and which words "
-                 "moved the score:"):
+                 "moved the score:", compact: bool = False):
         super().__init__(parent)
         self._shown: ScoredReview | None = None
         self._extra_note = ""  # a line about where the review came from (the Evaluate tab's true label)
@@ -230,6 +230,9 @@ class ExplanationView(QWidget):
         self.top_words_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.tokens_legend = QLabel(TOKENS_LEGEND)
         self.tokens_legend.setWordWrap(True)
+        if compact:  # where space is short, the legend is the words' tooltip instead of a paragraph
+            self.tokens_legend.hide()
+            self.tokens_view.setToolTip(TOKENS_LEGEND)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.result_title)

@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, 
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from app.background import BackgroundTasks
+from app.evaluate_tab import EvaluateTab
 from app.model_cache import ModelCache
 from app.models_tab import ModelsTab
 from app.predict_tab import PredictTab
@@ -14,7 +15,7 @@ from app.training_tab import TrainingTab
 from models import __version__, keras_runtime, paths
 from models.store import ModelStore
 
-TAB_TRAIN, TAB_PREDICT, TAB_MODELS = range(3)
+TAB_TRAIN, TAB_PREDICT, TAB_EVALUATE, TAB_MODELS = range(4)
 
 
 class MainWindow(QMainWindow):
@@ -30,18 +31,21 @@ class MainWindow(QMainWindow):
         self.model_cache = ModelCache(store, self.tasks, self)
         self.train_tab = TrainingTab(store, self.tasks)
         self.predict_tab = PredictTab(store, self.tasks, cache=self.model_cache)
+        self.evaluate_tab = EvaluateTab(store, self.tasks, cache=self.model_cache)
         self.models_tab = ModelsTab(store, self.tasks)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_tab, "&Train")
         self.tabs.addTab(self.predict_tab, "&Predict")
+        self.tabs.addTab(self.evaluate_tab, "&Evaluate")
         self.tabs.addTab(self.models_tab, "&Models")
         self.setCentralWidget(self.tabs)
 
         self.keras_label = QLabel("")
         self.statusBar().addPermanentWidget(self.keras_label)
-        for tab in (self.train_tab, self.predict_tab, self.models_tab, self.model_cache):
+        for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.models_tab, self.model_cache):
             tab.status_message.connect(self.show_status)
         self.train_tab.model_saved.connect(self._on_model_saved)
+        self.train_tab.evaluate_requested.connect(self.evaluate_model)
         self.train_tab.data_source_changed.connect(lambda spec: self.settings.setValue("data/source", spec))
         self.models_tab.models_changed.connect(self._on_models_changed)
 
@@ -143,13 +147,24 @@ class MainWindow(QMainWindow):
                              f"Training and prediction are unavailable: {message}")
 
     @Slot(str)
+    def evaluate_model(self, model_id: str) -> None:
+        """Open the Evaluate tab on a model and the Train tab's data set (already read), and score it."""
+        self.tabs.setCurrentIndex(TAB_EVALUATE)
+        self.evaluate_tab.refresh_models(select_id=model_id)
+        if self.train_tab.data is not None and self.train_tab.data_spec:
+            self.evaluate_tab.set_data_source(self.train_tab.data_spec, self.train_tab.data)
+        self.evaluate_tab.start()
+
+    @Slot(str)
     def _on_model_saved(self, model_id: str) -> None:
         self.models_tab.refresh()
         self.predict_tab.refresh_models(select_id=model_id)
+        self.evaluate_tab.refresh_models()
 
     @Slot()
     def _on_models_changed(self) -> None:
         self.predict_tab.refresh_models()
+        self.evaluate_tab.refresh_models()
         self.train_tab.refresh_compare_runs()
 
     # -- state ----------------------------------------------------------------------------------
@@ -179,6 +194,7 @@ class MainWindow(QMainWindow):
         self.hide()  # gone at once, even while a stopped run finishes a TensorFlow compilation
         self.train_tab.shutdown()
         self.predict_tab.shutdown()
+        self.evaluate_tab.shutdown()
         self.tasks.wait_all()
         event.accept()
 

@@ -29,6 +29,12 @@ from app.training_tab import format_clock
 from models.reports import write_csv
 
 _NO_INDEX = QModelIndex()
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_DISPLAY, _TOOLTIP = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole
+_FOREGROUND, _ALIGNMENT = Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.TextAlignmentRole
+# Columns sized to their contents look at this many rows, not Qt's default 1,000: a table of 25,000
+# reviews then re-lays out in milliseconds when its rows change (the Evaluate tab's threshold slider).
+RESIZE_PRECISION = 50
 
 
 @dataclass(frozen=True)
@@ -93,14 +99,14 @@ class ReviewTableModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row, column = self._rows[index.row()], self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return column.display(row)
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
+        if role == _TOOLTIP and column.tooltip is not None:
             return column.tooltip(row)
-        if role == Qt.ItemDataRole.ForegroundRole and column.sentiment is not None:
+        if role == _FOREGROUND and column.sentiment is not None:
             return self._colors.get(column.sentiment(row))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == _ALIGNMENT and column.align_right:
+            return _RIGHT
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -160,6 +166,7 @@ class ResultsPanel(QWidget):
         self.table.setWordWrap(False)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         header = self.table.horizontalHeader()
+        header.setResizeContentsPrecision(RESIZE_PRECISION)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in range(1, len(columns)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)

@@ -86,6 +86,7 @@ def format_clock(seconds: float | None) -> str:
 class TrainingTab(QWidget):
     status_message = Signal(str)
     model_saved = Signal(str)  # id of the new model in the store
+    evaluate_requested = Signal(str)  # id of the model to open in the Evaluate tab
     running_changed = Signal(bool)
     data_source_changed = Signal(str)
 
@@ -94,6 +95,7 @@ class TrainingTab(QWidget):
         self.store = store
         self.tasks = tasks
         self.data: Dataset | None = None
+        self.last_saved_id: str | None = None  # the model this tab saved last (for "Evaluate this model")
         self.data_spec: str | None = None
         self.lengths: np.ndarray | None = None
         self.run: TrainingRun | None = None
@@ -212,8 +214,13 @@ class TrainingTab(QWidget):
         self.stop_button.clicked.connect(self.stop_training)
         self.save_button = QPushButton("Save model")
         self.save_button.clicked.connect(self.save_result)
+        self.evaluate_button = QPushButton("Evaluate this model")
+        self.evaluate_button.setToolTip("Open the Evaluate tab on the model just saved and its test split: "
+                                        "where it is wrong, and why")
+        self.evaluate_button.clicked.connect(lambda: self.last_saved_id and
+                                             self.evaluate_requested.emit(self.last_saved_id))
         buttons = QHBoxLayout()
-        for b in (self.train_button, self.stop_button, self.save_button):
+        for b in (self.train_button, self.stop_button, self.save_button, self.evaluate_button):
             buttons.addWidget(b)
 
         self.progress = QProgressBar()
@@ -596,6 +603,7 @@ class TrainingTab(QWidget):
         def saved(info) -> None:
             if self.unsaved is result:
                 self.unsaved = None
+            self.last_saved_id = info.id
             self._log(f"Saved as {info.name!r}.")
             self.summary.setText(self.summary.text() + f" Saved as <b>{info.name}</b>.")
             self.status_message.emit(f"Saved the model as {info.name!r}.")
@@ -665,5 +673,6 @@ class TrainingTab(QWidget):
         self.train_button.setEnabled(not busy and valid)
         self.stop_button.setEnabled((running and not self.run.worker.stop_requested) or self._pending_train)
         self.save_button.setEnabled(self.unsaved is not None and not running)
+        self.evaluate_button.setEnabled(self.last_saved_id is not None and not running)
         self.model_group.setEnabled(not running)
         self.data_group.setEnabled(not busy)

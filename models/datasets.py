@@ -350,9 +350,7 @@ def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
     labels_arr = np.array(labels, dtype=np.int8)
     if len(labels_arr) < 2:
         raise DataSourceError(f"{path.name} has {len(labels_arr)} labelled reviews; at least 2 are needed.")
-    if labels_arr.min() == labels_arr.max():
-        raise DataSourceError(f"{path.name} has only {'positive' if labels_arr[0] else 'negative'} reviews; "
-                              "training needs both classes.")
+    # One class is a valid data set to evaluate on (training refuses it: models/training.py).
     if split_col is not None and len(in_test) == len(texts) and any(in_test) and not all(in_test):
         test_mask = np.array(in_test)
     else:
@@ -413,3 +411,20 @@ def read_review_texts(path: Path) -> list[str]:
             return [line.rstrip("\r\n") for line in f if line.strip()]
     except OSError as exc:
         raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
+
+
+def source_at_hand(spec: str) -> bool:
+    """Whether ``spec`` can be opened without a download: a local path that exists, or a download
+    source ('imdb', 'stanford') already in the cache."""
+    key = spec.strip()
+    if not key:
+        return False
+    folder = paths.downloads_dir()
+    if key.lower() in (KERAS_SOURCE, "keras"):
+        return (folder / "imdb.npz").is_file() and (folder / "imdb_word_index.json").is_file()
+    if key.lower() in (STANFORD_SOURCE, "aclimdb"):
+        return (folder / "aclImdb_v1.tar.gz").is_file()
+    try:
+        return Path(key).expanduser().exists()
+    except (OSError, ValueError):
+        return False

@@ -108,7 +108,8 @@ def evaluate(
     chunk: int = CHUNK,
 ) -> Evaluation:
     """Score ``split`` (the test split by default) once. Raises :class:`EvaluationCancelled` when
-    ``should_stop`` says so (checked between chunks), :class:`EmptyEvaluationError` for no reviews."""
+    ``should_stop`` says so (checked before and after every chunk), :class:`EmptyEvaluationError` for
+    no reviews."""
     split = split if split is not None else data.test
     total = len(split)
     if total == 0:
@@ -118,13 +119,17 @@ def evaluate(
     lengths = np.empty(total, dtype=np.int32)
     if on_progress is not None:
         on_progress(0, total)
-    for start in range(0, total, chunk):
+    def check_stop() -> None:
         if should_stop is not None and should_stop():
             raise EvaluationCancelled("Evaluation cancelled.")
+
+    check_stop()
+    for start in range(0, total, chunk):
         part = split.subset(np.arange(start, min(total, start + chunk)))
         ids, part_lengths = encode_split_with_lengths(part, predictor.vocabulary, maxlen, data.keras_word_index)
         probabilities[start:start + len(part)] = predictor.probabilities(ids)
         lengths[start:start + len(part)] = part_lengths
+        check_stop()  # after the last chunk too: a Cancel pressed during it is honoured
         if on_progress is not None:
             on_progress(start + len(part), total)
     texts = split.texts if split.texts is not None else _texts_of_sequences(split, data.keras_word_index)

@@ -12,15 +12,37 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 # Rows scored together: a block's state and gates (128 x 4U floats) stay in the CPU cache.
 # 5,000 reviews on 2 cores: 1.01 s in blocks of 128, 1.64 s of 512, 3.6 s in one block.
 BLOCK_ROWS = 128
+# Blocks run on a small pool of threads (NumPy releases the GIL in matmul and tanh), each with one
+# BLAS thread. OpenBLAS' own threads busy-wait for each other: with another process on one of two
+# cores they fell to 190 reviews/s, where one BLAS thread a block kept 3,300/s and a pool of two
+# 4,000/s (same load, interleaved rounds; tests/benchmarks/evaluation_speed.py measures the pass).
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _block_pool() -> ThreadPoolExecutor:
+    """The shared pool, made on first use, after limiting BLAS to one thread for this process
+    (the app's only large matrix products are this pass's; TensorFlow does not use OpenBLAS)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            threadpool_limits(1, user_api="blas")
+            _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="numpy-lstm")
+        return _pool
 
 
 class UnsupportedModel(Exception):
@@ -47,6 +69,7 @@ class NumpyLSTMClassifier:
         # Embedding and input projection fold into one table: row v = emb[v] @ W + b.
         self._projected = (self.embeddings @ self.kernel + self.bias).astype(np.float32)
         self.units = self.recurrent_kernel.shape[0]
+        self._pool = _block_pool()  # also limits BLAS to one thread, for explain's passes too
 
     @property
     def vocab_size(self) -> int:
@@ -57,7 +80,8 @@ class NumpyLSTMClassifier:
         ids = np.asarray(ids)
         if len(ids) <= BLOCK_ROWS:
             return self._forward(ids)
-        return np.concatenate([self._forward(ids[i:i + BLOCK_ROWS]) for i in range(0, len(ids), BLOCK_ROWS)])
+        blocks = [ids[i:i + BLOCK_ROWS] for i in range(0, len(ids), BLOCK_ROWS)]
+        return np.concatenate(list(self._pool.map(self._forward, blocks)))
 
     def _forward(self, ids: np.ndarray) -> np.ndarray:
         n, steps = ids.shape

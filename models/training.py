@@ -89,6 +89,9 @@ def prepare_arrays(
     full archive takes seconds, so ``should_stop`` is checked every 1,000 reviews."""
     if len(data.train) == 0 or len(data.test) == 0:
         raise DataSourceError("The data set needs at least one training and one test review.")
+    if data.train.labels.min() == data.train.labels.max():
+        only = "positive" if data.train.labels[0] else "negative"
+        raise DataSourceError(f"The training reviews of {data.source} are all {only}; training needs both classes.")
     if data.train.texts is not None:
         tokens = _each(data.train.texts, tokenize, should_stop)
         vocabulary = Vocabulary.build(tokens, config.vocab_size)

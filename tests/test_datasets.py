@@ -93,7 +93,6 @@ def test_csv_split_column(tmp_path):
         ([["body", "label"], ["x", "1"]], "no text column"),
         ([["text", "stars"], ["x", "1"]], "no label column"),
         ([["text", "label"], ["x", "3"], ["y", "0"]], "not binary"),
-        ([["text", "label"], ["x", "1"], ["y", "pos"]], "only positive"),
         ([["text", "label"], ["x", "1"]], "at least 2"),
     ],
 )
@@ -187,3 +186,14 @@ def test_damaged_keras_file(tmp_path):
     (tmp_path / "wi.json").write_text("{}")
     with pytest.raises(DataSourceError, match="damaged"):
         read_keras_imdb(tmp_path / "imdb.npz", tmp_path / "wi.json")
+
+
+def test_a_csv_of_one_class_loads_for_evaluation_and_training_refuses_it(tmp_path, tiny_config):
+    from models.training import prepare_arrays
+
+    path = tmp_path / "positive.csv"
+    path.write_text("text,label\n" + "".join(f"review {i},pos\n" for i in range(10)), encoding="utf-8")
+    data = load_csv(path)
+    assert len(data.train) + len(data.test) == 10 and data.test.labels.min() == 1
+    with pytest.raises(DataSourceError, match="all positive; training needs both classes"):
+        prepare_arrays(tiny_config, data)

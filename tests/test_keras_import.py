@@ -239,7 +239,7 @@ def test_other_architectures_fall_back_to_keras(plain, store, file_name, maxlen,
 
 def test_an_imported_model_is_evaluated_like_a_trained_one(plain, store, tmp_path):
     from models.datasets import load_csv
-    from models.evaluation import evaluate
+    from models.evaluation import evaluate, metrics
 
     info = import_keras_model(store, plain["folder"] / "model.keras", word_index=plain["folder"] / "word_index.json")
     samples = sample_reviews(40, seed=11)
@@ -248,10 +248,12 @@ def test_an_imported_model_is_evaluated_like_a_trained_one(plain, store, tmp_pat
         w = csv.writer(f)
         w.writerow(["text", "label", "split"])
         w.writerows([[text, i % 2, "test"] for i, (text, _) in enumerate(samples)] + [["w1 w2", 1, "train"]])
-    result = evaluate(Predictor.from_store(store, info.id), load_csv(path))
+    evaluation = evaluate(Predictor.from_store(store, info.id), load_csv(path))
+    result = metrics(evaluation.labels, evaluation.probabilities)
     expected = keras_predict(plain["tutorial"], [t for _, t in samples], LENGTH)
     labels = np.arange(len(samples)) % 2
     assert result.n == len(samples) and result.accuracy == pytest.approx(np.mean((expected >= 0.5) == labels))
+    np.testing.assert_allclose(evaluation.probabilities, expected, atol=1e-5)
 
 
 def test_the_app_vocabulary_file_is_a_word_index_too(plain, store):

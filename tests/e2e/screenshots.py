@@ -103,7 +103,7 @@ def main() -> int:
     window.predict_tab.set_text(REVIEW)
     wait_until(lambda: bool(predictions), 60, "a prediction")
     shot("4-predict")
-    window.tabs.setCurrentIndex(2)
+    window.tabs.setCurrentIndex(3)
     shot("5-models")
     print(f"prediction: {predictions[-1].label} {predictions[-1].probability:.3f}")
     window.close()

@@ -27,7 +27,7 @@ def window(qtbot, tmp_path, no_dialogs):
 
 
 def test_tabs_menus_and_status(qtbot, window):
-    assert [window.tabs.tabText(i) for i in range(3)] == ["&Train", "&Predict", "&Models"]
+    assert [window.tabs.tabText(i) for i in range(4)] == ["&Train", "&Predict", "&Evaluate", "&Models"]
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "T&raining", "&Help"]
     file_actions = [a.text() for a in window.menuBar().actions()[0].menu().actions() if a.text()]

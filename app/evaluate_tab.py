@@ -1,0 +1,605 @@
+"""The Evaluate tab: where a model is wrong, and why.
+
+Pick a model (and, to compare, a second one) and a data set; one scoring pass in the background
+(models/evaluation.py, with progress, an ETA and Cancel) gives every figure: accuracy, per-class
+precision / recall / F1, ROC AUC, log loss, a clickable confusion matrix, ROC, precision-recall and
+calibration curves, and accuracy by review length. The threshold slider recomputes all of it from
+the stored probabilities, without scoring again. The table lists the reviews of the chosen cell (or
+those the two models disagree on), the most confidently wrong first; selecting one explains its score
+with the Predict tab's word highlighting.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.background import BackgroundTasks
+from app.evaluation_plots import EvaluationPlots
+from app.explanation_view import ExplanationView, ScoredReview, sentiment_colors
+from app.model_cache import ModelCache, ModelPicker, usable_models
+from app.results_table import Column, ResultsPanel, text_column
+from models import evaluation as ev
+from models.datasets import Dataset, load_source, source_at_hand
+from models.explain import explain
+from models.prediction import NEGATIVE, POSITIVE, Predictor
+from models.store import ModelInfo, ModelStore
+
+SLIDER_STEPS = 1000  # the threshold moves in steps of 0.001
+SECOND_MODEL_COLUMN = 2  # in the reviews table: shown only when two models are compared
+NO_DATA_HINT = "an aclImdb folder or .tar.gz, a .csv, or 'imdb' / 'stanford' (downloads)"
+
+# What the reviews table shows: (label, actual, predicted); None = every wrong review.
+SHOW_WRONG, SHOW_FP, SHOW_FN, SHOW_TP, SHOW_TN, SHOW_DISAGREE = range(6)
+SHOW_CHOICES = [
+    (SHOW_WRONG, "Every review it got wrong", None),
+    (SHOW_FP, "False positives (negative reviews called positive)", (0, 1)),
+    (SHOW_FN, "False negatives (positive reviews called negative)", (1, 0)),
+    (SHOW_TP, "True positives", (1, 1)),
+    (SHOW_TN, "True negatives", (0, 0)),
+    (SHOW_DISAGREE, "Where the two models disagree", None),
+]
+CELL_TO_SHOW = {(0, 0): SHOW_TN, (0, 1): SHOW_FP, (1, 0): SHOW_FN, (1, 1): SHOW_TP}
+CELL_NAMES = {(0, 0): "true negative", (0, 1): "false positive", (1, 0): "false negative", (1, 1): "true positive"}
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    spec: str
+    data: Dataset
+    evaluations: list[ev.Evaluation]  # the model, then the one compared with it
+    predictors: list[Predictor]
+    infos: list[ModelInfo]
+
+
+def _label(value: int) -> str:
+    return POSITIVE if value else NEGATIVE
+
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+class EvaluateTab(QWidget):
+    status_message = Signal(str)
+    running_changed = Signal(bool)
+    evaluated = Signal()  # a scoring pass finished and everything shows its results
+    _progress = Signal(int, int)  # from the scoring thread, delivered queued
+    _phase = Signal(str)
+
+    def __init__(self, store: ModelStore, tasks: BackgroundTasks, parent: QWidget | None = None,
+                 cache: ModelCache | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.tasks = tasks
+        self.cache = cache or ModelCache(store, tasks, self)
+        self.evaluations: list[ev.Evaluation] = []
+        self._aucs: list[float | None] = []
+        self._metrics: list[ev.Metrics] = []
+        self._data: tuple[str, Dataset] | None = None  # the last data set read, kept for the next pass
+        self._cancel: threading.Event | None = None
+        self._explain_request = 0
+        self._predictors: list[Predictor] = []
+        self._progress.connect(self._on_progress)
+        self._phase.connect(lambda text: self.panel.set_message(text))
+        self._build_ui()
+        self.refresh_models()
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.model_combo = ModelPicker()
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.compare_combo = ModelPicker(none_text="(no second model)")
+        self.data_edit = QLineEdit()
+        self.data_edit.setPlaceholderText(NO_DATA_HINT)
+        self.data_edit.setToolTip("The data set to evaluate on: its test split is scored. " + NO_DATA_HINT)
+        browse = QPushButton("&Browse...")
+        browse.clicked.connect(self.browse_data)
+        self.model_data_button = QPushButton("The model's &own data")
+        self.model_data_button.setToolTip("The data set the model was trained on (its test split)")
+        self.model_data_button.clicked.connect(self.use_model_data)
+        self.limit_box = QSpinBox()
+        self.limit_box.setRange(0, 10_000_000)
+        self.limit_box.setSingleStep(1000)
+        self.limit_box.setSpecialValueText("all")
+        self.limit_box.setToolTip("Score at most this many test reviews, balanced between the labels (all: every one)")
+        form = QGridLayout()
+        model_label, compare_label, data_label, limit_label = (QLabel("&Model:"), QLabel("Compare &with:"),
+                                                               QLabel("&Data:"), QLabel("&Reviews:"))
+        for label, buddy in ((model_label, self.model_combo), (compare_label, self.compare_combo),
+                             (data_label, self.data_edit), (limit_label, self.limit_box)):
+            label.setBuddy(buddy)
+        form.addWidget(model_label, 0, 0)
+        form.addWidget(self.model_combo, 0, 1)
+        form.addWidget(compare_label, 0, 2)
+        form.addWidget(self.compare_combo, 0, 3)
+        form.addWidget(limit_label, 0, 4)
+        form.addWidget(self.limit_box, 0, 5)
+        form.addWidget(data_label, 1, 0)
+        form.addWidget(self.data_edit, 1, 1, 1, 3)
+        data_buttons = QHBoxLayout()
+        data_buttons.addWidget(browse)
+        data_buttons.addWidget(self.model_data_button)
+        form.addLayout(data_buttons, 1, 4, 1, 2)
+        form.setColumnStretch(3, 1)
+
+        # Threshold, metrics and the confusion matrix.
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(0, SLIDER_STEPS)
+        self.threshold_slider.setValue(SLIDER_STEPS // 2)
+        self.threshold_slider.setPageStep(SLIDER_STEPS // 20)
+        self.threshold_slider.setToolTip("Predict positive when P(positive) is at least this. Everything below "
+                                         "follows at once, without scoring again.")
+        self.threshold_slider.valueChanged.connect(self._on_threshold)
+        self.threshold_label = QLabel()
+        reset = QPushButton("0.5")
+        reset.setToolTip("Back to the default threshold")
+        reset.clicked.connect(lambda: self.set_threshold(0.5))
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(QLabel("&Threshold:"))
+        threshold_row.itemAt(0).widget().setBuddy(self.threshold_slider)
+        threshold_row.addWidget(self.threshold_slider, 1)
+        threshold_row.addWidget(self.threshold_label)
+        threshold_row.addWidget(reset)
+
+        self.metrics_table = QTableWidget(0, 1)
+        self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.metrics_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.metrics_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.metrics_table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.metrics_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.metrics_note = QLabel()
+        self.metrics_note.setWordWrap(True)
+        self.metrics_note.hide()
+
+        self.confusion_table = QTableWidget(2, 2)
+        self.confusion_table.setHorizontalHeaderLabels(["Predicted\nnegative", "Predicted\npositive"])
+        self.confusion_table.setVerticalHeaderLabels(["Actually\nnegative", "Actually\npositive"])
+        self.confusion_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.confusion_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion_table.setToolTip("Click a cell to list its reviews below")
+        self.confusion_table.setMinimumHeight(110)
+        self.confusion_table.cellClicked.connect(self.select_cell)
+
+        figures = QGroupBox("Figures")
+        figures_layout = QVBoxLayout(figures)
+        figures_layout.addLayout(threshold_row)
+        figures_layout.addWidget(self.metrics_table, 3)
+        figures_layout.addWidget(self.metrics_note)
+        figures_layout.addWidget(QLabel("Confusion matrix (the first model; click a cell):"))
+        figures_layout.addWidget(self.confusion_table, 2)
+
+        # Curves, and accuracy by length.
+        self.plots = EvaluationPlots()
+        self.length_table = QTableWidget(0, 4)
+        self.length_table.setHorizontalHeaderLabels(["Length", "Reviews", "Accuracy", "Words cut (mean share)"])
+        self.length_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.length_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.length_note = QLabel()
+        self.length_note.setWordWrap(True)
+        length_page = QWidget()
+        length_layout = QVBoxLayout(length_page)
+        length_layout.addWidget(self.length_note)
+        length_layout.addWidget(self.length_table, 1)
+        self.plots.addTab(length_page, "By length")
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(figures)
+        top.addWidget(self.plots)
+        top.setStretchFactor(0, 2)
+        top.setStretchFactor(1, 3)
+        top.setSizes([520, 880])
+
+        # The reviews, and why one got its score.
+        self.evaluate_button = QPushButton("E&valuate")
+        self.evaluate_button.setToolTip("Score the data set's test split with the model (and the second one)")
+        self.evaluate_button.clicked.connect(self.start)
+        self.show_combo = QComboBox()
+        for value, text, _ in SHOW_CHOICES:
+            self.show_combo.addItem(text, value)
+        self.show_combo.currentIndexChanged.connect(self._refresh_reviews)
+        self.panel = ResultsPanel(self._columns(), [self.evaluate_button],
+                                  "Pick a model and a data set, then press Evaluate.", "evaluation")
+        self.panel.cancel_requested.connect(self.cancel)
+        self.panel.row_selected.connect(self._on_row_selected)
+        show_row = QHBoxLayout()
+        show_row.addWidget(QLabel("&Show:"))
+        show_row.itemAt(0).widget().setBuddy(self.show_combo)
+        show_row.addWidget(self.show_combo, 1)
+        reviews_box = QGroupBox("Reviews")
+        reviews_layout = QVBoxLayout(reviews_box)
+        reviews_layout.addLayout(show_row)
+        reviews_layout.addWidget(self.panel, 1)
+        self.explanation = ExplanationView(intro="What the first model read, and which words moved its score:",
+                                           compact=True)
+        self.explanation.show_message("Select a review", "Its words appear here, coloured by how they moved the score.")
+        why_box = QGroupBox("Why")
+        QVBoxLayout(why_box).addWidget(self.explanation)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(reviews_box)
+        bottom.addWidget(why_box)
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 2)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(bottom)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([520, 340])
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.splitter, 1)
+        self._show_threshold()
+        self._update_buttons()
+
+    def _columns(self) -> list[Column]:
+        """Rows are review indices into the current evaluations."""
+        def first(i):
+            return self.evaluations[0]
+
+        def p(k):
+            return lambda i: float(self.evaluations[k].probabilities[i]) if len(self.evaluations) > k else -1.0
+
+        return [
+            text_column("Review", lambda i: first(i).texts[i]),
+            Column("P(positive)", lambda i: f"{p(0)(i):.3f}", p(0), "probability", lambda i: f"{p(0)(i):.6f}",
+                   align_right=True),
+            Column("P (2nd model)", lambda i: f"{p(1)(i):.3f}" if len(self.evaluations) > 1 else "", p(1),
+                   "probability_second_model", lambda i: f"{p(1)(i):.6f}" if len(self.evaluations) > 1 else "",
+                   align_right=True),
+            Column("True label", lambda i: _label(first(i).labels[i]), lambda i: int(first(i).labels[i]),
+                   "true_label", lambda i: _label(first(i).labels[i]), sentiment=lambda i: _label(first(i).labels[i])),
+            Column("Predicted", lambda i: _label(p(0)(i) >= self.threshold()), lambda i: p(0)(i) >= self.threshold(),
+                   "predicted_label", lambda i: _label(p(0)(i) >= self.threshold()),
+                   sentiment=lambda i: _label(p(0)(i) >= self.threshold())),
+            Column("Tokens", lambda i: f"{first(i).lengths[i]:,}", lambda i: int(first(i).lengths[i]), "length_tokens",
+                   lambda i: int(first(i).lengths[i]), align_right=True),
+            Column("Cut", lambda i: "yes" if first(i).cut[i] else "", lambda i: bool(first(i).cut[i]), "cut",
+                   lambda i: int(first(i).cut[i])),
+        ]
+
+    # -- models and data ----------------------------------------------------------------
+    def refresh_models(self, select_id: str | None = None) -> None:
+        infos, damaged, error = usable_models(self.store)
+        if error:
+            self.status_message.emit(error)
+        self.model_combo.blockSignals(True)
+        self.model_combo.set_models(infos, select_id)
+        self.model_combo.blockSignals(False)
+        self.compare_combo.set_models(infos)
+        self.cache.refresh(infos)
+        if not self.data_edit.text().strip():
+            self.use_model_data(quiet=True)
+        self._update_buttons()
+
+    def current_model(self) -> ModelInfo | None:
+        return self.model_combo.current_model()
+
+    def compared_model(self) -> ModelInfo | None:
+        return self.compare_combo.current_model()
+
+    @Slot()
+    def _on_model_changed(self) -> None:
+        self.use_model_data(quiet=True)
+        self._update_buttons()
+
+    def use_model_data(self, quiet: bool = False) -> bool:
+        """Put the data set the current model was trained on in the data field, if it is at hand."""
+        info = self.current_model()
+        source = info.summary().get("source") if info is not None else None
+        if isinstance(source, str) and source_at_hand(source):
+            self.data_edit.setText(source)
+            return True
+        if not quiet:
+            what = f"The data {info.name!r} was trained on ({source})" if info and source else "This model's data"
+            self.panel.set_message(f"{what} is not at hand on this computer: choose a data set.", error=True)
+        return False
+
+    @Slot()
+    def browse_data(self) -> None:
+        start = self.data_edit.text().strip() or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Data set to evaluate on", start,
+                                              "Data sets (*.tar.gz *.tgz *.csv *.tsv);;All files (*)")
+        if path:
+            self.data_edit.setText(path)
+
+    def set_data_source(self, spec: str, data: Dataset | None = None) -> None:
+        """Evaluate on ``spec`` next; ``data``, if given, is that data set already read (by the Train tab)."""
+        self.data_edit.setText(spec)
+        if data is not None:
+            self._data = (spec, data)
+
+    # -- threshold ----------------------------------------------------------------------
+    def threshold(self) -> float:
+        return self.threshold_slider.value() / SLIDER_STEPS
+
+    def set_threshold(self, value: float) -> None:
+        self.threshold_slider.setValue(int(round(min(1.0, max(0.0, value)) * SLIDER_STEPS)))
+
+    def _show_threshold(self) -> None:
+        self.threshold_label.setText(f"{self.threshold():.3f}")
+        self.explanation.gauge.set_threshold(self.threshold())
+
+    @Slot(int)
+    def _on_threshold(self, _value: int) -> None:
+        self._show_threshold()
+        self._apply_threshold()
+
+    # -- scoring ------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self._cancel is not None
+
+    @Slot()
+    def start(self) -> None:
+        """Score the data set's test split with the chosen model(s) in the background."""
+        if self._cancel is not None:
+            return
+        info = self.current_model()
+        spec = self.data_edit.text().strip()
+        if info is None:
+            self.panel.set_message("There is no model to evaluate: train or import one first.", error=True)
+            return
+        if not spec:
+            self.panel.set_message(f"Choose a data set to evaluate on: {NO_DATA_HINT}.", error=True)
+            return
+        infos = [info]
+        other = self.compared_model()
+        if other is not None and other.id != info.id:
+            infos.append(other)
+        limit = self.limit_box.value() or None
+        known = self._data[1] if self._data is not None and self._data[0] == spec else None
+        cancel = threading.Event()
+        cache, progress, phase = self.cache, self._progress, self._phase
+
+        def job() -> EvaluationOutcome:
+            data = known
+            if data is None:
+                phase.emit(f"Reading {spec} ...")
+                data = load_source(spec, progress=phase.emit)
+            if cancel.is_set():
+                raise ev.EvaluationCancelled("Evaluation cancelled.")
+            scored = data.limited(limit) if limit else data
+            evaluations, predictors = [], []
+            n = len(scored.test)
+            for k, model in enumerate(infos):
+                phase.emit(f"Scoring {n:,} reviews with {model.name!r} ...")
+                predictor = cache.open_now(model)
+
+                def report(done: int, total: int, k: int = k) -> None:
+                    progress.emit(k * n + done, len(infos) * total)
+
+                evaluations.append(ev.evaluate(predictor, scored, on_progress=report, should_stop=cancel.is_set))
+                predictors.append(predictor)
+            return EvaluationOutcome(spec, data, evaluations, predictors, infos)
+
+        self._cancel = cancel
+        self.panel.begin(f"Evaluating {info.name!r} on {spec} ...")
+        self._update_buttons()
+        self.running_changed.emit(True)
+        self.tasks.run(job, on_success=self._on_done, on_failure=self._on_failed)
+
+    @Slot()
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.panel.set_message("Cancelling ...")
+
+    def shutdown(self) -> None:
+        """Before the window closes: a running evaluation stops at its next chunk."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        self.panel.report(done, total)
+
+    def _end(self) -> None:
+        self._cancel = None
+        self.panel.end()
+        self._update_buttons()
+        self.running_changed.emit(False)
+
+    def _on_done(self, outcome: EvaluationOutcome) -> None:
+        self._end()
+        self._data = (outcome.spec, outcome.data)
+        for info, predictor in zip(outcome.infos, outcome.predictors):
+            self.cache.keep(info, predictor)
+        self.evaluations = outcome.evaluations
+        self._predictors = outcome.predictors
+        self._aucs = [ev.roc_auc_score(e.labels, e.probabilities) for e in self.evaluations]
+        self.plots.show_evaluations(self.evaluations, self._aucs)
+        first = self.evaluations[0]
+        self.metrics_table.setColumnCount(len(self.evaluations))
+        self.metrics_table.setHorizontalHeaderLabels([e.model_name for e in self.evaluations])
+        self.show_combo.model().item(SHOW_DISAGREE).setEnabled(len(self.evaluations) > 1)
+        self.panel.table.setColumnHidden(SECOND_MODEL_COLUMN, len(self.evaluations) < 2)
+        if len(self.evaluations) < 2 and self.show_combo.currentData() == SHOW_DISAGREE:
+            self.show_combo.setCurrentIndex(SHOW_WRONG)
+        self._apply_threshold()
+        self.panel.export_name = f"evaluation-{first.model_name}"
+        message = f"Evaluated {first.model_name!r} on {first.n:,} test reviews of {outcome.spec}"
+        if len(self.evaluations) > 1:
+            message += f", and {self.evaluations[1].model_name!r} on the same reviews"
+        self.status_message.emit(message + ".")
+        self.evaluated.emit()
+
+    def _on_failed(self, message: str) -> None:
+        self._end()
+        self.panel.set_message(message, error=True)
+        self.status_message.emit(message)
+
+    def _update_buttons(self) -> None:
+        running = self._cancel is not None
+        self.evaluate_button.setEnabled(not running and self.current_model() is not None)
+        for widget in (self.model_combo, self.compare_combo, self.data_edit, self.limit_box,
+                       self.model_data_button):
+            widget.setEnabled(not running)
+
+    # -- what the figures show ----------------------------------------------------------
+    def metrics(self) -> list[ev.Metrics]:
+        """The figures on display, one per model, at the current threshold."""
+        return list(self._metrics)
+
+    def _apply_threshold(self) -> None:
+        if not self.evaluations:
+            return
+        t = self.threshold()
+        self._metrics = [ev.metrics(e.labels, e.probabilities, t, roc_auc=auc)
+                         for e, auc in zip(self.evaluations, self._aucs)]
+        self._fill_metrics()
+        self._fill_confusion()
+        self._fill_lengths()
+        self.plots.set_threshold([t] * len(self.evaluations))
+        self._refresh_reviews()
+
+    def _fill_metrics(self) -> None:
+        rows = [("Accuracy", lambda m: _figure(m.accuracy)),
+                ("ROC AUC", lambda m: _figure(m.roc_auc) if m.roc_auc is not None else "undefined"),
+                ("Log loss", lambda m: _figure(m.log_loss)),
+                ("Precision (positive)", lambda m: _figure(m.per_class[POSITIVE].precision)),
+                ("Recall (positive)", lambda m: _figure(m.per_class[POSITIVE].recall)),
+                ("F1 (positive)", lambda m: _figure(m.per_class[POSITIVE].f1)),
+                ("Precision (negative)", lambda m: _figure(m.per_class[NEGATIVE].precision)),
+                ("Recall (negative)", lambda m: _figure(m.per_class[NEGATIVE].recall)),
+                ("F1 (negative)", lambda m: _figure(m.per_class[NEGATIVE].f1)),
+                ("Reviews (positive / negative)", lambda m: f"{m.n:,} ({m.per_class[POSITIVE].support:,} / "
+                                                           f"{m.per_class[NEGATIVE].support:,})")]
+        self.metrics_table.setRowCount(len(rows))
+        self.metrics_table.setVerticalHeaderLabels([name for name, _ in rows])
+        for r, (_, show) in enumerate(rows):
+            for c, m in enumerate(self._metrics):
+                item = QTableWidgetItem(show(m))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.metrics_table.setItem(r, c, item)
+        table = self.metrics_table  # tall enough for every row: no scrolling for the last figure
+        table.setMinimumHeight(table.horizontalHeader().height() + table.verticalHeader().length()
+                               + 2 * table.frameWidth())
+        notes = [n for n in (self._metrics[0].roc_auc_note,) if n]
+        if any(c.precision is None for m in self._metrics for c in m.per_class.values()):
+            notes.append("\"-\": undefined at this threshold (no review was predicted in that class).")
+        self.metrics_note.setText(" ".join(notes))
+        self.metrics_note.setVisible(bool(notes))
+
+    def _fill_confusion(self) -> None:
+        m = self._metrics[0]
+        n = max(1, m.n)
+        colors = sentiment_colors(self.palette())
+        for actual in (0, 1):
+            for predicted in (0, 1):
+                count = m.confusion[actual][predicted]
+                item = QTableWidgetItem(f"{CELL_NAMES[(actual, predicted)]}\n{count:,} ({count / n:.1%})")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                right = actual == predicted
+                tint = QColor(colors[POSITIVE if right else NEGATIVE])
+                tint.setAlpha(40)
+                item.setBackground(QBrush(tint))
+                self.confusion_table.setItem(actual, predicted, item)
+
+    def _fill_lengths(self) -> None:
+        e = self.evaluations[0]
+        buckets = ev.accuracy_by_length(e, self.threshold())
+        self.length_table.setRowCount(len(buckets))
+        for r, b in enumerate(buckets):
+            share = "-" if b.share_cut is None else f"{b.share_cut:.0%}"
+            values = (b.label, f"{b.count:,}", _figure(b.accuracy), share)
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.length_table.setItem(r, c, item)
+        cut = float(e.cut.mean()) if e.n else 0.0
+        self.length_note.setText(
+            f"{e.model_name!r} reads the last {e.maxlen} tokens of a review: {cut:.0%} of these reviews are longer, "
+            "and their front was never read. Accuracy at the current threshold, by length in tokens.")
+
+    # -- the reviews table --------------------------------------------------------------
+    @Slot(int, int)
+    def select_cell(self, actual: int, predicted: int) -> None:
+        """List the reviews of one confusion cell (a click on the matrix)."""
+        self.show_combo.setCurrentIndex(self.show_combo.findData(CELL_TO_SHOW[(actual, predicted)]))
+        self.confusion_table.setCurrentCell(actual, predicted)
+
+    def shown_indices(self) -> np.ndarray:
+        """The reviews the table lists, in the order of the model's certainty."""
+        if not self.evaluations:
+            return np.empty(0, dtype=np.int64)
+        first, t = self.evaluations[0], self.threshold()
+        choice = self.show_combo.currentData()
+        if choice == SHOW_DISAGREE:
+            if len(self.evaluations) < 2:
+                return np.empty(0, dtype=np.int64)
+            return ev.disagreements(first, self.evaluations[1], t, t)
+        if choice == SHOW_WRONG:
+            return first.misclassified(t)
+        cell = next(c for value, _, c in SHOW_CHOICES if value == choice)
+        return first.cell(*cell, threshold=t)
+
+    @Slot()
+    def _refresh_reviews(self) -> None:
+        if not self.evaluations:
+            return
+        indices = self.shown_indices()
+        self.panel.set_rows([int(i) for i in indices])
+        name = self.show_combo.currentText()
+        self.panel.set_message(f"{name}: {len(indices):,} of {self.evaluations[0].n:,} reviews at threshold "
+                               f"{self.threshold():.3f}, the surest first. Select one to see why.")
+        self.explanation.show_message("Select a review", "Its words appear here, coloured by how they moved "
+                                                         "the score.")
+
+    @Slot(object)
+    def _on_row_selected(self, index: int | None) -> None:
+        if index is None or not self.evaluations:
+            return
+        first = self.evaluations[0]
+        review = first.review(index)
+        predictor = self._predictors[0]
+        self._explain_request += 1
+        request = self._explain_request
+        predicted = review.predicted(self.threshold())
+        verdict = "right" if predicted == review.label else f"wrong: a {CELL_NAMES[(review.label, predicted)]}"
+        note = (f"True label: {_label(review.label)}. At threshold {self.threshold():.3f} the model says "
+                f"{_label(predicted)} ({verdict}).")
+        name = first.model_name
+
+        def job() -> ScoredReview:
+            return ScoredReview.of(explain(predictor, review.text), name)
+
+        def shown(result: ScoredReview) -> None:
+            if request == self._explain_request:
+                self.explanation.show_result(result, note)
+
+        def failed(message: str) -> None:
+            if request == self._explain_request:
+                self.explanation.show_message("Could not explain this review", message)
+
+        self.tasks.run(job, on_success=shown, on_failure=failed)
+
+    def export_csv(self, path: Path) -> bool:
+        return self.panel.export_csv(path)

@@ -1,0 +1,214 @@
+"""The Evaluate tab, driven offscreen: a tiny model on a tiny data set, checked against the CLI's JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from app.background import BackgroundTasks
+from app.evaluate_tab import SHOW_DISAGREE, SHOW_FN, SHOW_FP, SHOW_WRONG, EvaluateTab
+from models import evaluation as ev
+from models.paths import builtin_model_dirs
+from models.store import ModelStore
+from tests.conftest import reviews, save_trained
+from tests.test_cli import run_cli
+
+pytestmark = pytest.mark.gui
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def data_csv(tmp_path):
+    path = tmp_path / "data.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows([[text, label] for text, label in reviews(240)])
+    return path
+
+
+@pytest.fixture
+def store(tiny_training):
+    # The default store of this test's data directory, as the CLI (run below) opens it.
+    store = ModelStore(builtin=builtin_model_dirs())
+    save_trained(store, tiny_training[1], "tiny")
+    return store
+
+
+@pytest.fixture
+def tab(qtbot, store):
+    tasks = BackgroundTasks()
+    tab = EvaluateTab(store, tasks)
+    qtbot.addWidget(tab, before_close_func=lambda t: qtbot.waitUntil(lambda: tasks.active() == 0, timeout=TIMEOUT))
+    tab.resize(1400, 900)
+    tab.show()
+    return tab
+
+
+def evaluate(qtbot, tab, data):
+    tab.set_data_source(str(data))
+    with qtbot.waitSignal(tab.evaluated, timeout=TIMEOUT):
+        qtbot.mouseClick(tab.evaluate_button, Qt.MouseButton.LeftButton)
+    assert not tab.is_running()
+
+
+def cli_json(data, *args):
+    proc = run_cli("evaluate", "--model", "tiny", "--data", data, *args)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def assert_same(shown: ev.Metrics, cli: dict):
+    got = shown.to_json()
+    assert got["n"] == cli["n"] and got["confusion"] == cli["confusion"] and got["threshold"] == cli["threshold"]
+    for key in ("accuracy", "roc_auc", "log_loss"):
+        assert got[key] == pytest.approx(cli[key], abs=1e-6)
+    for name in ("negative", "positive"):
+        for key, value in cli["per_class"][name].items():
+            assert got["per_class"][name][key] == pytest.approx(value, abs=1e-9)
+
+
+def cell_center(table, row, col):
+    return table.visualItemRect(table.item(row, col)).center()
+
+
+def test_evaluate_click_a_cell_move_the_threshold_and_match_the_cli(qtbot, tab, data_csv, tmp_path):
+    assert tab.current_model().name == "tiny"
+    evaluate(qtbot, tab, data_csv)
+    (shown,) = tab.metrics()
+    assert_same(shown, cli_json(data_csv))
+    assert tab.metrics_table.item(0, 0).text() == f"{shown.accuracy:.3f}"
+    assert tab.metrics_table.horizontalHeaderItem(0).text() == "tiny"
+    (tn, fp), (fn, tp) = shown.confusion
+    assert f"{fp:,} (" in tab.confusion_table.item(0, 1).text()
+
+    # A click on the false-positive cell lists exactly those reviews, the surest first.
+    qtbot.mouseClick(tab.confusion_table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=cell_center(tab.confusion_table, 0, 1))
+    assert tab.show_combo.currentData() == SHOW_FP
+    first = tab.evaluations[0]
+    rows = tab.panel.model.rows()
+    assert len(rows) == fp
+    assert all(first.labels[i] == 0 and first.probabilities[i] >= 0.5 for i in rows)
+    qtbot.mouseClick(tab.confusion_table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=cell_center(tab.confusion_table, 1, 0))
+    assert tab.show_combo.currentData() == SHOW_FN and len(tab.panel.model.rows()) == fn
+
+    # Moving the threshold updates the figures at once, without scoring again.
+    with qtbot.assertNotEmitted(tab.evaluated):
+        tab.threshold_slider.setValue(700)
+    assert tab.threshold_label.text() == "0.700"
+    (moved,) = tab.metrics()
+    assert_same(moved, cli_json(data_csv, "--threshold", "0.7"))
+    assert len(tab.panel.model.rows()) == moved.confusion[1][0]  # the false negatives at 0.7
+    tab.show_combo.setCurrentIndex(tab.show_combo.findData(SHOW_WRONG))
+    assert len(tab.panel.model.rows()) == moved.confusion[0][1] + moved.confusion[1][0]
+
+    # Selecting a review explains its score, with its true label.
+    if tab.panel.model.rowCount():
+        tab.panel.select_row(0)
+        qtbot.waitUntil(lambda: tab.explanation.shown() is not None, timeout=TIMEOUT)
+        assert "True label" in tab.explanation.note_label.text()
+        assert tab.explanation.tokens_view.toPlainText().strip()
+
+    # The listed reviews export as CSV (the true positives: a cell the tiny model is sure to fill).
+    qtbot.mouseClick(tab.confusion_table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=cell_center(tab.confusion_table, 1, 1))
+    out = tmp_path / "positives.csv"
+    assert tab.export_csv(out)
+    with open(out, newline="", encoding="utf-8") as f:
+        exported = list(csv.DictReader(f))
+    assert len(exported) == tab.panel.model.rowCount() == moved.confusion[1][1] > 0
+    assert all(r["true_label"] == r["predicted_label"] == "positive" for r in exported)
+    assert all(float(r["probability"]) >= 0.7 for r in exported)
+
+    # Accuracy by length: the buckets add up to every review.
+    assert sum(int(tab.length_table.item(r, 1).text().replace(",", "")) for r in range(tab.length_table.rowCount())) \
+        == shown.n
+
+
+def test_two_models_side_by_side_and_where_they_disagree(qtbot, tab, data_csv):
+    tab.compare_combo.select(next(i.id for i in tab.compare_combo.models() if i.builtin))
+    evaluate(qtbot, tab, data_csv)
+    a, b = tab.evaluations
+    assert tab.metrics_table.columnCount() == 2
+    assert [tab.metrics_table.horizontalHeaderItem(c).text() for c in range(2)] == ["tiny", "IMDB LSTM (built-in)"]
+    np.testing.assert_array_equal(a.labels, b.labels)
+    tab.show_combo.setCurrentIndex(tab.show_combo.findData(SHOW_DISAGREE))
+    expected = int(np.sum((a.probabilities >= 0.5) != (b.probabilities >= 0.5)))
+    assert len(tab.panel.model.rows()) == expected
+    assert tab.panel.model.index(0, 2).data() != ""  # the second model's probability is shown
+
+
+def test_a_data_set_of_one_class_says_auc_is_undefined(qtbot, tab, tmp_path):
+    path = tmp_path / "positive.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label", "split"])
+        w.writerows([[text, 1, split] for (text, _), split in zip(reviews(40), ["train", "test"] * 20)])
+    evaluate(qtbot, tab, path)
+    assert tab.metrics()[0].roc_auc is None
+    assert tab.metrics_table.item(1, 0).text() == "undefined"
+    assert "only positive" in tab.metrics_note.text() and not tab.metrics_note.isHidden()
+
+
+@pytest.mark.parametrize(("content", "message"), [(None, "does not exist"), ("id,stars\n1,5\n", "no text column")])
+def test_a_data_set_that_fails_to_load_gives_a_message(qtbot, tab, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    tab.set_data_source(str(path))
+    tab.start()
+    qtbot.waitUntil(lambda: not tab.is_running(), timeout=TIMEOUT)
+    assert message in tab.panel.message.text()
+    assert tab.evaluate_button.isEnabled() and tab.evaluations == []
+
+
+def test_no_data_set_chosen_says_what_to_choose(tab):
+    tab.data_edit.clear()
+    tab.start()
+    assert not tab.is_running() and "Choose a data set" in tab.panel.message.text()
+
+
+def test_cancel_stops_the_pass_and_nothing_is_left_running(qtbot, tab, data_csv, monkeypatch):
+    started, released = threading.Event(), threading.Event()
+    original = ev.encode_split_with_lengths
+
+    def gated(*args, **kwargs):
+        started.set()
+        assert released.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "encode_split_with_lengths", gated)
+    tab.set_data_source(str(data_csv))
+    tab.start()
+    assert tab.is_running() and not tab.evaluate_button.isEnabled()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT)
+    qtbot.mouseClick(tab.panel.cancel_button, Qt.MouseButton.LeftButton)
+    released.set()
+    qtbot.waitUntil(lambda: not tab.is_running(), timeout=TIMEOUT)
+    assert "cancelled" in tab.panel.message.text().lower()
+    assert tab.tasks.active() == 0 and tab.evaluate_button.isEnabled() and tab.evaluations == []
+
+
+def test_shutdown_while_scoring_ends_the_pass(qtbot, tab, data_csv, monkeypatch):
+    started, released = threading.Event(), threading.Event()
+    original = ev.encode_split_with_lengths
+
+    def gated(*args, **kwargs):
+        started.set()
+        assert released.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "encode_split_with_lengths", gated)
+    tab.set_data_source(str(data_csv))
+    tab.start()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT)
+    tab.shutdown()
+    released.set()
+    assert tab.tasks.wait_all(10_000) and tab.tasks.active() == 0
