@@ -1,35 +1,77 @@
 """Command line: ``python -m app [train|predict|evaluate|models|gui]``; no subcommand starts the GUI.
 
-Results go to stdout as JSON (one object per line, or one list for ``models``);
-progress goes to stdout as readable lines, with a live bar on stderr when it is a
-terminal. A mistake the user can fix exits with status 2 and one line on stderr.
+Results go to stdout as JSON, and nothing else does (one object per line, or one list
+for ``models``), so the output pipes into ``jq``; progress goes to stderr as readable lines,
+with a live bar when it is a terminal. A mistake the user can fix exits with status 2 and
+one line on stderr: a bad argument (checked here, with its range), a file that cannot be
+used, a store that cannot be written (a trained model is then kept in another folder, named
+in that line).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
+import math
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from models.config import DEFAULT_PRESET, PRESETS, preset
-from models.errors import UserFacingError
+from models.errors import StoreWriteError, UserFacingError
 
 EXIT_USER_ERROR = 2
 
+
+def _whole(low: int | None = None, why: str = ""):
+    """An argparse type: a whole number, at least ``low`` (the ranges of hyperparameters are
+    TrainingConfig's, checked with the others before any data is read)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}{f' ({why})' if why else ''}; got {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
+    return value
+
+
 # CLI flag -> TrainingConfig field, for overriding single hyperparameters of a preset.
 _OVERRIDES = {
-    "vocab_size": int, "maxlen": int, "embedding_dim": int, "lstm_units": int, "dropout": float,
-    "recurrent_dropout": float, "batch_size": int, "epochs": int, "learning_rate": float, "seed": int,
-    "validation_split": float,
+    "vocab_size": _whole(), "maxlen": _whole(), "embedding_dim": _whole(), "lstm_units": _whole(),
+    "dropout": _finite, "recurrent_dropout": _finite, "batch_size": _whole(), "epochs": _whole(),
+    "learning_rate": _finite, "seed": _whole(), "validation_split": _finite,
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (exit status 2, as for every other mistake)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sentiment-studio",
         description="Train an LSTM sentiment model on IMDB reviews and score your own. "
                     "With no command, the desktop app starts.",
@@ -45,29 +87,41 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True,
                        help="'imdb' (Keras download), 'stanford' (archive download), an aclImdb folder or "
                             ".tar.gz, or a .csv with text and label columns")
-    train.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-                       help=f"hyperparameter preset (default: {DEFAULT_PRESET}, the specified model)")
-    train.add_argument("--limit", type=int, help="use at most N reviews per split (balanced), for a quick run")
+    train.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
+                       help=f"hyperparameter preset: {', '.join(PRESETS)} (default: {DEFAULT_PRESET}, the "
+                            "specified model)")
+    train.add_argument("--limit", type=_whole(2, "one review of each label"),
+                       help="use at most N reviews per split (balanced), for a quick run")
     train.add_argument("--name", help="name in the model store (default: the preset and date)")
-    train.add_argument("--validation", choices=["test", "split"], help="validate on the test split or a held-out part")
+    train.add_argument("--validation", choices=["split", "test"],
+                       help="which reviews choose the best epoch: split (the default: a part of the training "
+                            "reviews held out; the test split is scored once at the end) or test (the tutorials' "
+                            "way: the test split itself, so the test accuracy is optimistic)")
     train.add_argument("--no-xla", action="store_true", help="run the train and test steps without XLA compilation")
+    train.add_argument("--output", type=Path, metavar="DIR",
+                       help="where to keep the trained model if the model store cannot take it (default: a new "
+                            "folder in the temporary folder, named in the message)")
     for name, kind in _OVERRIDES.items():
-        train.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name, metavar="N" if kind is int else "X")
+        train.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name,
+                           metavar="X" if kind is _finite else "N")
 
     predict = sub.add_parser("predict", help="score reviews: one JSON object per review")
     predict.add_argument("--model", help="stored model name, id or folder (default: the newest)")
-    predict.add_argument("--file", type=Path, help="a .txt with one review per line, or a .csv with a text column")
+    predict.add_argument("--file", type=Path, help="a .txt with one review per line, or a .csv with a text column; "
+                                                  "read, scored and printed in chunks, whatever its length")
+    predict.add_argument("--output", type=Path, metavar="FILE",
+                         help="write the JSON lines to FILE (whole or not at all) instead of stdout")
     predict.add_argument("text", nargs="*", help="review texts; with none and no --file, lines from stdin")
     predict.add_argument("--explain", action="store_true",
-                         help="add each word's contribution to the score (how much P(positive) drops when the "
-                              "model reads it as an unknown word), in reading order, and the top words each way")
+                         help="add each word's contribution to the score in log-odds (logit(P) minus logit(P) when "
+                              "the model reads the word as unknown), in reading order, and the top words each way")
 
     evaluate = sub.add_parser(
         "evaluate", help="score a data set's test split once: one JSON object with accuracy, ROC AUC, log loss, the "
                          "confusion matrix and per-class precision, recall and F1")
     evaluate.add_argument("--model", help="stored model name, id or folder (default: the newest)")
     evaluate.add_argument("--data", required=True, help="as for train")
-    evaluate.add_argument("--limit", type=int, help="use at most N test reviews (balanced)")
+    evaluate.add_argument("--limit", type=_whole(1), help="use at most N test reviews (balanced)")
     evaluate.add_argument("--threshold", type=float, default=0.5, metavar="T",
                           help="predict positive when P(positive) >= T (default 0.5; between 0 and 1)")
     evaluate.add_argument("--misclassified", type=Path, metavar="FILE.csv",
@@ -75,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
                                "true label and probability")
 
     sub.add_parser("models", help="list stored models as JSON")
+
+    rename = sub.add_parser("rename", help="rename a stored model, as the Models tab does")
+    rename.add_argument("model", metavar="NAME", help="stored model name or id")
+    rename.add_argument("new_name", metavar="NEW_NAME", help="its new name (a taken name gets a number)")
+    delete = sub.add_parser("delete", help="delete a stored model, as the Models tab does (not the built-in one)")
+    delete.add_argument("model", metavar="NAME", help="stored model name or id")
 
     imp = sub.add_parser("import", help="add a model file to the store: a Keras .keras/.h5 model (e.g. the IMDB "
                                         "tutorial's) or a Sentiment Studio .ssmodel file")
@@ -84,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the word index the model was trained with: Keras' imdb_word_index.json format (word -> "
                           "rank from 1) or a Sentiment Studio vocabulary.json (default: Keras' IMDB word index "
                           "from the Keras cache, else downloaded)")
-    imp.add_argument("--maxlen", type=int, metavar="N",
+    imp.add_argument("--maxlen", type=_whole(1), metavar="N",
                      help="tokens per review when the model has no fixed input length (default: 80)")
     imp.add_argument("--name", help="name in the model store (default: the file name)")
 
@@ -111,10 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_gui()
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models,
-                "import": cmd_import, "export": cmd_export}[
+                "import": cmd_import, "export": cmd_export, "rename": cmd_rename, "delete": cmd_delete}[
             args.command](args)
     except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a path the checks in models/ did not see (e.g. too long for the file system)
+        from models.bounded_io import os_error_reason
+
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {os_error_reason(exc)}{where}.", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -147,12 +213,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         changes["jit_compile"] = False
     config = chosen.config.with_changes(**changes).validated()
 
-    print(f"Loading {args.data} ...", flush=True)
-    data = load_source(args.data, progress=lambda msg: print(msg, flush=True))
+    _say(f"Loading {args.data} ...")
+    data = load_source(args.data, progress=_say)
     data = data.limited(args.limit)
     s = data.summary()
-    print(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
-          f"{s['test']:,} test ({s['test_positive']:,} positive)", flush=True)
+    _say(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
+         f"{s['test']:,} test ({s['test_positive']:,} positive)")
 
     stop = threading.Event()
 
@@ -170,14 +236,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.epochs_completed == 0:
         raise UserFacingError("Training stopped before the first epoch finished; nothing was saved.")
     name = args.name or f"{args.preset} {result.data_summary['source'].split('/')[-1]}"
-    info = _store().save(result.model, result.vocabulary, training_metadata(result, args.preset), name)
-    print(f"Saved as {info.name!r} in {info.path}", flush=True)
+    metadata = training_metadata(result, args.preset)
+    store = _store()
+    try:
+        info = store.save(result.model, result.vocabulary, metadata, name)
+    except StoreWriteError as exc:
+        raise UserFacingError(_keep_elsewhere(result, metadata, name, args.output, store.root, exc.reason)) from None
+    _say(f"Saved as {info.name!r} in {info.path}")
     _emit({"name": info.name, "id": info.id, **result.summary()})
     return 0
 
 
+def _keep_elsewhere(result, metadata, name: str, output: Path | None, root: Path, reason: str) -> str:
+    """Save a trained model the store could not take in ``output`` (or a new temporary folder);
+    the one-line message says where, and how to use it."""
+    import tempfile
+
+    from models.store import ModelStore
+
+    try:
+        folder = output.expanduser() if output is not None else Path(
+            tempfile.mkdtemp(prefix="sentiment-studio-unsaved-"))
+        kept = ModelStore(folder).save(result.model, result.vocabulary, metadata, name)
+    except (UserFacingError, OSError) as exc:
+        return (f"Could not save the model in {root} ({reason}), nor in {output or 'a temporary folder'} "
+                f"({getattr(exc, 'strerror', None) or exc}); the trained model is lost. Give a writable folder "
+                "with --output DIR.")
+    return (f"Could not save the model in {root} ({reason}). It was kept in {kept.path} instead: score with "
+            f"--model {kept.path}, or copy that folder into {root} once it is writable.")
+
+
+def _say(message: str) -> None:
+    """Progress for a person: on stderr, so stdout carries only JSON (``... | jq`` works)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 class _ConsoleProgress:
-    """Epoch lines on stdout; a live batch bar on stderr when it is a terminal."""
+    """Epoch lines on stderr, with a live batch bar when stderr is a terminal (stdout is for JSON)."""
 
     def __init__(self) -> None:
         self.live = sys.stderr.isatty()
@@ -197,11 +292,11 @@ class _ConsoleProgress:
             if self.live:
                 print("\r" + " " * 100 + "\r", end="", file=sys.stderr)
             lg = p.logs
-            print(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', 0):.4f} acc {lg.get('accuracy', 0):.4f} "
-                  f"val_loss {lg.get('val_loss', 0):.4f} val_acc {lg.get('val_accuracy', 0):.4f} "
-                  f"({p.elapsed_seconds:.0f} s elapsed)", flush=True)
+            _say(f"Epoch {p.epoch}/{p.epochs}: loss {lg.get('loss', 0):.4f} acc {lg.get('accuracy', 0):.4f} "
+                 f"val_loss {lg.get('val_loss', 0):.4f} val_acc {lg.get('val_accuracy', 0):.4f} "
+                 f"({p.elapsed_seconds:.0f} s elapsed)")
         elif p.phase in (t.PREPARING, t.EVALUATING) and p.message:
-            print(p.message + " ...", flush=True)
+            _say(p.message + " ...")
 
 
 def _clock(seconds: float) -> str:
@@ -214,31 +309,96 @@ def _clock(seconds: float) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Score reviews as a stream: a file (or stdin) is read, scored and written in chunks, so the
+    first lines appear at once and memory stays bounded whatever the length."""
     from models.errors import EmptyReviewError
     from models.prediction import Predictor
 
-    texts = list(args.text)
-    if args.file is not None:
-        from models.datasets import read_review_texts
-
-        texts += read_review_texts(args.file)
-    elif not texts and not sys.stdin.isatty():
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    if not texts:
-        raise EmptyReviewError("Nothing to score: give review text, --file PATH, or lines on stdin.")
-    if any(not t.strip() for t in texts):
+    if any(not t.strip() for t in args.text):
         raise EmptyReviewError("A review is empty: give some text to score.")
-    predictor = Predictor.from_store(_store(), args.model)
-    if args.explain:
-        from models.explain import explain
+    texts = iter(args.text)
+    if args.file is not None:
+        from models.datasets import iter_review_texts
 
-        for text in texts:  # one at a time, so each line appears as soon as it is ready
-            explanation = explain(predictor, text)
-            _emit(explanation.prediction.to_json() | explanation.to_json())
-        return 0
-    for prediction in predictor.predict_many(texts):
-        _emit(prediction.to_json())
+        texts = itertools.chain(texts, iter_review_texts(args.file))  # the file is checked here, before scoring
+    elif not args.text and not sys.stdin.isatty():
+        from models.datasets import bounded_lines
+
+        texts = (line.rstrip("\n") for line in bounded_lines(sys.stdin, "standard input") if line.strip())
+    elif not args.text:
+        raise EmptyReviewError("Nothing to score: give review text, --file PATH, or lines on stdin.")
+    texts = _with_words(texts)
+    predictor = Predictor.from_store(_store(), args.model)
+    model = {"model": predictor.name}  # which model scored: the newest one unless --model says
+    progress = _CountProgress(live=args.file is not None and sys.stderr.isatty())
+    with _output(args.output) as out:
+        if args.explain:
+            from models.explain import explain
+
+            for text in texts:  # one at a time, so each line appears as soon as it is ready
+                explanation = explain(predictor, text)
+                out.write(json.dumps(model | explanation.prediction.to_json() | explanation.to_json()) + "\n")
+                out.flush()
+                progress(1)
+        else:
+            for chunk in predictor.predict_chunks(texts):
+                out.write("".join(json.dumps(model | p.to_json()) + "\n" for p in chunk))
+                out.flush()
+                progress(len(chunk))
+        progress.finish()
+        if progress.count == 0:
+            raise EmptyReviewError("Nothing to score: the file has no reviews." if args.file is not None else
+                                   "Nothing to score: give review text, --file PATH, or lines on stdin.")
+    if args.output is not None:
+        print(f"Wrote {progress.count:,} scores to {args.output}", file=sys.stderr, flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def _output(path: Path | None):
+    """stdout, or a file written whole or not at all (models.atomic_write)."""
+    if path is None:
+        yield sys.stdout
+        return
+    from models.atomic_write import atomic_write
+    from models.bounded_io import os_error_reason
+
+    try:
+        with atomic_write(path.expanduser(), "w", encoding="utf-8") as f:
+            yield f
+    except OSError as exc:
+        raise UserFacingError(f"Could not write {path}: {os_error_reason(exc)}.") from None
+
+
+class _CountProgress:
+    """'Scored N reviews' on stderr, at most twice a second, when it is a terminal."""
+
+    def __init__(self, live: bool) -> None:
+        self.live, self.count, self._last = live, 0, 0.0
+
+    def __call__(self, n: int) -> None:
+        self.count += n
+        now = time.monotonic()
+        if self.live and now - self._last >= 0.5:
+            self._last = now
+            print(f"\rScored {self.count:,} reviews ...", end="", file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self.live and self._last:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _with_words(texts: Iterable[str]) -> Iterator[str]:
+    """The texts, refusing one without a single word: the model would score only its start mark, a
+    verdict on nothing."""
+    from models.errors import EmptyReviewError
+    from models.vocabulary import tokenize
+
+    for number, text in enumerate(texts, 1):
+        if not tokenize(text):
+            raise EmptyReviewError(f"No words to score in review {number} ({text.strip()[:40]!r}): the model "
+                                   "reads words, and it has only punctuation or symbols.")
+        yield text
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -248,8 +408,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.threshold <= 1.0:  # also refuses nan
         raise UserFacingError(f"--threshold must be between 0 and 1, not {args.threshold}.")
-    if args.limit is not None and args.limit < 1:
-        raise UserFacingError(f"--limit must be at least 1, not {args.limit}.")
     predictor = Predictor.from_store(_store(), args.model)
     data = load_source(args.data).limited(args.limit)
     evaluation = evaluate(predictor, data)
@@ -273,6 +431,25 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rename(args: argparse.Namespace) -> int:
+    info = _store().rename(args.model, args.new_name)
+    _emit({"name": info.name, "id": info.id, "path": str(info.path)})
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from models.errors import ModelStoreError
+
+    store = _store()
+    info = store.find(args.model)
+    same = [i.id for i in store.list() if i.name.casefold() == info.name.casefold()]
+    if info.id != args.model and len(same) > 1:
+        raise ModelStoreError(f"{len(same)} models are called {info.name!r}; delete one by its id: {', '.join(same)}.")
+    store.delete(info.id)
+    _emit({"deleted": info.name, "id": info.id})
+    return 0
+
+
 # -- import and export ------------------------------------------------------------------
 
 
@@ -281,10 +458,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     info = import_model_file(_store(), args.model_file, word_index=args.word_index, maxlen=args.maxlen,
                              name=args.name)
-    config = info.metadata.get("config") or {}
+    meta = info.metadata
     print(f"Imported {args.model_file.name} as {info.name!r} in {info.path}", file=sys.stderr, flush=True)
-    _emit({"name": info.name, "id": info.id, "kind": info.metadata.get("kind"), "vocab_size": config.get("vocab_size"),
-           "maxlen": config.get("maxlen"), "imported": info.metadata.get("imported"), "path": str(info.path)})
+    _emit({"name": info.name, "id": info.id, "kind": meta.kind if meta else None,
+           "vocab_size": meta.vocab_size if meta else None, "maxlen": meta.maxlen if meta else None,
+           "imported": info.summary()["imported"], "path": str(info.path)})
     return 0
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
@@ -11,7 +14,7 @@ from app.evaluate_tab import EvaluateTab
 from app.model_cache import ModelCache
 from app.models_tab import ModelsTab
 from app.predict_tab import PredictTab
-from app.training_tab import TrainingTab
+from app.training_tab import CANCEL, SAVE, TrainingTab, ask_save_discard_cancel
 from models import __version__, keras_runtime, paths
 from models.store import ModelStore
 
@@ -22,7 +25,8 @@ class MainWindow(QMainWindow):
     def __init__(self, store: ModelStore, settings: QSettings | None = None):
         super().__init__()
         self.store = store
-        self.settings = settings or QSettings()
+        self.settings = settings or app_settings()
+        self._may_close = False  # set once unsaved work is saved or discarded
         self.tasks = BackgroundTasks(self)
         self.keras_ready = keras_runtime.is_loaded()
         self.setWindowTitle("Sentiment Studio")
@@ -41,7 +45,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.keras_label = QLabel("")
+        self.training_label = QLabel("")  # a running training, seen from every tab
+        self.statusBar().addPermanentWidget(self.training_label)
         self.statusBar().addPermanentWidget(self.keras_label)
+        self.train_tab.running_changed.connect(self._on_training_running)
+        self.train_tab.run_progress.connect(self.training_label.setText)
         for tab in (self.train_tab, self.predict_tab, self.evaluate_tab, self.models_tab, self.model_cache):
             tab.status_message.connect(self.show_status)
         self.train_tab.model_saved.connect(self._on_model_saved)
@@ -182,10 +190,30 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         self.settings.sync()
 
+    @Slot(bool)
+    def _on_training_running(self, running: bool) -> None:
+        self.tabs.setTabText(TAB_TRAIN, "&Train (running)" if running else "&Train")
+        if running:
+            self.training_label.setText("Training …")
+        else:
+            self.training_label.setText("")
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.train_tab.is_training():
+        if not self._may_close and self.train_tab.has_unsaved_work():
+            answer = ask_save_discard_cancel(
+                self, "Unsaved model", "A trained model has not been saved. Save its best epoch before quitting?"
+                + (" The running training stops after its current batch." if self.train_tab.is_training() else ""))
+            if answer == CANCEL:
+                event.ignore()
+                return
+            if answer == SAVE:
+                event.ignore()  # close again once saved; stay open if the save failed
+                self.train_tab.save_then(self._close_after_save)
+                return
+        elif not self._may_close and self.train_tab.is_training():
             answer = QMessageBox.question(
-                self, "Training is running", "Stop the training and quit? Completed epochs are not saved.",
+                self, "Training is running", "Stop the training and quit? No epoch has finished yet, so there "
+                "is nothing to save.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
@@ -198,3 +226,16 @@ class MainWindow(QMainWindow):
         self.tasks.wait_all()
         event.accept()
 
+    def _close_after_save(self, saved: bool) -> None:
+        if saved:
+            self._may_close = True
+            self.close()
+
+
+def app_settings() -> QSettings:
+    """Window settings: under ``SENTIMENT_STUDIO_HOME`` when it is set (with everything else), else Qt's
+    usual place for the organisation and application names."""
+    home = os.environ.get(paths.HOME_ENV)
+    if home:
+        return QSettings(str(Path(home) / "settings.ini"), QSettings.Format.IniFormat)
+    return QSettings()

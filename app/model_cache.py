@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
+from shiboken6 import isValid
 
 from app.background import BackgroundTasks
 from models.prediction import Predictor
@@ -87,6 +88,8 @@ class ModelCache(QObject):
         self._errors.clear()
 
     def _on_loaded(self, key: ModelKey, predictor: Predictor) -> None:
+        if not isValid(self):
+            return  # the tab that owned this cache closed while the model was loading
         self._loading.discard(key)
         if self._live is not None and key not in self._live:
             return  # deleted while it was loading
@@ -94,6 +97,8 @@ class ModelCache(QObject):
         self.loaded.emit(key)
 
     def _on_failed(self, key: ModelKey, message: str) -> None:
+        if not isValid(self):
+            return
         self._loading.discard(key)
         self._errors[key] = message
         self.failed.emit(key, message)

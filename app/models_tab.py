@@ -48,10 +48,14 @@ from models.keras_interop import (
     file_kind,
     import_keras_model,
 )
+from models.metadata import ModelMetadata
 from models.store import ARCHIVE_SUFFIX, ModelInfo, ModelStore
 
-COLUMNS = ("Name", "Created", "Preset", "Data", "Test accuracy", "Best epoch", "Status")
-NAME, CREATED, PRESET, DATA, ACCURACY, EPOCH, STATUS = range(len(COLUMNS))
+COLUMNS = ("Name", "Created", "Preset", "Data", "Validation accuracy", "Test accuracy", "Best epoch",
+           "Epoch chosen on", "Status")
+NAME, CREATED, PRESET, DATA, VAL_ACCURACY, ACCURACY, EPOCH, CHOSEN_ON, STATUS = range(len(COLUMNS))
+# What chose a model's best epoch, in words (ModelInfo.summary()'s "validated_on").
+VALIDATED_ON_TEXT = {"split": "held-out training reviews", "test": "the test split (test accuracy optimistic)"}
 ID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ARCHIVE_FILTER = f"Sentiment Studio models (*{ARCHIVE_SUFFIX} *.zip);;All files (*)"
@@ -211,7 +215,7 @@ class ModelsTab(QWidget):
                 if col == NAME and _renamable(info):
                     flags |= Qt.ItemFlag.ItemIsEditable
                 item.setFlags(flags)
-                if col in (ACCURACY, EPOCH):
+                if col in (VAL_ACCURACY, ACCURACY, EPOCH):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if info.damaged:
                     item.setForeground(muted)
@@ -434,7 +438,7 @@ class ModelsTab(QWidget):
 
 
 def _imported_keras(info: ModelInfo) -> bool:
-    return info.metadata.get("kind") == "imported" and isinstance(info.metadata.get("imported"), dict)
+    return info.metadata is not None and info.metadata.imported_keras
 
 
 class KerasImportDialog(QDialog):
@@ -501,14 +505,15 @@ class KerasImportDialog(QDialog):
 
 def _renamable(info: ModelInfo) -> bool:
     # The store can rename a damaged model whose metadata it could read, not one without.
-    return not info.builtin and (info.damaged is None or bool(info.metadata))
+    return not info.builtin and info.metadata is not None and not info.path.is_symlink()
 
 
 def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
     """(text, sort key) per column."""
     summary = info.summary()
-    accuracy = summary.get("test_accuracy")
-    accuracy = float(accuracy) if isinstance(accuracy, (int, float)) else None
+    accuracy, val_accuracy = (float(v) if isinstance(v, (int, float)) else None
+                              for v in (summary.get("test_accuracy"), summary.get("validation_accuracy")))
+    chosen_on = VALIDATED_ON_TEXT.get(str(summary.get("validated_on")), "")
     epoch = summary.get("best_epoch")
     epoch = int(epoch) if isinstance(epoch, (int, float)) else None
     if info.damaged:
@@ -516,9 +521,8 @@ def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
     elif info.builtin:
         status = BUILTIN_STATUS
     elif _imported_keras(info):
-        imported = info.metadata["imported"]
-        status = IMPORTED_STATUS.format(source=imported.get("from") or "a Keras file",
-                                        date=format_created(str(imported.get("at") or "")))
+        imported = info.metadata.imported
+        status = IMPORTED_STATUS.format(source=imported.source or "a Keras file", date=format_created(imported.at))
     else:
         status = ""
     preset = str(summary.get("preset") or "")
@@ -528,8 +532,10 @@ def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
         (format_created(info.created), info.created),
         (preset, preset),
         (source, source.casefold()),
+        ("" if val_accuracy is None else f"{val_accuracy:.1%}", val_accuracy),
         ("" if accuracy is None else f"{accuracy:.1%}", accuracy),
         ("" if epoch is None else str(epoch), epoch),
+        (chosen_on, chosen_on),
         (status, status),
     ]
 
@@ -540,21 +546,27 @@ def _details_html(info: ModelInfo) -> str:
     if info.damaged:
         rows.append(("Cannot be used", info.damaged))
     rows.append(("Created", format_created(info.created)))
-    if isinstance(meta.get("imported"), dict):
-        rows.append(("Imported from", meta["imported"].get("from")))
-        if _imported_keras(info):
-            rows.append(("Imported", f"{format_created(str(meta['imported'].get('at') or ''))}, "
-                                     "a model trained with plain Keras"))
-            word_index = meta.get("word_index") if isinstance(meta.get("word_index"), dict) else {}
+    if meta is None:
+        meta = ModelMetadata(name=info.name, created=info.created)  # nothing more to show
+    if meta.imported is not None:
+        rows.append(("Imported from", meta.imported.source))
+        if meta.imported_keras:
+            rows.append(("Imported", f"{format_created(meta.imported.at)}, a model trained with plain Keras"))
+            word_index = meta.word_index or {}
             if word_index.get("from"):
                 rows.append(("Word index", f"{word_index['from']} ({word_index.get('words', '?')} words)"))
-    if meta.get("preset"):
-        rows.append(("Preset", meta["preset"]))
-    data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    if meta.preset:
+        rows.append(("Preset", meta.preset))
+    data = meta.data
     if data:
         rows.append(("Data", f"{data.get('source')} ({data.get('train', '?')} train, "
                              f"{data.get('test', '?')} test reviews)"))
-    results = meta.get("results") if isinstance(meta.get("results"), dict) else {}
+    results = meta.results
+    summary = info.summary()
+    if summary.get("validated_on") in VALIDATED_ON_TEXT:
+        rows.append(("Best epoch chosen on", VALIDATED_ON_TEXT[summary["validated_on"]]))
+    if isinstance(summary.get("validation_accuracy"), float):
+        rows.append(("Validation accuracy", f"{summary['validation_accuracy']:.1%}"))
     for key, label in (("test_accuracy", "Test accuracy"), ("test_loss", "Test loss"),
                        ("best_epoch", "Best epoch"), ("epochs_completed", "Epochs trained"),
                        ("seconds_per_epoch", "Seconds per epoch")):
@@ -565,12 +577,10 @@ def _details_html(info: ModelInfo) -> str:
             rows.append((label, value))
     if results.get("stopped"):
         rows.append(("Stopped early", "yes, by the user"))
-    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    if config:
-        rows.append(("Hyperparameters", ", ".join(f"{k} {v}" for k, v in config.items())))
-    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
-    if versions:
-        rows.append(("Made with", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    if meta.config:
+        rows.append(("Hyperparameters", ", ".join(f"{k} {v}" for k, v in meta.config.items())))
+    if meta.versions:
+        rows.append(("Made with", ", ".join(f"{k} {v}" for k, v in meta.versions.items())))
     body = "".join(
         f"<tr><td style='padding-right:12px'><b>{html.escape(label)}</b></td><td>{html.escape(str(value))}</td></tr>"
         for label, value in rows

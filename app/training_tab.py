@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import html
 import math
+import os
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QPalette, QTextDocumentFragment
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -83,11 +88,63 @@ def format_clock(seconds: float | None) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
+VALIDATED_ON_WORDS = {VALIDATE_ON_SPLIT: "held-out training reviews", VALIDATE_ON_TEST: "the test split"}
+
+
+def ask_save_discard_cancel(parent: QWidget, title: str, text: str) -> str:
+    """Save / Discard / Cancel, Save the default: SAVE, DISCARD or CANCEL (also for a closed dialog)."""
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(parent, title, text, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+    return {buttons.Save: SAVE, buttons.Discard: DISCARD}.get(answer, CANCEL)
+
+
+def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str | None = None,
+                 rich: bool = True) -> str:
+    """The run summary: one sentence saying what ran, which epoch was kept and why, and what it scored.
+    ``saving`` is None (not offered yet), "unsaved", "saving" or "saved" (as ``saved_name``); ``rich``
+    False gives plain text (the log)."""
+    if not rich:
+        return QTextDocumentFragment.fromHtml(run_sentence(r, saving, saved_name)).toPlainText()
+    epochs = f"{r.epochs_completed} epoch{'s' if r.epochs_completed != 1 else ''}"
+    head = (f"<b>Stopped</b> after {epochs}" if r.stopped else f"<b>Finished</b> {epochs}") + \
+        f" in {format_clock(r.total_seconds)}"
+    if r.best_epoch is None:
+        return head + "."
+    on = VALIDATED_ON_WORDS.get(r.validated_on, r.validated_on)
+    kept = f"; kept epoch {r.best_epoch}, chosen on {on} (validation accuracy {r.validation_accuracy:.1%})"
+    if r.test_accuracy is None:
+        test = ", no test accuracy (stopped before the test split was scored)"
+    elif r.validated_on == VALIDATE_ON_TEST:
+        test = ", which is also its test accuracy (optimistic: the test split chose the epoch)"
+    else:
+        test = f", test accuracy {r.test_accuracy:.1%} (loss {r.test_loss:.3f})"
+    tail = {"unsaved": "; press <i>Save model</i> to keep it", "saving": "; saving …",
+            "saved": f"; saved as <b>{html.escape(saved_name or '')}</b>"}.get(saving or "", "")
+    return head + kept + test + tail + ("" if saving == "saving" else ".")
+
+
+class LabelledProgressBar(QProgressBar):
+    """A progress bar whose text is a label above it, not painted on the bar, where the fill's edge
+    would split it into two colours. ``format()`` / ``setFormat()`` work as on a QProgressBar."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setTextVisible(False)
+        self.setMaximumHeight(10)
+        self.label = QLabel()
+
+    def setFormat(self, text: str) -> None:
+        super().setFormat(text)
+        self.label.setText(text)
+
+
 class TrainingTab(QWidget):
     status_message = Signal(str)
     model_saved = Signal(str)  # id of the new model in the store
     evaluate_requested = Signal(str)  # id of the model to open in the Evaluate tab
     running_changed = Signal(bool)
+    run_progress = Signal(str)  # a short line on the running training, for the window's status bar
     data_source_changed = Signal(str)
 
     def __init__(self, store: ModelStore, tasks: BackgroundTasks, parent: QWidget | None = None):
@@ -107,6 +164,9 @@ class TrainingTab(QWidget):
         self._loading = False
         self._pending_train = False
         self._setting_preset = False
+        self._run_preset = DEFAULT_PRESET  # the preset (or "custom (from ...)") of the current or last run
+        self._after_result: Callable[[bool], None] | None = None  # save_then's callback, once a run stops
+        self._saving: TrainingResult | None = None  # the result a background save is writing
 
         self._build_data_group()
         self._build_model_group()
@@ -143,10 +203,23 @@ class TrainingTab(QWidget):
         self.length_hist = self.length_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
                                                  brush=(31, 119, 180, 120), pen=pg.mkPen("#1f77b4"))
         self.maxlen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2), movable=False,
-                                           label="maxlen", labelOpts={"position": 0.9, "color": "#d62728"})
+                                           label="maxlen", labelOpts={"position": 0.9, "color": "#d62728",
+                                                                      "fill": QApplication.palette().color(
+                                                                          QPalette.ColorRole.Base)})
         self.length_plot.addItem(self.maxlen_line)
         self.truncation_note = QLabel("")
         self.truncation_note.setWordWrap(True)
+        self.limit_box = QSpinBox()
+        self.limit_box.setRange(0, 10_000_000)
+        self.limit_box.setSingleStep(1000)
+        self.limit_box.setGroupSeparatorShown(True)
+        self.limit_box.setSpecialValueText("all")
+        self.limit_box.setSuffix(" per split")
+        self.limit_box.setToolTip("Train and test on at most this many reviews of each split, balanced between "
+                                  "the labels (as the command line's --limit): a first run in seconds. 0 = all.")
+        limit_row = QHBoxLayout()
+        limit_row.addWidget(QLabel("Reviews to use"))
+        limit_row.addWidget(self.limit_box, 1)
 
         box = QGroupBox("Data")
         layout = QVBoxLayout(box)
@@ -155,6 +228,7 @@ class TrainingTab(QWidget):
         layout.addWidget(self.data_summary)
         layout.addWidget(self.length_plot)
         layout.addWidget(self.truncation_note)
+        layout.addLayout(limit_row)
         self.data_group = box
 
     def _build_model_group(self) -> None:
@@ -184,8 +258,12 @@ class TrainingTab(QWidget):
             self.fields[name] = box
             form.addRow(label, box)
         self.validation_combo = QComboBox()
-        self.validation_combo.addItem("Test split", VALIDATE_ON_TEST)
-        self.validation_combo.addItem("Part of the training split", VALIDATE_ON_SPLIT)
+        self.validation_combo.addItem("Held-out training reviews", VALIDATE_ON_SPLIT)
+        self.validation_combo.addItem("Test split (the tutorials' way; test accuracy optimistic)", VALIDATE_ON_TEST)
+        self.validation_combo.setToolTip(
+            "Which reviews choose the best epoch. Held out from training (the default), the test split is "
+            "scored once at the end: an honest test accuracy. The tutorials validated on the test split "
+            "itself; choose that to reproduce their figures, knowing the test accuracy then chose the epoch.")
         form.addRow("Validate on", self.validation_combo)
         self.xla_check = QCheckBox("Compile with XLA (faster, same maths)")
         self.xla_check.setChecked(True)
@@ -213,7 +291,7 @@ class TrainingTab(QWidget):
         self.stop_button.setToolTip("Stop after the current batch (Esc)")
         self.stop_button.clicked.connect(self.stop_training)
         self.save_button = QPushButton("Save model")
-        self.save_button.clicked.connect(self.save_result)
+        self.save_button.clicked.connect(lambda: self.save_result())
         self.evaluate_button = QPushButton("Evaluate this model")
         self.evaluate_button.setToolTip("Open the Evaluate tab on the model just saved and its test split: "
                                         "where it is wrong, and why")
@@ -223,15 +301,15 @@ class TrainingTab(QWidget):
         for b in (self.train_button, self.stop_button, self.save_button, self.evaluate_button):
             buttons.addWidget(b)
 
-        self.progress = QProgressBar()
+        self.progress = LabelledProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.progress.setTextVisible(True)
         self.progress.setFormat("Idle")
         self.plots = TrainingPlots()
 
         self.compare_combo = QComboBox()
-        self.compare_combo.setToolTip("Overlay the validation curves of a stored model's training run")
+        self.compare_combo.setToolTip("Overlay a stored model's training run: its training curves dotted, its "
+                                      "validation curves dashed")
         self.compare_combo.activated.connect(self._on_compare)
         self.export_png_button = QPushButton("Export PNG…")
         self.export_png_button.clicked.connect(self.export_png)
@@ -255,16 +333,22 @@ class TrainingTab(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.data_group)
         left_layout.addWidget(self.model_group)
-        left_layout.addLayout(buttons)
         left_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(left.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
+        form_scroll = QScrollArea()
+        form_scroll.setWidget(left)
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The form scrolls; Train / Stop / Save stay below it, always in view.
+        scroll = QWidget()
+        scroll_layout = QVBoxLayout(scroll)
+        scroll_layout.setContentsMargins(0, 0, 0, 0)
+        scroll_layout.addWidget(form_scroll, 1)
+        scroll_layout.addLayout(buttons)
+        scroll.setMinimumWidth(left.sizeHint().width() + form_scroll.verticalScrollBar().sizeHint().width() + 4)
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.progress.label)
         right_layout.addWidget(self.progress)
         right_layout.addLayout(tools)
         bottom = QSplitter(Qt.Orientation.Vertical)
@@ -308,7 +392,10 @@ class TrainingTab(QWidget):
                               **values)
 
     def preset_name(self) -> str:
-        return self.preset_combo.currentData()
+        """The chosen preset's name, or "custom (from NAME)" once a hyperparameter differs from it."""
+        name = self.preset_combo.currentData()
+        chosen = PRESETS[name].config.with_changes(jit_compile=True)  # XLA is how it runs, not what it trains
+        return name if self.config().with_changes(jit_compile=True) == chosen else f"custom (from {name})"
 
     @Slot()
     def _on_config_edited(self, *_: object) -> None:
@@ -365,6 +452,10 @@ class TrainingTab(QWidget):
     def load_data(self, spec: str) -> None:
         if self._loading:
             return
+        if spec.lower() not in (KERAS_SOURCE, STANFORD_SOURCE):
+            # Absolute, so the remembered source still works when the app starts in another folder.
+            spec = os.path.abspath(os.path.expanduser(spec))
+            self.source_path.setText(spec)
         self._loading = True
         self.data_summary.setText(f"Loading {spec} …")
         self.status_message.emit(f"Loading {spec} …")
@@ -402,6 +493,11 @@ class TrainingTab(QWidget):
     def _on_data_failed(self, message: str) -> None:
         self._loading = False
         self._pending_train = False
+        # The previous data set's figures would read as this one's: clear them with it.
+        self.data, self.data_spec, self.lengths = None, None, None
+        self.length_hist.setData([0, 1], [0])
+        self.length_plot.hide()
+        self.truncation_note.setText("")
         self.data_summary.setText(f"<span style='color:#d62728'>{message}</span>")
         self.status_message.emit(message)
         self._update_buttons()
@@ -427,8 +523,16 @@ class TrainingTab(QWidget):
         if problems:
             self.status_message.emit(problems[0])
             return
-        if self.unsaved is not None and not self._confirm_discard():
-            return
+        if self.unsaved is not None:
+            answer = ask_save_discard_cancel(
+                self, "Unsaved model", "The last trained model has not been saved. Save it before training "
+                "a new one?")
+            if answer == CANCEL:
+                return
+            if answer == SAVE:
+                self.save_then(lambda saved: self.start_training() if saved else None)
+                return
+            self.unsaved = None
         if self.data is None or self.data_spec != self.source_spec():
             spec = self.source_spec()
             if not spec:
@@ -438,15 +542,21 @@ class TrainingTab(QWidget):
             self.load_data(spec)
             return
         config = self.config()
+        try:
+            data = self.data.limited(self.limit_box.value() or None)
+        except UserFacingError as exc:
+            self.status_message.emit(str(exc))
+            return
         self.unsaved = None
+        self._run_preset = self.preset_name()
         self.plots.reset()
         self.summary.setText("")
         self.log.clear()
-        self._log(f"Training {self.preset_combo.currentText()} on {self.data_spec}: {config.epochs} epochs, "
-                  f"batch {config.batch_size}, {len(self.data.train):,} training reviews.")
+        self._log(f"Training {self._run_preset} on {self.data_spec}: {config.epochs} epochs, "
+                  f"batch {config.batch_size}, {len(data.train):,} training and {len(data.test):,} test reviews.")
         self.progress.setValue(0)
         self.progress.setFormat("Preparing …")
-        self.run = TrainingRun(config, self.data, self)
+        self.run = TrainingRun(config, data, self)
         self.run.worker.progress.connect(self._on_progress)
         self.run.worker.succeeded.connect(self._on_succeeded)
         self.run.worker.stopped.connect(self._on_stopped)
@@ -498,19 +608,35 @@ class TrainingTab(QWidget):
         deadline = time.monotonic() + msecs / 1000
         return all(run.wait(max(0, int(1000 * (deadline - time.monotonic())))) for run in runs)
 
-    def _confirm_discard(self) -> bool:
-        answer = QMessageBox.question(
-            self, "Unsaved model", "The last trained model has not been saved. Discard it and train a new one?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard
+    def has_unsaved_work(self) -> bool:
+        """A finished epoch not yet in the store: an unsaved result, or a running run past its first epoch."""
+        saving = self.unsaved is not None and self.unsaved is self._saving  # closing waits for that save
+        return (self.unsaved is not None and not saving) or (self.run is not None and self._epochs_done > 0)
+
+    def save_then(self, done: Callable[[bool], None]) -> None:
+        """Keep the finished epochs, then call ``done(True)``; ``done(False)`` if the save failed.
+
+        A running training is stopped first (within a batch) and its best epoch saved when it
+        has stopped; with nothing to save, ``done(True)`` at once."""
+        if self.run is not None:
+            self._after_result = done
+            self.stop_training()
+        elif self.unsaved is not None:
+            self.save_result(on_done=done)
+        else:
+            done(True)
+
+    def _take_after_result(self) -> Callable[[bool], None] | None:
+        done, self._after_result = self._after_result, None
+        return done
 
     @Slot(object)
     def _on_progress(self, p: t.TrainingProgress) -> None:
         if self.run is None:
             return
         if p.phase == t.TRAINING:
-            if "loss" in p.logs and "accuracy" in p.logs:
-                self.plots.add_batch(p.epoch, p.batch, p.batches, p.logs["loss"], p.logs["accuracy"])
+            if "batch_loss" in p.logs and "batch_accuracy" in p.logs:
+                self.plots.add_batch(p.epoch, p.batch, p.batches, p.logs["batch_loss"], p.logs["batch_accuracy"])
             # The bar's text at most 5 times a second: on 2 cores, every repaint is taken from training.
             now = time.monotonic()
             if now - self._progress_shown < PROGRESS_TEXT_SECONDS and p.batch not in (1, p.batches):
@@ -518,6 +644,8 @@ class TrainingTab(QWidget):
             self._progress_shown = now
             total = max(1, p.epochs * p.batches)
             self.progress.setValue(int(1000 * ((p.epoch - 1) * p.batches + p.batch) / total))
+            self.run_progress.emit(f"Training: epoch {p.epoch}/{p.epochs}, {self.progress.value() / 10:.0f}% · "
+                                   f"ETA {format_clock(p.eta_seconds)}")
             if not self.run.worker.stop_requested:
                 self.progress.setFormat(
                     f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches} · "
@@ -537,23 +665,13 @@ class TrainingTab(QWidget):
             self.progress.setFormat(p.message + " …")
             self._log(p.message + " …")
 
-    def _describe(self, r: TrainingResult) -> str:
-        parts = [f"{r.epochs_completed} epoch{'s' if r.epochs_completed != 1 else ''} in "
-                 f"{format_clock(r.total_seconds)}"]
-        if r.best_epoch is not None:
-            parts.append(f"best epoch {r.best_epoch}")
-        if r.test_accuracy is not None:
-            parts.append(f"test accuracy {r.test_accuracy:.4f}, test loss {r.test_loss:.4f}")
-        return "; ".join(parts)
-
     @Slot(object)
     def _on_succeeded(self, result: TrainingResult) -> None:
         self.progress.setValue(1000)
         self.progress.setFormat("Finished")
-        self.summary.setText(f"<b>Finished</b>: {self._describe(result)}.")
-        self._log(f"Finished: {self._describe(result)}.")
-        self.unsaved, self.unsaved_preset = result, self.preset_name()
-        self.save_result()
+        self._log(run_sentence(result, rich=False))
+        self.unsaved, self.unsaved_preset = result, self._run_preset
+        self.save_result(on_done=self._take_after_result())
 
     @Slot(object)
     def _on_stopped(self, result: TrainingResult) -> None:
@@ -562,14 +680,19 @@ class TrainingTab(QWidget):
     def _show_stopped(self, result: TrainingResult | None, log_line: str = "Stopped.") -> None:
         """The stopped state; ``result`` is a run with completed epochs to offer for saving, or None."""
         self.progress.setFormat("Stopped")
+        done = self._take_after_result()
         if result is not None:
-            self.unsaved, self.unsaved_preset = result, self.preset_name()
-            self.summary.setText(f"<b>Stopped</b>: {self._describe(result)}. Press <i>Save model</i> to keep "
-                                 "the best epoch.")
+            self.unsaved, self.unsaved_preset = result, self._run_preset
+            self.summary.setText(run_sentence(result, "unsaved"))
         else:
             self.summary.setText("<b>Stopped</b> before the first epoch finished; there is nothing to save.")
         self._log(log_line)
         self.status_message.emit("Training stopped.")
+        if done is not None:
+            if result is not None:
+                self.save_result(on_done=done)
+            else:
+                done(True)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -577,6 +700,9 @@ class TrainingTab(QWidget):
         self.summary.setText(f"<span style='color:#d62728'><b>Training failed</b>: {message}</span>")
         self._log(f"Failed: {message}")
         self.status_message.emit(f"Training failed: {message}")
+        done = self._take_after_result()
+        if done is not None:
+            done(True)  # nothing was kept to save
 
     def _on_run_finished(self, run: TrainingRun) -> None:
         if self.run is not run:  # a run let go by _detach_if_compiling, or already handled
@@ -587,35 +713,47 @@ class TrainingTab(QWidget):
 
     def default_model_name(self) -> str:
         source = Path(self.data_spec).name if self.data_spec else "data"
-        return f"{self.preset_name()} {source} {datetime.now():%Y-%m-%d %H:%M}"
+        return f"{self.unsaved_preset or self.preset_name()} {source} {datetime.now():%Y-%m-%d %H:%M}"
 
     @Slot()
-    def save_result(self) -> None:
+    def save_result(self, on_done: Callable[[bool], None] | None = None) -> None:
+        """Save the unsaved result in the background; ``on_done(saved)`` afterwards."""
         result = self.unsaved
         if result is None:
+            if on_done is not None:
+                on_done(True)
             return
         name = self.name_edit.text().strip() or self.default_model_name()
         metadata = training_metadata(result, self.unsaved_preset)
         metadata["data"]["source"] = self.data_spec
         self.save_button.setEnabled(False)
+        self._saving = result
+        self.summary.setText(run_sentence(result, "saving"))
         self.status_message.emit("Saving the model …")
 
         def saved(info) -> None:
+            self._saving = None
             if self.unsaved is result:
                 self.unsaved = None
             self.last_saved_id = info.id
             self._log(f"Saved as {info.name!r}.")
-            self.summary.setText(self.summary.text() + f" Saved as <b>{info.name}</b>.")
+            self.summary.setText(run_sentence(result, "saved", info.name))
             self.status_message.emit(f"Saved the model as {info.name!r}.")
             self.model_saved.emit(info.id)
             self.refresh_compare_runs()
             self._update_buttons()
+            if on_done is not None:
+                on_done(True)
 
         def failed(message: str) -> None:
+            self._saving = None
             self._log(f"Could not save: {message}")
+            self.summary.setText(run_sentence(result, "unsaved"))
             self.status_message.emit(message)
             QMessageBox.warning(self, "Could not save the model", message)
             self._update_buttons()
+            if on_done is not None:
+                on_done(False)
 
         self.tasks.run(lambda: self.store.save(result.model, result.vocabulary, metadata, name), saved, failed)
 
@@ -625,7 +763,7 @@ class TrainingTab(QWidget):
         self.compare_combo.clear()
         self.compare_combo.addItem("(none)", None)
         for info in self.store.list():
-            if info.damaged is None and info.metadata.get("history", {}).get("val_accuracy"):
+            if info.damaged is None and info.metadata and info.metadata.history.get("val_accuracy"):
                 self.compare_combo.addItem(info.name, info.id)
         index = self.compare_combo.findData(current)
         self.compare_combo.setCurrentIndex(max(0, index))
@@ -640,7 +778,7 @@ class TrainingTab(QWidget):
         except UserFacingError as exc:
             self.status_message.emit(str(exc))
             return
-        self.plots.set_overlays([(info.name, info.metadata.get("history", {}))])
+        self.plots.set_overlays([(info.name, info.metadata.history if info.metadata else {})])
 
     @Slot()
     def export_png(self) -> None:

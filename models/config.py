@@ -23,7 +23,11 @@ class TrainingConfig:
     recurrent_dropout: float = 0.2
     batch_size: int = 32
     epochs: int = 15
-    validation: str = VALIDATE_ON_TEST  # "test": the test split; "split": a fraction of train
+    # Which reviews choose the best epoch. "split" (the default): a fraction of the training
+    # reviews held out, so the test split is touched once, at the end, for an honest test
+    # accuracy. "test": the tutorials' way, validating on the test split itself; its reported
+    # test accuracy is then the figure the epoch was chosen by, hence optimistic.
+    validation: str = VALIDATE_ON_SPLIT
     validation_split: float = 0.2  # used when validation == "split"
     learning_rate: float = 0.001  # Adam's default
     seed: int = 1337
@@ -61,17 +65,31 @@ _LIMITS: list[tuple[str, float, float, str]] = [
 ]
 
 
+# NumPy's seeds (and so Keras') are unsigned 32-bit integers.
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def limit_problem(name: str, value: object) -> str | None:
+    """Why ``value`` is outside the range training accepts for the whole-number field ``name``,
+    or None when it is inside (or ``name`` has no range); also used to check stored models."""
+    for field_name, low, high, why in _LIMITS:
+        if field_name != name:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} must be a whole number, got {value!r}."
+        if value < low:
+            return f"{name} must be at least {low:g} ({why}); got {value}."
+        if value > high:
+            return f"{name} must be at most {high:g}; got {value}."
+    return None
+
+
 def validation_problems(config: TrainingConfig) -> list[str]:
     """Readable reasons why ``config`` cannot be trained, empty when it can."""
-    problems: list[str] = []
-    for name, low, high, why in _LIMITS:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{name} must be a whole number, got {value!r}.")
-        elif value < low:
-            problems.append(f"{name} must be at least {low:g} ({why}); got {value}.")
-        elif value > high:
-            problems.append(f"{name} must be at most {high:g}; got {value}.")
+    problems = [p for name, *_ in _LIMITS if (p := limit_problem(name, getattr(config, name)))]
+    seed = config.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        problems.append(f"seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]:,}; got {seed!r}.")
     for name in ("dropout", "recurrent_dropout"):
         value = getattr(config, name)
         if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
@@ -93,6 +111,9 @@ class Preset:
     title: str
     config: TrainingConfig
     reference: str  # what the source tutorial reported, for the results table
+    # How the tutorial chose its figure: "test" for those that validated on the test split.
+    # ``--validation test`` reproduces them; the preset itself validates on held-out training reviews.
+    tutorial_validation: str = VALIDATE_ON_TEST
 
 
 DEFAULT_PRESET = "imdb-lstm"
@@ -115,12 +136,13 @@ PRESETS: dict[str, Preset] = {
                 validation_split=0.2,
             ),
             '"strong accuracy" (no figure given)',
+            tutorial_validation=VALIDATE_ON_SPLIT,
         ),
         Preset(
-            "lstm100-5k",
-            "5k words, 500 tokens, LSTM 100, 10 epochs",
+            "lstm100-10k",
+            "10k words, 500 tokens, LSTM 100, 10 epochs",
             TrainingConfig(
-                vocab_size=5000, maxlen=500, embedding_dim=32, lstm_units=100, dropout=0.0,
+                vocab_size=10_000, maxlen=500, embedding_dim=32, lstm_units=100, dropout=0.0,
                 recurrent_dropout=0.0, batch_size=64, epochs=10,
             ),
             "test accuracy 0.8515",
@@ -138,10 +160,19 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# Names a preset had before, and why it changed: asked for, they are refused with the new name.
+RENAMED_PRESETS = {
+    "lstm100-5k": ("lstm100-10k", "its tutorial uses a 10,000-word vocabulary, not 5,000"),
+}
+
+
 def preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
+        if name in RENAMED_PRESETS:
+            new, why = RENAMED_PRESETS[name]
+            raise ConfigError(f"The preset {name!r} is now {new!r} ({why}). Use --preset {new}.") from None
         raise ConfigError(
             f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}."
         ) from None

@@ -7,11 +7,14 @@ sequences plus its word index, exactly as ``keras.datasets.imdb.load_data`` does
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import json
+import os
 import pickle
 import re
+import stat
 import tarfile
 import zipfile
 import zlib
@@ -22,6 +25,17 @@ from pathlib import Path
 import numpy as np
 
 from models import paths
+from models.bounded_io import (
+    MAX_DATASET_TEXT_BYTES,
+    MAX_JSON_BYTES,
+    MAX_REVIEW_BYTES,
+    MAX_TAR_STREAM_BYTES,
+    InputPathError,
+    TooLarge,
+    checked_input_file,
+    os_error_reason,
+    read_at_most,
+)
 from models.download import download
 from models.errors import DataSourceError
 from models.vocabulary import INDEX_FROM, START_ID
@@ -78,9 +92,9 @@ class Dataset:
 
     def limited(self, limit: int | None, seed: int = 0) -> Dataset:
         """At most ``limit`` reviews per split, balanced between the labels, chosen by ``seed``."""
-        if not limit:
+        if limit is None:
             return self
-        if limit < 2:
+        if limit < 2:  # 0 and negatives too: "no limit" is leaving the option out
             raise DataSourceError("--limit must be at least 2 (one review of each label).")
         rng = np.random.default_rng(seed)
         return Dataset(
@@ -113,13 +127,18 @@ def load_source(spec: str, *, progress: Progress | None = None) -> Dataset:
     if key.lower() in (STANFORD_SOURCE, "aclimdb"):
         return download_stanford(progress=progress)
     path = Path(key).expanduser()
-    if not path.exists():
-        raise DataSourceError(
-            f"{path} does not exist. Give an aclImdb folder or .tar.gz archive, a .csv file, "
-            f"or '{KERAS_SOURCE}' to download Keras' IMDB data."
-        )
-    if path.is_dir():
+    try:
+        is_folder = stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        is_folder = False
+    if is_folder:
         return load_aclimdb_folder(path, progress=progress)
+    try:
+        checked_input_file(path, "data set (an aclImdb folder or .tar.gz, or a .csv)")
+    except InputPathError as exc:
+        hint = (f" Give an aclImdb folder or .tar.gz archive, a .csv file, or '{KERAS_SOURCE}' to download "
+                "Keras' IMDB data.") if "does not exist" in str(exc) else ""
+        raise DataSourceError(f"{exc}{hint}") from None
     if path.suffix.lower() in (".csv", ".tsv"):
         return load_csv(path)
     return load_aclimdb_archive(path, progress=progress)
@@ -133,7 +152,11 @@ _MEMBER = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 
 def _collect(items: Iterator[tuple[str, bytes]], source: str) -> Dataset:
     found: dict[str, list[tuple[int, int, str]]] = {"train": [], "test": []}
+    total = 0
     for name, raw in items:
+        total += len(raw)
+        if total > MAX_DATASET_TEXT_BYTES:
+            raise TooLarge(f"the review text of {Path(source).name}", MAX_DATASET_TEXT_BYTES)
         m = _MEMBER.search(name)
         if not m:
             continue
@@ -170,14 +193,18 @@ def load_aclimdb_archive(path: Path, *, progress: Progress | None = None) -> Dat
     """Read reviews straight out of the (gzipped) tar archive, streaming, without unpacking."""
 
     def members() -> Iterator[tuple[str, bytes]]:
+        streamed = 0
         with tarfile.open(path, mode="r|*") as archive:  # stream mode: one sequential pass
             for count, member in enumerate(archive, start=1):
                 if progress and count % 5000 == 0:
                     progress(f"Reading {path.name}: {count:,} files")
+                streamed += member.size + 512  # what the stream must decompress to pass this member
+                if streamed > MAX_TAR_STREAM_BYTES:
+                    raise TooLarge(f"{path.name} (uncompressed)", MAX_TAR_STREAM_BYTES)
                 if member.isfile() and _MEMBER.search(member.name):
                     f = archive.extractfile(member)
-                    if f is not None:
-                        yield member.name, f.read()
+                    if f is not None:  # read with a cap, whatever the member's header says
+                        yield member.name, read_at_most(f, MAX_REVIEW_BYTES, f"{path.name}: {member.name}")
 
     try:
         if not _looks_like_tar(path):
@@ -186,6 +213,8 @@ def load_aclimdb_archive(path: Path, *, progress: Progress | None = None) -> Dat
                 "or a .csv file."
             )
         return _collect(members(), str(path))
+    except TooLarge as exc:
+        raise DataSourceError(f"{exc}: it is not an IMDB review archive the app can read.") from None
     except tarfile.ReadError:  # the start was fine, so the rest is cut off or corrupt
         raise DataSourceError(f"{path.name} is truncated or damaged: download it again.") from None
     except (EOFError, zlib.error, gzip.BadGzipFile):
@@ -207,11 +236,14 @@ def load_aclimdb_folder(path: Path, *, progress: Progress | None = None) -> Data
                 if progress:
                     progress(f"Reading {split}/{label}")
                 for file in folder.iterdir():
-                    if file.suffix == ".txt":
-                        yield f"{split}/{label}/{file.name}", file.read_bytes()
+                    if file.suffix == ".txt" and file.is_file() and not file.is_symlink():
+                        with open(file, "rb") as f:
+                            yield f"{split}/{label}/{file.name}", read_at_most(f, MAX_REVIEW_BYTES, file.name)
 
     try:
         return _collect(files(), str(path))
+    except TooLarge as exc:
+        raise DataSourceError(f"{exc}: it is not an IMDB review folder the app can read.") from None
     except OSError as exc:
         raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
 
@@ -283,8 +315,11 @@ def read_keras_imdb(npz_path: Path, word_index_path: Path, seed: int = 113) -> D
 def read_word_index(path: Path) -> dict[str, int]:
     """A Keras word index: a JSON object of word -> frequency rank (from 1)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        path = checked_input_file(path, "JSON word index")
+        with open(path, "rb") as f:
+            data = json.loads(read_at_most(f, MAX_JSON_BYTES, Path(path).name))
+    except InputPathError as exc:
+        raise DataSourceError(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise DataSourceError(f"{Path(path).name} is not a readable JSON word index ({exc}).") from None
     if not isinstance(data, dict) or not all(
@@ -306,47 +341,16 @@ _LABELS = {"1": 1, "0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0, "1.
 
 def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """A CSV with a text and a label column; an optional split column (train/test), else a seeded split."""
-    csv.field_size_limit(MAX_FIELD_CHARS)
-    _check_text_file(path)
-    try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as f:
-            sample = f.read(64 * 1024)
-            f.seek(0)
-            try:
-                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-            except csv.Error:
-                dialect = csv.excel
-            reader = csv.reader(f, dialect)
-            header = next(reader, None)
-            if not header:
-                raise DataSourceError(f"{path.name} is empty.")
-            columns = [h.strip().lower() for h in header]
-            text_col = _find_column(columns, TEXT_COLUMNS, path, "text")
-            label_col = _find_column(columns, LABEL_COLUMNS, path, "label")
-            split_col = next((columns.index(c) for c in SPLIT_COLUMNS if c in columns), None)
-            texts: list[str] = []
-            labels: list[int] = []
-            in_test: list[bool] = []
-            for line_no, row in enumerate(reader, start=2):
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                if len(row) <= max(text_col, label_col):
-                    raise DataSourceError(f"{path.name}, line {line_no}: the row has too few columns.")
-                raw_label = row[label_col].strip().lower()
-                if raw_label not in _LABELS:
-                    raise DataSourceError(
-                        f"{path.name}, line {line_no}: label {row[label_col]!r} is not binary "
-                        "(use 0/1, pos/neg or positive/negative)."
-                    )
-                texts.append(row[text_col])
-                labels.append(_LABELS[raw_label])
-                if split_col is not None and split_col < len(row):
-                    in_test.append(row[split_col].strip().lower() in ("test", "validation", "val", "dev"))
-    except csv.Error as exc:
-        raise DataSourceError(f"{path.name} is not a valid CSV file ({exc}).") from None
-    except OSError as exc:
-        raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
-
+    texts: list[str] = []
+    labels: list[int] = []
+    in_test: list[bool] = []
+    rows = CsvReviews(path, labels=True)
+    for row in rows:
+        texts.append(row.text)
+        labels.append(row.label)  # type: ignore[arg-type]  # labels=True: always set
+        if row.split is not None:
+            in_test.append(row.split in ("test", "validation", "val", "dev"))
+    split_col = rows.split_col
     labels_arr = np.array(labels, dtype=np.int8)
     if len(labels_arr) < 2:
         raise DataSourceError(f"{path.name} has {len(labels_arr)} labelled reviews; at least 2 are needed.")
@@ -362,21 +366,135 @@ def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
     return Dataset(whole.subset(np.flatnonzero(~test_mask)), whole.subset(np.flatnonzero(test_mask)), str(path))
 
 
-MAX_FIELD_CHARS = 16 * 1024 * 1024  # one review; bounds memory on a file with no line breaks
+MAX_FIELD_CHARS = MAX_REVIEW_BYTES  # one review; bounds memory on a file with no line breaks
+_DELIMITERS = ",\t;|"
 
 
-def _check_text_file(path: Path) -> None:
-    """Refuse binary files and files without line breaks before parsing: a CSV reader would
-    otherwise pull a multi-GB "line" into memory."""
+def text_encoding(path: Path) -> str:
+    """What a text file is written in: UTF-16 or UTF-8 by its byte-order mark (Excel and Notepad
+    write one), else UTF-8. Bytes that do not decode become U+FFFD."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # the codec reads the mark and drops it
+    return "utf-8-sig"  # drops a UTF-8 mark when there is one
+
+
+def _check_text_file(path: Path) -> str:
+    """Refuse paths that are not files, binary files, and files without line breaks before parsing
+    (a CSV reader would otherwise pull a multi-GB "line" into memory); returns the encoding."""
     try:
+        path = checked_input_file(path, "text or CSV file")
+        encoding = text_encoding(path)
         with open(path, "rb") as f:
             head = f.read(1024 * 1024)
+    except InputPathError as exc:
+        raise DataSourceError(str(exc)) from None
     except OSError as exc:
-        raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
-    if b"\x00" in head[:65536]:
+        raise DataSourceError(f"Could not read {path}: {os_error_reason(exc)}.") from None
+    if encoding != "utf-16" and b"\x00" in head[:65536]:
         raise DataSourceError(f"{path.name} is not a text file (it holds binary data): give a CSV of reviews.")
     if len(head) == 1024 * 1024 and b"\n" not in head and b"\r" not in head:
         raise DataSourceError(f"{path.name} has no line break in its first megabyte: it is not a CSV of reviews.")
+    return encoding
+
+
+def bounded_lines(f, name: str) -> Iterator[str]:
+    """A text file's lines, none longer than MAX_FIELD_CHARS (iterating a file reads a whole line,
+    however long, into memory first; this never reads more than the limit at once)."""
+    while line := f.readline(MAX_FIELD_CHARS + 1):
+        if len(line) > MAX_FIELD_CHARS:
+            raise DataSourceError(f"{name}: a line is longer than {MAX_FIELD_CHARS:,} characters; "
+                                  "give one review per line.")
+        yield line
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    text: str
+    label: int | None  # 1 = positive; None when labels were not asked for
+    split: str | None  # the split column's value, lower-cased, when there is one
+
+
+class CsvReviews:
+    """The one set of CSV rules, for training and for scoring, read as a stream of rows.
+
+    Encoding by byte-order mark (UTF-8 or UTF-16, else UTF-8); the delimiter is the first of
+    comma, tab, semicolon and bar (the sniffed one tried first) that splits the header into a
+    known text column (and label column, when labels are asked for); column names are matched
+    case-insensitively (TEXT_COLUMNS, LABEL_COLUMNS, SPLIT_COLUMNS); blank rows are skipped;
+    a field holds at most MAX_FIELD_CHARS. The header is read and checked when the object is
+    made, so a wrong file fails before any row is used.
+    """
+
+    def __init__(self, path: Path, *, labels: bool):
+        self.path = Path(path)
+        self.labels = labels
+        self.encoding = _check_text_file(self.path)
+        try:
+            with open(self.path, newline="", encoding=self.encoding, errors="replace") as f:
+                sample = f.read(64 * 1024)
+        except OSError as exc:
+            raise DataSourceError(f"Could not read {self.path}: {os_error_reason(exc)}.") from None
+        if not sample.strip():
+            raise DataSourceError(f"{self.path.name} is empty.")
+        self.dialect = self._dialect(sample)
+        try:
+            header = next(csv.reader(sample.splitlines()[:1], self.dialect))
+        except (csv.Error, StopIteration) as exc:
+            raise DataSourceError(f"{self.path.name} is not a valid CSV file ({exc}).") from None
+        columns = [h.strip().lower() for h in header]
+        self.text_col = _find_column(columns, TEXT_COLUMNS, self.path, "text")
+        self.label_col = _find_column(columns, LABEL_COLUMNS, self.path, "label") if labels else None
+        self.split_col = next((columns.index(c) for c in SPLIT_COLUMNS if c in columns), None)
+
+    def _dialect(self, sample: str) -> type[csv.Dialect] | csv.Dialect:
+        try:
+            sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS)
+        except csv.Error:
+            sniffed = csv.excel
+        first_line = sample.splitlines()[0]
+        for delimiter in dict.fromkeys(sniffed.delimiter + _DELIMITERS):
+            columns = [h.strip().lower() for h in next(csv.reader([first_line], delimiter=delimiter), [])]
+            if any(c in columns for c in TEXT_COLUMNS) and (
+                    not self.labels or any(c in columns for c in LABEL_COLUMNS)):
+                if delimiter == sniffed.delimiter:
+                    return sniffed
+                return type("Found", (csv.excel,), {"delimiter": delimiter})
+        return sniffed
+
+    def __iter__(self) -> Iterator[CsvRow]:
+        name = self.path.name
+        csv.field_size_limit(MAX_FIELD_CHARS)
+        try:
+            with open(self.path, newline="", encoding=self.encoding, errors="replace") as f:
+                reader = csv.reader(bounded_lines(f, name), self.dialect)
+                next(reader, None)  # the header, read in __init__
+                for line_no, row in enumerate(reader, start=2):
+                    if not row or all(not cell.strip() for cell in row):
+                        continue
+                    needed = max(self.text_col, self.label_col if self.label_col is not None else 0)
+                    if len(row) <= needed:
+                        if not self.labels:
+                            continue  # a short row has no text to score
+                        raise DataSourceError(f"{name}, line {line_no}: the row has too few columns.")
+                    label = None
+                    if self.label_col is not None:
+                        raw_label = row[self.label_col].strip().lower()
+                        if raw_label not in _LABELS:
+                            raise DataSourceError(
+                                f"{name}, line {line_no}: label {row[self.label_col]!r} is not binary "
+                                "(use 0/1, pos/neg or positive/negative)."
+                            )
+                        label = _LABELS[raw_label]
+                    split = row[self.split_col].strip().lower() if self.split_col is not None and \
+                        self.split_col < len(row) else None
+                    yield CsvRow(line_no, row[self.text_col], label, split)
+        except csv.Error as exc:
+            raise DataSourceError(f"{name} is not a valid CSV file ({exc}).") from None
+        except OSError as exc:
+            raise DataSourceError(f"Could not read {self.path}: {os_error_reason(exc)}.") from None
 
 
 def _find_column(columns: list[str], names: tuple[str, ...], path: Path, what: str) -> int:
@@ -389,28 +507,31 @@ def _find_column(columns: list[str], names: tuple[str, ...], path: Path, what: s
     )
 
 
-def read_review_texts(path: Path) -> list[str]:
-    """A .csv's text column, or a text file's non-empty lines."""
-    if not path.exists():
-        raise DataSourceError(f"{path} does not exist.")
-    _check_text_file(path)
+def iter_review_texts(path: Path) -> Iterator[str]:
+    """A .csv's text column (the CSV rules above), or a text file's non-empty lines, as a stream:
+    the file is checked and a CSV's header read before this returns, then texts come one at a
+    time, so a file of any length is scored in bounded memory."""
+    path = Path(path)
     if path.suffix.lower() in (".csv", ".tsv"):
-        csv.field_size_limit(MAX_FIELD_CHARS)
+        rows = CsvReviews(path, labels=False)
+        return (row.text for row in rows if row.text.strip())
+    encoding = _check_text_file(path)
+
+    def lines() -> Iterator[str]:
         try:
-            with open(path, newline="", encoding="utf-8", errors="replace") as f:
-                reader = csv.reader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-                header = [h.strip().lower() for h in next(reader, [])]
-                col = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
-                if col is None:
-                    raise DataSourceError(f"{path.name} has no text column (name one 'text' or 'review').")
-                return [row[col] for row in reader if len(row) > col and row[col].strip()]
-        except csv.Error as exc:
-            raise DataSourceError(f"{path.name} is not a valid CSV file ({exc}).") from None
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return [line.rstrip("\r\n") for line in f if line.strip()]
-    except OSError as exc:
-        raise DataSourceError(f"Could not read {path}: {exc.strerror or exc}.") from None
+            with open(path, encoding=encoding, errors="replace") as f:
+                for line in bounded_lines(f, path.name):
+                    if line.strip():
+                        yield line.rstrip("\r\n")
+        except OSError as exc:
+            raise DataSourceError(f"Could not read {path}: {os_error_reason(exc)}.") from None
+
+    return lines()
+
+
+def read_review_texts(path: Path) -> list[str]:
+    """Every review of :func:`iter_review_texts`, in a list."""
+    return list(iter_review_texts(path))
 
 
 def source_at_hand(spec: str) -> bool:

@@ -27,3 +27,12 @@ class EmptyReviewError(UserFacingError):
 
 class ModelStoreError(UserFacingError):
     """A model that cannot be found, loaded, saved, renamed or deleted."""
+
+
+class StoreWriteError(ModelStoreError):
+    """The store could not write a model (read-only, full disk, no permission); ``reason`` says why
+    in a few words, so a caller holding the model can say where it kept it instead."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason

@@ -1,17 +1,25 @@
-"""Why a review got its score: how much each word the model read moved P(positive).
+"""Why a review got its score: how much each word the model read pushed it, in log-odds.
 
 The method is occlusion. For a review whose last T tokens the model reads, T + 1
 sequences are scored: the review as it is, and for each seen token the review with
 that one token replaced by the out-of-vocabulary id (2). The contribution of token t is
 
-    contribution(t) = P(positive | review) - P(positive | review with t read as unknown)
+    contribution(t) = logit(P(positive | review)) - logit(P(positive | review with t read as unknown))
 
-so a positive number means the word pushed the score towards positive, a negative one
-towards negative. Words that are already out of the vocabulary contribute exactly 0:
-the model reads them as the unknown word, which is what the counterfactual puts in
-their place. Contributions are not additive (the LSTM is not linear), and they are
-differences of probabilities, so in a review the model is very sure about (P near 0
-or 1) each word moves the probability only a little when many words agree.
+with logit(P) = log(P / (1 - P)), the log-odds: the value the network's last layer computes
+before its sigmoid. A positive number means the word pushed the score towards positive, a
+negative one towards negative; +1 multiplies the odds of "positive" by e (about 2.7). Words
+that are already out of the vocabulary contribute exactly 0: the model reads them as the
+unknown word, which is what the counterfactual puts in their place. Contributions are not
+additive (the LSTM is not linear).
+
+Why log-odds rather than the difference of probabilities: probabilities saturate. In a
+review the model is sure about (P = 0.008, say) removing even its most negative word moves P
+by a few thousandths, so a difference of probabilities shows nearly nothing, and the little
+that is left is dominated by noise: "mess" came out pushing towards positive, and on a long
+negative review "terrible" and "boring" were listed as positive. The logit does not saturate,
+so the same words keep their size and sign at any confidence (tests/test_explain.py checks
+the signs on clearly negative and clearly positive reviews).
 
 Why replace with the unknown id rather than remove the word (shifting the rest up):
 
@@ -51,15 +59,17 @@ from models.numpy_lstm import NumpyLSTMClassifier, _sigmoid
 from models.prediction import Prediction, Predictor, label_of
 from models.vocabulary import OOV_ID, EncodedReview
 
-METHOD = "occlusion: each word read as the unknown word (id 2)"
+METHOD = "occlusion in log-odds: logit(P) minus logit(P with the word read as the unknown word, id 2)"
 TOP_N = 5
+_EPSILON = 1e-7  # Keras' backend epsilon
 
 
 @dataclass(frozen=True)
 class TokenContribution:
     token: str
     id: int  # the id the model read (2 = out of vocabulary)
-    contribution: float  # P(positive) minus P(positive) with this token read as unknown
+    # In log-odds: logit(P(positive)) minus logit(P(positive) with this token read as unknown).
+    contribution: float
 
     @property
     def known(self) -> bool:
@@ -87,7 +97,7 @@ class Explanation:
 
     def without(self, index: int) -> float:
         """P(positive) with token ``index`` read as the unknown word."""
-        return self.prediction.probability - self.tokens[index].contribution
+        return float(_sigmoid(np.float64(logit(self.prediction.probability) - self.tokens[index].contribution)))
 
     def top_positive(self, n: int = TOP_N) -> list[TokenContribution]:
         """The n tokens that pushed the score up most, largest first (only positive contributions)."""
@@ -123,10 +133,16 @@ def explain_many(predictor: Predictor, texts: Sequence[str]) -> list[Explanation
             raise EmptyReviewError("The review is empty: type or paste some text to score.")
     encoded = [predictor.vocabulary.encode(t, predictor.maxlen) for t in texts]
     if isinstance(predictor.model, NumpyLSTMClassifier):
-        probs = [_occlusion_numpy(predictor.model, e.ids, _occluded_positions(e)) for e in encoded]
+        logits = [_occlusion_numpy(predictor.model, e.ids, _occluded_positions(e)) for e in encoded]
     else:
-        probs = _occlusion_batched(predictor, encoded)
-    return [_explanation(e, p) for e, p in zip(encoded, probs)]
+        logits = [logit(p) for p in _occlusion_batched(predictor, encoded)]
+    return [_explanation(e, z) for e, z in zip(encoded, logits)]
+
+
+def logit(probability):
+    """log(P / (1 - P)), P clipped to Keras' epsilon (1e-7) so a float32 P of exactly 0 or 1 stays finite."""
+    p = np.clip(np.asarray(probability, dtype=np.float64), _EPSILON, 1 - _EPSILON)
+    return np.log(p) - np.log1p(-p)
 
 
 def _occluded_positions(e: EncodedReview) -> np.ndarray:
@@ -154,7 +170,7 @@ def _occlusion_batched(predictor: Predictor, encoded: list[EncodedReview]) -> li
 
 
 def _occlusion_numpy(net: NumpyLSTMClassifier, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """P(positive) of ``occlusion_rows(ids, positions)``, sharing the common prefixes.
+    """The logits (log-odds of positive) of ``occlusion_rows(ids, positions)``, sharing the common prefixes.
 
     Row 0 is the review; row r (r >= 1) equals it up to ``positions[r - 1]``, so it is
     computed only from there on, starting from row 0's state. The maths is
@@ -184,12 +200,12 @@ def _occlusion_numpy(net: NumpyLSTMClassifier, ids: np.ndarray, positions: np.nd
         c[:active] = gates[:, u:2 * u] * c[:active] + gates[:, :u] * np.tanh(z[:, 2 * u:3 * u])
         h[:active] = gates[:, 3 * u:] * np.tanh(c[:active])
     logits = h @ net.dense_kernel + net.dense_bias
-    return _sigmoid(logits.astype(np.float64)).reshape(-1)
+    return logits.astype(np.float64).reshape(-1)  # the exact log-odds, before the sigmoid
 
 
-def _explanation(e: EncodedReview, probs: np.ndarray) -> Explanation:
-    base = float(probs[0])
-    drops = iter(base - probs[1:])
+def _explanation(e: EncodedReview, logits: np.ndarray) -> Explanation:
+    base = float(_sigmoid(np.float64(logits[0])))
+    drops = iter(logits[0] - logits[1:])
     tokens = [TokenContribution(tok, int(i), 0.0 if i == OOV_ID else float(next(drops)))
               for tok, i in zip(e.seen_tokens, e.seen_ids)]
     prediction = Prediction(base, label_of(base), e.known_tokens, e.oov_tokens, e.truncated,

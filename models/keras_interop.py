@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -35,9 +34,20 @@ from pathlib import Path
 from typing import Any
 
 from models import paths
+from models.atomic_write import atomic_write
+from models.bounded_io import (
+    MAX_JSON_BYTES,
+    MAX_MODEL_BYTES,
+    InputPathError,
+    TooLarge,
+    checked_input_file,
+    copy_at_most,
+    read_at_most,
+)
 from models.datasets import KERAS_DATASETS_URL, read_word_index
 from models.download import download
 from models.errors import ConfigError, DataSourceError, ModelStoreError
+from models.keras_file import KerasFileError, read_summary
 from models.store import ARCHIVE_SUFFIX, MODEL_FILE, ModelInfo, ModelStore, model_sequence_length, utc_now
 from models.training import library_versions
 from models.vocabulary import START_ID, VOCAB_FORMAT, Vocabulary
@@ -135,13 +145,12 @@ class WordIndex:
 
 def read_word_index_file(path: Path) -> WordIndex:
     """A word index in Keras' format (word -> rank from 1), or a Sentiment Studio vocabulary file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataSourceError(f"The word index {path} does not exist." if not path.exists()
-                              else f"The word index {path} is a folder; expected a JSON file.")
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        path = checked_input_file(path, "JSON word index")
+        with open(path, "rb") as f:
+            data = json.loads(read_at_most(f, MAX_JSON_BYTES, path.name))
+    except InputPathError as exc:
+        raise DataSourceError(f"The word index: {exc}") from None
     except (OSError, ValueError) as exc:
         raise DataSourceError(f"{path.name} is not a readable JSON word index ({exc}).") from None
     if isinstance(data, dict) and data.get("format") == VOCAB_FORMAT:
@@ -301,6 +310,7 @@ def _load_keras_file(path: Path) -> tuple[Any, str]:
     kind = _sniff(path)
     if kind not in ("keras", "h5"):
         raise _refuse(path.name, _describe_content(path))
+    _check_bounds(path, kind)
     suffix = ".keras" if kind == "keras" else ".h5"
     k = _keras()
     with tempfile.TemporaryDirectory(prefix="sentiment-studio-import-") as tmp:
@@ -322,6 +332,33 @@ def _load_keras_file(path: Path) -> tuple[Any, str]:
     return model, suffix
 
 
+def _check_bounds(path: Path, kind: str) -> None:
+    """Refuse, before Keras (or anything else) reads it, a file past models.bounded_io's limits:
+    a .keras zip by its members' sizes and its Embedding's, an .h5 by its size and the sizes of
+    its arrays (an HDF5 dataset may be stored compressed, so the file's size says nothing)."""
+    try:
+        if kind == "keras":
+            read_summary(path)
+            return
+        import h5py
+
+        if path.stat().st_size > MAX_MODEL_BYTES:
+            raise TooLarge(path.name, MAX_MODEL_BYTES)
+        sizes: list[int] = []
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda _name, obj: sizes.append(int(obj.size) * obj.dtype.itemsize)
+                         if isinstance(obj, h5py.Dataset) else None)
+            config = f.attrs.get_id("model_config") if "model_config" in f.attrs else None
+            if config is not None and config.get_storage_size() > MAX_JSON_BYTES:
+                raise TooLarge(f"{path.name}: its model_config", MAX_JSON_BYTES)
+        if sum(sizes) > MAX_MODEL_BYTES:
+            raise TooLarge(f"{path.name}: its weights ({sum(sizes) / 1024**2:,.0f} MB as arrays)", MAX_MODEL_BYTES)
+    except TooLarge as exc:
+        raise ModelStoreError(f"{path.name} cannot be used: {exc}. Nothing was imported.") from None
+    except (KerasFileError, OSError, ValueError, TypeError):
+        return  # unreadable here: Keras' own message says what is wrong with it
+
+
 def _without_keras2_leftovers(source: Path, tmp: Path, kind: str, file_name: str) -> Path:
     """``source``, or a copy in ``tmp`` whose model config has no Keras 2-only keys."""
     try:
@@ -340,21 +377,23 @@ def _without_keras2_leftovers(source: Path, tmp: Path, kind: str, file_name: str
             with h5py.File(fixed, "r+") as f:
                 f.attrs["model_config"] = json.dumps(config)
             return fixed
-        with zipfile.ZipFile(source) as zf:
-            names = zf.namelist()
-            meta = json.loads(zf.read("metadata.json")) if "metadata.json" in names else {}
-            if not str(meta.get("keras_version", "3")).startswith("2."):
-                return source
-            config = json.loads(zf.read("config.json"))
-            if not _drop_keras2_keys(config, file_name, input_shapes=True):
-                return source
-            fixed = tmp / "keras2-model.keras"
-            with zipfile.ZipFile(fixed, "w") as out:
-                for name in names:
-                    out.writestr(name, json.dumps(config).encode("utf-8") if name == "config.json" else zf.read(name))
-            return fixed
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return source  # unreadable here: let Keras report it
+        summary = read_summary(source)  # bounded: sizes checked, config.json read with a cap
+        if not (summary.keras_version or "3").startswith("2."):
+            return source
+        config = summary.config
+        if not _drop_keras2_keys(config, file_name, input_shapes=True):
+            return source
+        fixed = tmp / "keras2-model.keras"
+        with zipfile.ZipFile(source) as zf, zipfile.ZipFile(fixed, "w") as out:
+            for info in zf.infolist():
+                if info.filename == "config.json":
+                    out.writestr("config.json", json.dumps(config).encode("utf-8"))
+                    continue
+                with zf.open(info) as src, out.open(info.filename, "w") as dst:  # streamed, never whole
+                    copy_at_most(src, dst, info.file_size, f"{file_name}: {info.filename}")
+        return fixed
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, KerasFileError, TooLarge):
+        return source  # unreadable here: let Keras report it (the bounds were checked before)
 
 
 def _drop_keras2_keys(node: Any, file_name: str, *, input_shapes: bool) -> bool:
@@ -438,11 +477,10 @@ def import_keras_model(
     Everything is checked (file, word index, architecture, one trial run) before the
     store is touched; the model is then saved like any other, atomically.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ModelStoreError(f"{path} does not exist.")
-    if path.is_dir():
-        raise ModelStoreError(f"{path} is a folder; expected a Keras model file (.keras or .h5).")
+    try:
+        path = checked_input_file(path, "Keras model file (.keras or .h5)")
+    except InputPathError as exc:
+        raise ModelStoreError(str(exc)) from None
     _check_maxlen(maxlen)
     given = read_word_index_file(word_index) if word_index is not None else None  # cheap mistakes first
 
@@ -501,8 +539,11 @@ def import_model_file(
     allow_download: bool = True,
 ) -> ModelInfo:
     """Import any model file the app takes: a Keras .keras/.h5 model, or a Sentiment Studio .ssmodel."""
-    path = Path(path)
-    kind = file_kind(path) if path.is_file() else "keras"  # missing, or a folder: import_keras_model says so
+    try:
+        path = checked_input_file(path, "model file (.keras, .h5 or .ssmodel)")
+    except InputPathError as exc:
+        raise ModelStoreError(str(exc)) from None
+    kind = file_kind(path)
     if kind == "archive":
         if word_index is not None or maxlen is not None:
             raise ModelStoreError(
@@ -597,27 +638,20 @@ def export_keras(store: ModelStore, ref: str, folder: Path, *, overwrite: bool =
         words=len(word_index), num_words=vocabulary.num_words,
         code="\n".join("    " + line for line in readme_code(loaded.maxlen).splitlines()),
     )
-    temps: dict[str, Path] = {}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for name in EXPORT_FILES:
-            temps[name] = folder / f".{name}.{uuid.uuid4().hex[:12]}.tmp"
-        shutil.copyfile(info.path / MODEL_FILE, temps[MODEL_FILE])
-        with open(temps[EXPORT_WORD_INDEX], "w", encoding="utf-8") as f:
-            json.dump(word_index, f, ensure_ascii=False)
-        with open(temps[EXPORT_README], "w", encoding="utf-8", newline="\n") as f:
-            f.write(readme)
-        for name in EXPORT_FILES:
-            with open(temps[name], "rb") as f:
-                os.fsync(f.fileno())
-        for name in EXPORT_FILES:
-            os.replace(temps[name], folder / name)
+        # All three are renamed into place only once all three are written (the exit order of the stack).
+        with contextlib.ExitStack() as stack:
+            model_out, index_out, readme_out = (
+                stack.enter_context(atomic_write(folder / name, mode, encoding=encoding, newline=newline))
+                for name, mode, encoding, newline in ((MODEL_FILE, "wb", None, None),
+                                                      (EXPORT_WORD_INDEX, "w", "utf-8", None),
+                                                      (EXPORT_README, "w", "utf-8", "\n")))
+            with open(info.path / MODEL_FILE, "rb") as src:
+                shutil.copyfileobj(src, model_out)
+            json.dump(word_index, index_out, ensure_ascii=False)
+            readme_out.write(readme)
     except OSError as exc:
         raise ModelStoreError(f"Could not export the model to {folder} ({exc.strerror or exc}).") from None
-    finally:
-        for tmp in temps.values():
-            if tmp.exists():
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
     return KerasExport(folder, [folder / name for name in EXPORT_FILES], loaded.maxlen, vocabulary.num_words)
 

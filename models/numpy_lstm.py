@@ -10,17 +10,19 @@ and the tests check it against Keras to 1e-5.
 
 from __future__ import annotations
 
-import io
-import json
 import os
+import tempfile
 import threading
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from models.bounded_io import MAX_MODEL_BYTES, TooLarge
+from models.errors import ModelStoreError
+from models.keras_file import KerasFileError, copy_weights, read_summary
 
 # Rows scored together: a block's state and gates (128 x 4U floats) stay in the CPU cache.
 # 5,000 reviews on 2 cores: 1.01 s in blocks of 128, 1.64 s of 512, 3.6 s in one block.
@@ -47,6 +49,10 @@ def _block_pool() -> ThreadPoolExecutor:
 
 class UnsupportedModel(Exception):
     """The file is not the plain Embedding -> LSTM -> Dense(1, sigmoid) stack this pass handles."""
+
+
+class ModelTooLarge(ModelStoreError):
+    """The file's members or arrays are past models.bounded_io's limits: neither engine may open it."""
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -112,31 +118,54 @@ class NumpyLSTMClassifier:
 
     @classmethod
     def from_keras_file(cls, path: Path) -> NumpyLSTMClassifier:
-        """Read a Keras 3 ``.keras`` zip (config.json + model.weights.h5) without importing Keras."""
+        """Read a Keras 3 ``.keras`` zip (config.json + model.weights.h5) without importing Keras.
+
+        Bounded (models.keras_file, models.bounded_io): the zip's members are checked before
+        anything is read, the weights are copied to a temporary file with a cap (never read
+        into memory whole), and the arrays' sizes are checked before they are loaded.
+        Raises ModelTooLarge past a limit, UnsupportedModel for any other stack or layout.
+        """
         try:
             import h5py
         except ImportError as exc:  # pragma: no cover
             raise UnsupportedModel("h5py is not installed") from exc
         try:
-            with zipfile.ZipFile(path) as z:
-                config = json.loads(z.read("config.json"))
-                weights_blob = z.read("model.weights.h5")
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise UnsupportedModel(f"not a readable .keras file ({exc})") from None
-        layers = _layer_stack(config)
+            summary = read_summary(path)
+        except TooLarge as exc:
+            raise ModelTooLarge(str(exc)) from None
+        except KerasFileError as exc:
+            raise UnsupportedModel(str(exc)) from None
+        layers = _layer_stack(summary.config)
         try:
-            with h5py.File(io.BytesIO(weights_blob), "r") as f:
-                groups = f["layers"]
-                emb = np.asarray(groups[layers["Embedding"]]["vars"]["0"], dtype=np.float32)
-                cell = groups[layers["LSTM"]]["cell"]["vars"]
-                kernel, rec, bias = (np.asarray(cell[k], dtype=np.float32) for k in ("0", "1", "2"))
-                dense = groups[layers["Dense"]]["vars"]
-                dk, db = (np.asarray(dense[k], dtype=np.float32) for k in ("0", "1"))
-        except (KeyError, OSError, ValueError) as exc:
+            with tempfile.TemporaryFile() as weights:
+                copy_weights(path, weights)
+                weights.seek(0)
+                with h5py.File(weights, "r") as f:
+                    groups = f["layers"]
+                    cell = groups[layers["LSTM"]]["cell"]["vars"]
+                    dense = groups[layers["Dense"]]["vars"]
+                    found = [groups[layers["Embedding"]]["vars"]["0"], cell["0"], cell["1"], cell["2"],
+                             dense["0"], dense["1"]]
+                    _check_array_sizes(found, Path(path).name)
+                    emb, kernel, rec, bias, dk, db = (np.asarray(d, dtype=np.float32) for d in found)
+        except TooLarge as exc:
+            raise ModelTooLarge(str(exc)) from None
+        except (KeyError, OSError, ValueError, TypeError, KerasFileError) as exc:
             raise UnsupportedModel(f"unexpected weight layout ({exc})") from None
         if kernel.shape[0] != emb.shape[1] or rec.shape[1] != 4 * rec.shape[0] or dk.shape != (rec.shape[0], 1):
             raise UnsupportedModel("weight shapes do not fit together")
         return cls(emb, kernel, rec, bias, dk, db, maxlen=layers.get("maxlen"))
+
+
+def _check_array_sizes(datasets: list, what: str) -> None:
+    """The arrays as float32, plus the folded input table (vocabulary x 4U), must fit MAX_MODEL_BYTES:
+    an HDF5 dataset can be stored compressed, so its file size says nothing about its size in memory."""
+    shapes = [tuple(int(n) for n in d.shape) for d in datasets]
+    total = sum(int(np.prod(s, dtype=np.float64)) * 4 for s in shapes)
+    if len(shapes[0]) == 2 and len(shapes[1]) == 2:
+        total += shapes[0][0] * shapes[1][1] * 4
+    if total > MAX_MODEL_BYTES:
+        raise TooLarge(f"{what}: its weights ({total / 1024**2:,.0f} MB as arrays)", MAX_MODEL_BYTES)
 
 
 def _layer_stack(config: dict) -> dict:

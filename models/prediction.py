@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from models.errors import EmptyReviewError
-from models.numpy_lstm import NumpyLSTMClassifier, UnsupportedModel
+from models.numpy_lstm import ModelTooLarge, NumpyLSTMClassifier, UnsupportedModel
 from models.store import MODEL_FILE, VOCAB_FILE, LoadedModel, ModelInfo, ModelStore
 from models.vocabulary import Vocabulary
 
@@ -69,10 +70,13 @@ class Predictor:
     @classmethod
     def from_numpy_folder(cls, info: ModelInfo) -> Predictor:
         vocabulary = Vocabulary.load(info.path / VOCAB_FILE)
-        net = NumpyLSTMClassifier.from_keras_file(info.path / MODEL_FILE)
+        try:
+            net = NumpyLSTMClassifier.from_keras_file(info.path / MODEL_FILE)
+        except ModelTooLarge as exc:
+            raise ModelTooLarge(f"The model {info.name!r} cannot be used: {exc}.") from None
         if net.vocab_size != vocabulary.num_words:
             raise UnsupportedModel("vocabulary size differs from the embedding")  # Keras' loader reports it
-        maxlen = net.maxlen or int(info.metadata.get("config", {}).get("maxlen", 80))
+        maxlen = net.maxlen or (info.metadata and info.metadata.maxlen) or 80
         return cls(net, vocabulary, maxlen, info.name)
 
     @property
@@ -106,14 +110,28 @@ class Predictor:
             if not text or not text.strip():
                 raise EmptyReviewError("The review is empty: type or paste some text to score.")
         results: list[Prediction] = []
-        for start in range(0, len(texts), batch_size):
-            if should_stop is not None and should_stop():
-                break
-            encoded = [self.vocabulary.encode(t, self.maxlen) for t in texts[start:start + batch_size]]
-            probs = self.probabilities(np.stack([e.ids for e in encoded]), batch_size)
-            for e, p in zip(encoded, probs):
-                results.append(Prediction(float(p), label_of(float(p)), e.known_tokens, e.oov_tokens,
-                                          e.truncated, e.seen_tokens, e.seen_ids))
+        for chunk in self.predict_chunks(texts, batch_size, should_stop=should_stop):
+            results += chunk
             if on_progress is not None:
                 on_progress(len(results), len(texts))
         return results
+
+    def predict_chunks(
+        self,
+        texts: Iterable[str],
+        batch_size: int = 512,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Iterator[list[Prediction]]:
+        """Score any number of texts (a list, or a stream such as models.datasets.iter_review_texts)
+        ``batch_size`` at a time: one list of predictions per chunk, so memory stays bounded and
+        the first results come before the last texts are read. An empty text raises EmptyReviewError."""
+        stream = iter(texts)
+        while chunk := list(itertools.islice(stream, batch_size)):
+            if should_stop is not None and should_stop():
+                return
+            if any(not t or not t.strip() for t in chunk):
+                raise EmptyReviewError("The review is empty: type or paste some text to score.")
+            encoded = [self.vocabulary.encode(t, self.maxlen) for t in chunk]
+            probs = self.probabilities(np.stack([e.ids for e in encoded]), batch_size)
+            yield [Prediction(float(p), label_of(float(p)), e.known_tokens, e.oov_tokens, e.truncated,
+                              e.seen_tokens, e.seen_ids) for e, p in zip(encoded, probs)]

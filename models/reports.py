@@ -11,6 +11,7 @@ import csv
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from models.atomic_write import atomic_write
 from models.evaluation import DEFAULT_THRESHOLD, Evaluation
 from models.prediction import NEGATIVE, POSITIVE
 
@@ -20,7 +21,7 @@ EVALUATION_HEADER = ("review", "true_label", "predicted_label", "probability", "
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
     """Write ``header`` and ``rows`` to ``path``; returns the number of rows written."""
     count = 0
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(path, "w", newline="", encoding="utf-8") as f:  # whole or not at all
         writer = csv.writer(f)
         writer.writerow(header)
         for row in rows:

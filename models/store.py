@@ -6,10 +6,16 @@ a full disk never leaves a half model that looks whole; staging folders left by 
 process are removed the next time a store is opened. A folder that cannot be read is
 listed as damaged, with the reason, and never breaks the listing. A model travels between
 machines as one ``.ssmodel`` file (a zip of its three files), checked whole before import.
+
+Everything read from a model folder or an archive is untrusted: metadata goes through the
+one schema (models.metadata), files are read with size caps (models.bounded_io), and the
+store never follows a link out of itself: a model folder that is a link, or that holds
+links, is listed as damaged, cannot be renamed, and deleting it removes only the link.
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -19,25 +25,37 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from models import paths
-from models.errors import ModelStoreError
+from models.atomic_write import atomic_write, fsync_dir, write_bytes_atomic, write_json_atomic
+from models.bounded_io import (
+    MAX_JSON_BYTES,
+    MAX_METADATA_BYTES,
+    InputPathError,
+    TooLarge,
+    checked_input_file,
+    checked_zip_members,
+    copy_at_most,
+    os_error_reason,
+    read_own_file,
+    read_zip_member,
+)
+from models.errors import ModelStoreError, StoreWriteError
+from models.keras_file import KerasFileError, read_summary
+from models.metadata import METADATA_VERSION, ImportedFrom, MetadataError, ModelMetadata, clean_name, utc_now
 from models.vocabulary import Vocabulary
 
 MODEL_FILE = "model.keras"
 VOCAB_FILE = "vocabulary.json"
 META_FILE = "metadata.json"
-METADATA_VERSION = 1
 _STAGING = ".staging-"
 _TRASH = ".trash-"
 ARCHIVE_SUFFIX = ".ssmodel"
-# Upper bounds on an imported archive's members (the largest preset's model is ~10 MB).
-_MAX_MODEL_BYTES = 2 * 1024**3
-_MAX_JSON_BYTES = 64 * 1024**2
+__all__ = ["METADATA_VERSION", "utc_now"]  # re-exported: the store is where callers meet them
 
 
 @dataclass
@@ -46,23 +64,25 @@ class ModelInfo:
     path: Path
     name: str  # display name, editable
     created: str  # ISO 8601, UTC
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: ModelMetadata | None = None  # None when metadata.json is missing or fails the schema
     damaged: str | None = None  # why it cannot be used, or None
     builtin: bool = False
 
     def summary(self) -> dict[str, Any]:
         m = self.metadata
-        results = m.get("results", {})
         return {
             "name": self.name,
             "id": self.id,
             "created": self.created,
-            "preset": m.get("preset"),
-            "source": m.get("data", {}).get("source"),
-            "test_accuracy": results.get("test_accuracy"),
-            "best_epoch": results.get("best_epoch"),
-            "kind": m.get("kind"),  # "trained", or "imported" for a model trained with plain Keras
-            "imported": m.get("imported"),  # {"from": file name, "at": ISO date} for imported files
+            "preset": m.preset if m else None,
+            "source": m.source if m else None,
+            "validated_on": m.validated_on if m else None,  # "split" (held-out training reviews) or "test"
+            "validation_accuracy": m.validation_accuracy if m else None,
+            "test_accuracy": m.test_accuracy if m else None,
+            "best_epoch": m.best_epoch if m else None,
+            "kind": m.kind if m else None,  # "trained", or "imported" for a model trained with plain Keras
+            # {"from": file name, "at": ISO date} for imported files
+            "imported": m.imported.to_json() if m and m.imported else None,
             "builtin": self.builtin,
             "damaged": self.damaged,
             "path": str(self.path),
@@ -75,10 +95,6 @@ class LoadedModel:
     model: Any
     vocabulary: Vocabulary
     maxlen: int
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")  # orders quick saves too
 
 
 def _slug(name: str) -> str:
@@ -96,19 +112,6 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True  # exists but not ours, or the platform cannot tell: leave it alone
     return True
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class ModelStore:
@@ -132,11 +135,12 @@ class ModelStore:
 
     # -- listing --------------------------------------------------------------------------
     def list(self) -> list[ModelInfo]:
-        """Every model, newest first; user models before built-in ones."""
+        """Every model, newest first; user models before built-in ones. A folder that cannot be
+        read is listed as damaged; it never breaks the listing of the others."""
         infos: list[ModelInfo] = []
         if self.root.is_dir():
             for entry in self.root.iterdir():
-                if entry.is_dir() and not entry.name.startswith("."):
+                if not entry.name.startswith(".") and (entry.is_dir() or entry.is_symlink()):
                     infos.append(self._read_info(entry))
         infos.sort(key=lambda i: i.created, reverse=True)
         for folder in self.builtin:
@@ -146,28 +150,41 @@ class ModelStore:
 
     def _read_info(self, folder: Path, builtin: bool = False) -> ModelInfo:
         info = ModelInfo(id=folder.name, path=folder, name=folder.name, created="", builtin=builtin)
+        if folder.is_symlink():
+            info.damaged = (f"the folder is a link to {os.path.realpath(folder)}; the store only uses its own "
+                            "folders (delete removes the link, not what it points to)")
+            return info
         try:
-            with open(folder / META_FILE, encoding="utf-8") as f:
-                meta = json.load(f)
-            if not isinstance(meta, dict):
-                raise ValueError("not a JSON object")
+            meta = ModelMetadata.from_json(json.loads(read_own_file(folder / META_FILE, MAX_METADATA_BYTES)),
+                                           fallback_name=folder.name)
         except FileNotFoundError:
             info.damaged = f"{META_FILE} is missing"
             return info
-        except (OSError, ValueError) as exc:
-            info.damaged = f"{META_FILE} cannot be read ({exc})"
+        except MetadataError as exc:
+            info.damaged = f"{META_FILE} does not follow the format: {exc}"
+            return info
+        except (OSError, ValueError) as exc:  # a link (ELOOP), not a file, too large, not JSON
+            reason = "it is a link" if isinstance(exc, OSError) and exc.errno == errno.ELOOP else \
+                (exc.strerror or exc) if isinstance(exc, OSError) else exc
+            info.damaged = f"{META_FILE} cannot be read ({reason})"
             return info
         info.metadata = meta
-        info.name = str(meta.get("name") or folder.name)
-        info.created = str(meta.get("created") or "")
-        if int(meta.get("format_version", 1)) > METADATA_VERSION:
-            info.damaged = "written by a newer version of Sentiment Studio; update the app to use it"
-            return info
+        info.name = meta.name
+        info.created = meta.created
         for required in (MODEL_FILE, VOCAB_FILE):
             file = folder / required
+            if file.is_symlink():
+                info.damaged = f"{required} is a link; the store only uses its own files"
+                return info
             if not file.is_file() or file.stat().st_size == 0:
                 info.damaged = f"{required} is missing or empty"
                 return info
+        try:
+            read_summary(folder / MODEL_FILE)  # the zip's directory and config.json: cheap, and bounded
+        except TooLarge as exc:
+            info.damaged = f"{MODEL_FILE} cannot be used: {exc}"
+        except KerasFileError:
+            pass  # found when it is opened, with Keras' own reason
         return info
 
     def find(self, ref: str) -> ModelInfo:
@@ -180,8 +197,11 @@ class ModelStore:
         if matches:
             return matches[0]  # newest of that name
         path = Path(ref).expanduser()
-        if path.is_dir() and (path / META_FILE).exists():
-            return self._read_info(path.resolve())
+        try:
+            if path.is_dir() and (path / META_FILE).exists():
+                return self._read_info(path.resolve())
+        except (OSError, ValueError):  # not a usable path (too long, a NUL in it): not a model either
+            pass
         names = ", ".join(repr(i.name) for i in infos[:8]) or "none yet"
         raise ModelStoreError(f"No model called {ref!r}. Stored models: {names}.")
 
@@ -223,17 +243,22 @@ class ModelStore:
     def _save_new(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str,
                   failure: str) -> ModelInfo:
         name = self.unique_name(name)
-        meta = {**metadata, "name": name, "created": utc_now(), "format_version": METADATA_VERSION}
+        try:
+            meta = ModelMetadata.from_json({**metadata, "name": name, "created": utc_now(),
+                                            "format_version": METADATA_VERSION}).to_json()
+        except MetadataError as exc:
+            raise ModelStoreError(f"The model's details cannot be saved: {exc}.") from None
 
         def write(staging: Path) -> None:
             model.save(staging / MODEL_FILE)
             vocabulary.save(staging / VOCAB_FILE)
-            _write_json_atomic(staging / META_FILE, meta)
+            write_json_atomic(staging / META_FILE, meta)
 
         try:
             target = self._commit(name, write)
         except OSError as exc:
-            raise ModelStoreError(failure.format(root=self.root, reason=exc.strerror or exc)) from None
+            reason = os_error_reason(exc)
+            raise StoreWriteError(failure.format(root=self.root, reason=exc.strerror or exc), reason) from None
         return self._read_info(target)
 
     def _commit(self, name: str, write: Callable[[Path], None]) -> Path:
@@ -260,7 +285,7 @@ class ModelStore:
                     if target.exists():  # another process took this name in between
                         continue
                     raise
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -277,94 +302,80 @@ class ModelStore:
         if info.damaged:
             raise ModelStoreError(f"The model {info.name!r} cannot be exported: {info.damaged}.")
         dest = Path(dest)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
         try:
-            with zipfile.ZipFile(tmp, "w") as zf:
+            with atomic_write(dest) as out, zipfile.ZipFile(out, "w") as zf:
                 # model.keras is itself a zip: compressing it again gains nothing.
                 zf.write(info.path / MODEL_FILE, MODEL_FILE, compress_type=zipfile.ZIP_STORED)
                 for member in (VOCAB_FILE, META_FILE):
                     zf.write(info.path / member, member, compress_type=zipfile.ZIP_DEFLATED)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, dest)
         except OSError as exc:
             raise ModelStoreError(
                 f"Could not export the model to {dest} ({exc.strerror or exc})."
             ) from None
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         return dest
 
     def import_archive(self, path: Path, name: str | None = None) -> ModelInfo:
         """Add a model from a file written by :meth:`export_archive`; returns its new entry.
 
-        The archive is checked completely before anything is written: exactly the three
-        model files at the top level, bounded sizes, readable metadata and vocabulary.
-        It is then committed like a save (staging folder, one rename), under a unique
-        name, so a failure adds nothing and nothing existing is ever replaced.
+        The archive is checked completely before the model is committed: exactly the three
+        model files at the top level, sizes bounded while they are read, metadata that
+        follows the schema (models.metadata), a valid vocabulary that matches the model's
+        Embedding and length. It is then committed like a save (staging folder, one
+        rename), under a unique name, so a failure adds nothing and nothing existing is
+        ever replaced.
         """
-        path = Path(path)
         what = (f"a Sentiment Studio model file (.ssmodel): a zip holding exactly "
                 f"{MODEL_FILE}, {VOCAB_FILE} and {META_FILE}")
         try:
+            path = checked_input_file(path, what)
             zf = zipfile.ZipFile(path)
-        except FileNotFoundError:
-            raise ModelStoreError(f"{path} does not exist.") from None
-        except IsADirectoryError:
-            raise ModelStoreError(f"{path} is a folder; expected {what}.") from None
+        except InputPathError as exc:
+            raise ModelStoreError(str(exc)) from None
         except zipfile.BadZipFile:
-            raise ModelStoreError(f"{path.name} is not {what}.") from None
+            raise ModelStoreError(f"{Path(path).name} is not {what}.") from None
         except OSError as exc:
             raise ModelStoreError(f"Could not read {path} ({exc.strerror or exc}).") from None
         with zf:
             members = _archive_members(zf, path.name, what)
             try:
-                meta_bytes = _read_member(zf, members[META_FILE])
-                vocab_bytes = _read_member(zf, members[VOCAB_FILE])
+                meta_bytes = read_zip_member(zf, META_FILE, MAX_METADATA_BYTES, path.name)
+                vocab_bytes = read_zip_member(zf, VOCAB_FILE, MAX_JSON_BYTES, path.name)
+            except TooLarge as exc:
+                raise ModelStoreError(f"{path.name} is not a usable model file: {exc}.") from None
             except _UNREADABLE_MEMBER as exc:
                 raise ModelStoreError(f"{path.name} is damaged ({exc}).") from None
             except OSError as exc:
                 raise ModelStoreError(f"Could not read {path} ({exc.strerror or exc}).") from None
             try:
-                meta = json.loads(meta_bytes.decode("utf-8"))
+                meta_data = json.loads(meta_bytes.decode("utf-8"))
                 vocab_data = json.loads(vocab_bytes.decode("utf-8"))
             except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
                 raise ModelStoreError(f"{path.name} is damaged: its JSON files cannot be read ({exc}).") from None
-            if not isinstance(meta, dict):
-                raise ModelStoreError(f"{path.name} is damaged: {META_FILE} is not a JSON object.")
             try:
-                version = int(meta.get("format_version", 1))
-            except (TypeError, ValueError):
-                raise ModelStoreError(f"{path.name} is damaged: {META_FILE} has no valid format version.") from None
-            if version > METADATA_VERSION:
-                raise ModelStoreError(
-                    f"{path.name} was written by a newer version of Sentiment Studio; update the app to import it."
-                )
+                meta = ModelMetadata.from_json(meta_data, fallback_name=path.stem)
+            except MetadataError as exc:
+                raise ModelStoreError(f"{path.name} cannot be imported: its {META_FILE} {exc}.") from None
             try:
-                Vocabulary.from_json(vocab_data)
+                vocabulary = Vocabulary.from_json(vocab_data)
             except ModelStoreError as exc:
                 raise ModelStoreError(f"{path.name} is damaged: {exc}") from None
-            final_name = self.unique_name((name or "").strip() or str(meta.get("name") or "").strip()
-                                          or path.stem or "model")
-            meta = {**meta, "name": final_name, "created": str(meta.get("created") or utc_now()),
-                    "format_version": METADATA_VERSION, "imported": {"from": path.name, "at": utc_now()}}
+            final_name = self.unique_name(clean_name((name or "").strip()) or meta.name or path.stem or "model")
+            meta = replace(meta, name=final_name, imported=ImportedFrom(path.name, utc_now()))
 
             def write(staging: Path) -> None:
-                _copy_member(zf, members[MODEL_FILE], staging / MODEL_FILE)
-                if not zipfile.is_zipfile(staging / MODEL_FILE):  # every .keras file is a zip
-                    raise _BadArchive(f"{path.name} is damaged: its {MODEL_FILE} is not a Keras model file.")
-                with open(staging / VOCAB_FILE, "wb") as f:
-                    f.write(vocab_bytes)
-                    f.flush()
-                    os.fsync(f.fileno())
-                _write_json_atomic(staging / META_FILE, meta)
+                with zf.open(members[MODEL_FILE]) as src, open(staging / MODEL_FILE, "wb") as out:
+                    copy_at_most(src, out, members[MODEL_FILE].file_size, f"{path.name}: {MODEL_FILE}")
+                    out.flush()
+                    os.fsync(out.fileno())
+                _check_matches(staging / MODEL_FILE, vocabulary, meta, path.name)
+                write_bytes_atomic(staging / VOCAB_FILE, vocab_bytes)
+                write_json_atomic(staging / META_FILE, meta.to_json())
 
             try:
                 target = self._commit(final_name, write)
             except _BadArchive as exc:
                 raise ModelStoreError(str(exc)) from None
-            except _UNREADABLE_MEMBER as exc:  # e.g. a CRC mismatch, found while copying
+            except (*_UNREADABLE_MEMBER, TooLarge) as exc:  # e.g. a CRC mismatch, found while copying
                 raise ModelStoreError(f"{path.name} is damaged ({exc}).") from None
             except OSError as exc:
                 raise ModelStoreError(
@@ -381,12 +392,18 @@ class ModelStore:
 
         vocabulary = Vocabulary.load(info.path / VOCAB_FILE)
         try:
+            read_summary(info.path / MODEL_FILE)  # bounds first: Keras would read what the zip declares
+        except TooLarge as exc:
+            raise ModelStoreError(f"The model {info.name!r} cannot be used: {exc}.") from None
+        except KerasFileError:
+            pass  # not a .keras zip: Keras' own message below says so
+        try:
             model = keras().saving.load_model(info.path / MODEL_FILE, compile=False)
         except Exception as exc:  # Keras raises many types for a bad file  # noqa: BLE001
             raise ModelStoreError(
                 f"The model {info.name!r} is damaged: {MODEL_FILE} cannot be read ({type(exc).__name__})."
             ) from None
-        maxlen = model_sequence_length(model) or int(info.metadata.get("config", {}).get("maxlen", 80))
+        maxlen = model_sequence_length(model) or (info.metadata and info.metadata.maxlen) or 80
         input_dim = embedding_input_dim(model)
         if input_dim is not None and input_dim != vocabulary.num_words:
             raise ModelStoreError(
@@ -404,23 +421,43 @@ class ModelStore:
             raise ModelStoreError(f"{info.path} is not in the model store.")
         return info
 
+    def _own_folder(self, info: ModelInfo, action: str) -> None:
+        """Refuse to write through a link: the store never changes what lies outside it."""
+        if info.path.is_symlink() or (info.path / META_FILE).is_symlink():
+            raise ModelStoreError(f"The model {info.name!r} cannot be {action}: its folder or {META_FILE} is a "
+                                  f"link to {os.path.realpath(info.path)}, outside the model store.")
+
     def rename(self, ref: str, new_name: str) -> ModelInfo:
         info = self._user_model(ref)
         new_name = new_name.strip()
         if not new_name:
             raise ModelStoreError("A model name cannot be empty.")
-        if info.damaged and not info.metadata:
+        self._own_folder(info, "renamed")
+        if info.metadata is None:
             raise ModelStoreError(f"The model {info.name!r} is damaged ({info.damaged}) and cannot be renamed.")
+        new_name = clean_name(new_name)
+        if not new_name:
+            raise ModelStoreError("A model name needs at least one visible character.")
+        builtin = [i.name for i in self.list() if i.builtin]
+        if any(new_name.casefold() == name.casefold() for name in builtin) or "(built-in)" in new_name.casefold():
+            raise ModelStoreError(f"{new_name!r} would look like the model that ships with the app; "
+                                  "choose a name without \"(built-in)\".")
         if new_name.casefold() != info.name.casefold():
             new_name = self.unique_name(new_name)
         try:
-            _write_json_atomic(info.path / META_FILE, {**info.metadata, "name": new_name})
+            write_json_atomic(info.path / META_FILE, info.metadata.with_name(new_name).to_json())
         except OSError as exc:
             raise ModelStoreError(f"Could not rename the model ({exc.strerror or exc}).") from None
         return self._read_info(info.path)
 
     def delete(self, ref: str) -> None:
         info = self._user_model(ref)
+        if info.path.is_symlink():  # remove the link itself, never what it points to
+            try:
+                os.unlink(info.path)
+            except OSError as exc:
+                raise ModelStoreError(f"Could not delete the model ({exc.strerror or exc}).") from None
+            return
         trash = self.root / f"{_TRASH}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         try:
             os.rename(info.path, trash)  # gone from listings at once, even if removal is slow
@@ -440,7 +477,10 @@ class _BadArchive(Exception):
 
 def _archive_members(zf: zipfile.ZipFile, file_name: str, what: str) -> dict[str, zipfile.ZipInfo]:
     """The archive's three members by name, or ModelStoreError saying what is wrong."""
-    infos = zf.infolist()
+    try:
+        infos = checked_zip_members(zf, file_name)
+    except TooLarge as exc:
+        raise ModelStoreError(f"{file_name} is not a usable model file: {exc}.") from None
     names = [i.filename for i in infos]
     expected = {MODEL_FILE, VOCAB_FILE, META_FILE}
     if len(names) != len(expected) or set(names) != expected:  # also rules out paths and duplicates
@@ -450,8 +490,8 @@ def _archive_members(zf: zipfile.ZipFile, file_name: str, what: str) -> dict[str
     for info in infos:
         if info.flag_bits & 0x1:
             raise ModelStoreError(f"{file_name} is encrypted; expected {what}.")
-        limit = _MAX_MODEL_BYTES if info.filename == MODEL_FILE else _MAX_JSON_BYTES
-        if info.file_size > limit:
+        limit = {META_FILE: MAX_METADATA_BYTES, VOCAB_FILE: MAX_JSON_BYTES}.get(info.filename)
+        if limit is not None and info.file_size > limit:
             raise ModelStoreError(
                 f"{file_name} is not a usable model file: {info.filename} is too large "
                 f"({info.file_size / 1024**2:.0f} MB; at most {limit / 1024**2:.0f} MB)."
@@ -461,34 +501,25 @@ def _archive_members(zf: zipfile.ZipFile, file_name: str, what: str) -> dict[str
     return members
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    with zf.open(info) as f:
-        data = f.read(info.file_size + 1)  # never more than the (bounded) declared size, plus one to notice
-    if len(data) != info.file_size:
-        raise zipfile.BadZipFile(f"{info.filename} does not have its declared size")
-    return data
-
-
-def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path) -> None:
-    written = 0
-    with zf.open(info) as src, open(dest, "wb") as out:
-        while chunk := src.read(1024 * 1024):
-            written += len(chunk)
-            if written > info.file_size:
-                raise zipfile.BadZipFile(f"{info.filename} is larger than declared")
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
+def _check_matches(model_file: Path, vocabulary: Vocabulary, meta: ModelMetadata, file_name: str) -> None:
+    """The model (read without Keras, bounded) must take the vocabulary's ids and the metadata's length."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        summary = read_summary(model_file)
+    except KerasFileError:
+        raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE} is not a Keras model file.") from None
+    except TooLarge as exc:
+        raise _BadArchive(f"{file_name} is not a usable model file: {exc}.") from None
+    expected = summary.embedding_input_dim
+    if expected is not None and expected != vocabulary.num_words:
+        raise _BadArchive(f"{file_name} is damaged: its model expects {expected:,} word ids, its vocabulary has "
+                          f"{vocabulary.num_words:,}. Nothing was imported.")
+    if meta.vocab_size is not None and meta.vocab_size != vocabulary.num_words:
+        raise _BadArchive(f"{file_name} is damaged: its {META_FILE} gives a vocabulary of {meta.vocab_size:,} "
+                          f"words, its vocabulary has {vocabulary.num_words:,}. Nothing was imported.")
+    length = summary.sequence_length
+    if length is not None and meta.maxlen is not None and length != meta.maxlen:
+        raise _BadArchive(f"{file_name} is damaged: its model reads {length:,} tokens per review, its "
+                          f"{META_FILE} says {meta.maxlen:,}. Nothing was imported.")
 
 
 def model_sequence_length(model: Any) -> int | None:

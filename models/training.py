@@ -37,7 +37,9 @@ class TrainingProgress:
     epochs: int = 0
     batch: int = 0  # batches done in this epoch
     batches: int = 0  # training batches per epoch
-    logs: dict[str, float] = field(default_factory=dict)  # running batch metrics or epoch metrics
+    # TRAINING: Keras' running means of the epoch so far ("loss", "accuracy") and this batch's own
+    # values recovered from them ("batch_loss", "batch_accuracy"); EPOCH_END: the epoch's metrics.
+    logs: dict[str, float] = field(default_factory=dict)
     samples_per_second: float = 0.0
     elapsed_seconds: float = 0.0
     eta_seconds: float | None = None
@@ -51,11 +53,25 @@ class TrainingResult:
     config: TrainingConfig
     history: dict[str, list[float]]  # per completed epoch: loss, accuracy, val_loss, val_accuracy, seconds
     best_epoch: int | None  # 1-based, by validation accuracy; None when no epoch completed
-    test_loss: float | None
+    test_loss: float | None  # of the best epoch's weights on the test split; None when not measured
     test_accuracy: float | None
     total_seconds: float
     stopped: bool
     data_summary: dict
+
+    @property
+    def validated_on(self) -> str:
+        """Which reviews chose the best epoch: "split" (held out from training) or "test"."""
+        return self.config.validation
+
+    @property
+    def validation_accuracy(self) -> float | None:
+        """The best epoch's validation accuracy: the figure that chose it."""
+        return None if self.best_epoch is None else self.history["val_accuracy"][self.best_epoch - 1]
+
+    @property
+    def validation_loss(self) -> float | None:
+        return None if self.best_epoch is None else self.history["val_loss"][self.best_epoch - 1]
 
     @property
     def epochs_completed(self) -> int:
@@ -70,6 +86,9 @@ class TrainingResult:
         return {
             "best_epoch": self.best_epoch,
             "epochs_completed": self.epochs_completed,
+            "validated_on": self.validated_on,
+            "validation_accuracy": self.validation_accuracy,
+            "validation_loss": self.validation_loss,
             "test_accuracy": self.test_accuracy,
             "test_loss": self.test_loss,
             "seconds_per_epoch": self.seconds_per_epoch,
@@ -249,6 +268,8 @@ class _Tracker:
         self.stop = stop
         self.started = started
         self.batches = -(-n_train // config.batch_size)
+        self.n_train = n_train
+        self.running = BatchValues(config.batch_size, n_train)
         self.val_batches = -(-n_val // validation_batch_size(config))
         self.history: dict[str, list[float]] = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy",
                                                                   "seconds")}
@@ -288,6 +309,7 @@ class _Tracker:
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
         self.epoch_started = time.perf_counter()
+        self.running = BatchValues(self.config.batch_size, self.n_train)
         self.val_started = None
         self._check_stop()
 
@@ -296,9 +318,11 @@ class _Tracker:
         done = batch + 1
         spent = now - self.epoch_started
         self.batch_seconds = spent / done
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        logs.update(self.running.add(done, logs))
         self.report(TrainingProgress(
             TRAINING, self.epoch, self.config.epochs, done, self.batches,
-            logs={k: float(v) for k, v in (logs or {}).items()},
+            logs=logs,
             samples_per_second=done * self.config.batch_size / spent if spent > 0 else 0.0,
             elapsed_seconds=now - self.started,
             eta_seconds=self._eta(self.batches - done, validation_left=True),
@@ -356,6 +380,34 @@ class _Tracker:
         if self.best_weights is not None:
             model.set_weights(self.best_weights)
         return self.best_epoch
+
+
+class BatchValues:
+    """Each training batch's own loss and accuracy, recovered from the running means Keras reports.
+
+    Keras 3 logs, after batch k of an epoch, the sample-weighted mean of batches 1..k
+    (``m_k = sum(n_i v_i) / sum(n_i)``), so batch k's own value is
+    ``v_k = (N_k m_k - N_(k-1) m_(k-1)) / n_k`` with N_k the reviews seen so far this epoch and
+    n_k this batch's size (``batch_size``, or what is left in the last batch).
+    """
+
+    def __init__(self, batch_size: int, n_train: int):
+        self.batch_size = batch_size
+        self.n_train = n_train
+        self.seen = 0  # reviews of this epoch so far
+        self.previous: dict[str, float] = {}  # the running means after the previous batch
+
+    def add(self, batch: int, running: dict[str, float]) -> dict[str, float]:
+        """``batch`` (1-based) has ended with these running means: {"batch_loss": ..., "batch_accuracy": ...}."""
+        size = min(self.batch_size, max(1, self.n_train - (batch - 1) * self.batch_size))
+        before, self.seen = self.seen, self.seen + size
+        out = {}
+        for key in ("loss", "accuracy"):
+            if key in running:
+                mean_before = self.previous.get(key, 0.0)
+                out[f"batch_{key}"] = (self.seen * running[key] - before * mean_before) / size
+        self.previous = {k: running[k] for k in ("loss", "accuracy") if k in running}
+        return out
 
 
 def training_metadata(result: TrainingResult, preset_name: str | None) -> dict[str, Any]:

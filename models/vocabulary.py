@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from models.atomic_write import write_json_atomic
+from models.bounded_io import MAX_JSON_BYTES, read_own_file
+from models.config import limit_problem
 from models.errors import ModelStoreError
 
 PAD_ID = 0
@@ -157,35 +159,41 @@ class Vocabulary:
 
     @classmethod
     def from_json(cls, data: object) -> Vocabulary:
+        """A vocabulary file's content, checked: format, version, tokenizer, a size within the range
+        training accepts (models.config), and a word list that fits that size."""
         if not isinstance(data, dict) or data.get("format") != VOCAB_FORMAT:
             raise ModelStoreError("This file is not a Sentiment Studio vocabulary.")
-        if data.get("version", 1) > 1:
+        version = data.get("version", 1)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ModelStoreError(f"The vocabulary file is damaged (version {version!r} is not a number).")
+        if version > 1:
             raise ModelStoreError(
                 "This vocabulary was written by a newer version of Sentiment Studio; update the app to use it."
             )
-        try:
-            words = data["words"]
-            num_words = int(data["num_words"])
-            word_ids = {w: k + INDEX_FROM + 1 for k, w in enumerate(words) if isinstance(w, str)}
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelStoreError(f"The vocabulary file is damaged ({exc}).") from None
-        return cls(word_ids, num_words)
+        if data.get("tokenizer", TOKENIZER_VERSION) != TOKENIZER_VERSION or data.get("index_from", INDEX_FROM) \
+                != INDEX_FROM:
+            raise ModelStoreError("The vocabulary was made with another tokenizer or id layout than this app's.")
+        num_words, words = data.get("num_words"), data.get("words")
+        problem = limit_problem("vocab_size", num_words)
+        if problem:
+            raise ModelStoreError(f"The vocabulary file is damaged ({problem.replace('vocab_size', 'num_words')})")
+        if not isinstance(words, list) or len(words) > num_words - INDEX_FROM - 1:
+            raise ModelStoreError(f"The vocabulary file is damaged (its words must be a list of at most "
+                                  f"{num_words - INDEX_FROM - 1:,} for {num_words:,} ids).")
+        if not all(w is None or isinstance(w, str) for w in words):
+            raise ModelStoreError("The vocabulary file is damaged (a word is neither text nor null).")
+        return cls({w: k + INDEX_FROM + 1 for k, w in enumerate(words) if w is not None}, num_words)
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.to_json(), f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_json(), indent=None)
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
+        """A vocabulary file in a model folder: read bounded, never through a link (models.bounded_io)."""
         try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
+            data = json.loads(read_own_file(path, MAX_JSON_BYTES))
         except FileNotFoundError:
             raise ModelStoreError(f"The vocabulary file {path.name} is missing.") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # a link, not a file, too large, not JSON
             raise ModelStoreError(f"The vocabulary file {path.name} cannot be read ({exc}).") from None
         return cls.from_json(data)

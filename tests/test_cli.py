@@ -39,16 +39,19 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
     monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
     proc = run_cli("train", "--data", tiny_csv, "--epochs", "4", "--name", "tiny", *TINY)
     assert proc.returncode == 0, proc.stderr
-    summary = last_json(proc.stdout)
+    (line,) = proc.stdout.splitlines()  # stdout is only the JSON (progress is on stderr): pipes into jq
+    summary = json.loads(line)
     assert summary["name"] == "tiny" and summary["epochs_completed"] == 4
-    assert {"test_accuracy", "best_epoch", "seconds_per_epoch"} <= set(summary)
-    assert "Epoch 4/4" in proc.stdout
+    assert {"test_accuracy", "validation_accuracy", "best_epoch", "seconds_per_epoch"} <= set(summary)
+    assert summary["validated_on"] == "split" and 0 <= summary["validation_accuracy"] <= 1
+    assert "Epoch 4/4" in proc.stderr and "Saved as 'tiny'" in proc.stderr
 
     proc = run_cli("predict", "A great film with wonderful acting", "an awful, boring film")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["label"] for r in rows] == ["positive", "negative"]
-    assert set(rows[0]) == {"probability", "label", "known_tokens", "oov_tokens", "truncated"}
+    assert set(rows[0]) == {"model", "probability", "label", "known_tokens", "oov_tokens", "truncated"}
+    assert {r["model"] for r in rows} == {"tiny"}  # the newest model, named
 
     reviews = tmp_path / "reviews.txt"
     reviews.write_bytes("truly fun and superb\n\nterrible \xff acting\n".encode("latin-1"))  # invalid UTF-8 too
@@ -62,7 +65,8 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
     proc = run_cli("evaluate", "--model", "tiny", "--data", tiny_csv)
     assert proc.returncode == 0, proc.stderr
     ev = json.loads(proc.stdout)
-    assert ev["n"] == 48 and sum(map(sum, ev["confusion"])) == 48 and ev["accuracy"] == summary["test_accuracy"]
+    assert ev["n"] == 48 and sum(map(sum, ev["confusion"])) == 48
+    assert ev["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-6)
 
     proc = run_cli("models")
     assert [(m["name"], m["builtin"]) for m in json.loads(proc.stdout)] == [("tiny", False),
@@ -77,6 +81,11 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
         (["train", "--data", "{csv}", "--dropout", "2"], "dropout must be between"),
         (["predict", "--model", "nope", "hello"], "No model called 'nope'"),
         (["predict", "  "], "empty"),
+        (["predict", "!!! ???"], "No words to score in review 1 ('!!! ???')"),
+        (["predict", "fine film", "..."], "No words to score in review 2 ('...')"),
+        (["train", "--data", "{csv}", "--limit", "0"], "argument --limit: must be at least 2"),
+        (["evaluate", "--data", "{csv}", "--limit", "-3"], "argument --limit: must be at least 1; got -3"),
+        (["train", "--data", "{csv}", "--preset", "lstm100-5k"], "is now 'lstm100-10k'"),
         (["predict", "--file", "/no/such.txt"], "does not exist"),
         (["evaluate", "--data", "/no/such.csv"], "does not exist"),
     ],

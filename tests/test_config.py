@@ -8,12 +8,14 @@ def test_default_preset_is_the_specified_model():
     c = PRESETS[DEFAULT_PRESET].config
     assert c == TrainingConfig()
     assert (c.vocab_size, c.maxlen, c.embedding_dim, c.lstm_units) == (2000, 80, 128, 128)
-    assert (c.dropout, c.recurrent_dropout, c.batch_size, c.epochs, c.validation) == (0.2, 0.2, 32, 15, "test")
+    assert (c.dropout, c.recurrent_dropout, c.batch_size, c.epochs, c.validation) == (0.2, 0.2, 32, 15, "split")
+    assert PRESETS[DEFAULT_PRESET].tutorial_validation == "test"  # the tutorial's figures: --validation test
 
 
 def test_reference_presets_exist():
     assert PRESETS["lstm100-5k-dropout"].config.maxlen == 500
-    assert PRESETS["lstm100-5k"].config.epochs == 10
+    seed_003 = PRESETS["lstm100-10k"].config  # LSTM 100, 500 tokens, 10 epochs: a 10,000-word vocabulary
+    assert (seed_003.vocab_size, seed_003.maxlen, seed_003.lstm_units, seed_003.epochs) == (10_000, 500, 100, 10)
     assert PRESETS["keras-small-10k"].config.validation == "split"
     for p in PRESETS.values():
         assert validation_problems(p.config) == []
@@ -40,6 +42,11 @@ def test_bad_values_are_rejected_with_reason(change, fragment):
 def test_unknown_preset():
     with pytest.raises(ConfigError, match="Unknown preset"):
         preset("nope")
+
+
+def test_the_old_preset_name_says_the_new_one():
+    with pytest.raises(ConfigError, match="'lstm100-5k' is now 'lstm100-10k'.*10,000-word"):
+        preset("lstm100-5k")
 
 
 def test_dict_round_trip_ignores_unknown_keys():

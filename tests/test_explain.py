@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from models.errors import EmptyReviewError
-from models.explain import Explanation, explain, explain_many, occlusion_rows
+from models.explain import Explanation, explain, explain_many, logit, occlusion_rows
 from models.paths import builtin_model_dirs
 from models.prediction import NEGATIVE, POSITIVE, Predictor
 from models.store import ModelStore
@@ -38,7 +38,7 @@ def test_the_verdict_word_carries_the_largest_contribution_of_its_sign(predictor
     neg = explain(predictor, AWFUL)
     assert neg.prediction.label == NEGATIVE
     assert neg.top_negative()[0].token == "awful"
-    assert contribution_of(neg, "awful") < -0.5 and neg.top_negative()[1].contribution > -0.2
+    assert contribution_of(neg, "awful") < 2 * neg.top_negative()[1].contribution < 0
 
 
 def test_the_score_is_the_one_predict_gives_and_tokens_are_in_reading_order(predictor):
@@ -50,6 +50,36 @@ def test_the_score_is_the_one_predict_gives_and_tokens_are_in_reading_order(pred
         assert [t.token for t in e.tokens] == p.tokens and [t.id for t in e.tokens] == p.ids
 
 
+# Clearly negative and clearly positive reviews (P below 0.03 or above 0.98): the words a reader
+# takes for the verdict push the way a reader expects, and are among the strongest. Measured as
+# differences of probabilities they nearly vanish at this confidence (a few thousandths).
+CLEARLY_NEGATIVE = [
+    "Terrible. A boring waste of time.",
+    "This movie is terrible, boring and a complete waste of time.",
+    "What a waste of time. The plot is boring, the acting is terrible and the ending is worse.",
+    "I hated this film. It is boring, the acting is terrible, and it is a total waste of two hours.",
+]
+CLEARLY_POSITIVE = [
+    "A superb film with wonderful acting. The best movie of the year.",
+    "Wonderful! The cast is superb and the script is the best I have read in years.",
+]
+
+
+@pytest.mark.parametrize(("text", "words", "sign"), [(t, ("terrible", "waste", "boring"), -1) for t in CLEARLY_NEGATIVE]
+                         + [(t, ("superb", "wonderful", "best"), 1) for t in CLEARLY_POSITIVE])
+def test_at_high_confidence_the_verdict_words_have_the_expected_sign(predictor, text, words, sign):
+    e = explain(predictor, text)
+    assert (e.probability < 0.03) if sign < 0 else (e.probability > 0.98)
+    strongest = {t.token for t in (e.top_negative(4) if sign < 0 else e.top_positive(4))}
+    for word in words:
+        assert np.sign(contribution_of(e, word)) == sign, word
+        assert word in strongest, (word, strongest)
+    # the same strongest word as a difference of probabilities: a sliver of the log-odds figure
+    top = (e.top_negative if sign < 0 else e.top_positive)(1)[0]
+    k = e.tokens.index(top)
+    assert abs(e.probability - e.without(k)) < 0.1 * abs(top.contribution)
+
+
 def test_a_contribution_is_the_drop_when_the_word_is_read_as_unknown(predictor):
     e = explain(predictor, AWFUL)
     k = [t.token for t in e.tokens].index("awful")
@@ -57,7 +87,9 @@ def test_a_contribution_is_the_drop_when_the_word_is_read_as_unknown(predictor):
     row = enc.ids.copy()
     row[predictor.maxlen - len(enc.seen_ids) + k] = OOV_ID  # the seen tokens are the end of the padded row
     assert row.tolist().count(OOV_ID) == enc.oov_tokens + 1
-    assert e.without(k) == pytest.approx(float(predictor.probabilities(row[None, :])[0]), abs=1e-6)
+    without = float(predictor.probabilities(row[None, :])[0])
+    assert e.without(k) == pytest.approx(without, abs=1e-6)
+    assert e.tokens[k].contribution == pytest.approx(logit(e.probability) - logit(without), abs=1e-4)  # log-odds
     assert e.without(k) - e.probability > 0.5  # without "awful" the review is far less negative
 
 
@@ -70,7 +102,7 @@ def test_shared_prefix_pass_equals_scoring_every_row(predictor):
         positions = np.array([first + k for k, i in enumerate(enc.seen_ids) if i != OOV_ID])
         probs = predictor.probabilities(occlusion_rows(enc.ids, positions))
         known = [t.contribution for t in e.tokens if t.known]
-        np.testing.assert_allclose(known, probs[0] - probs[1:], atol=1e-6)
+        np.testing.assert_allclose(known, logit(probs[0]) - logit(probs[1:]), atol=1e-4)
 
 
 def test_unknown_words_contribute_nothing_and_cut_words_are_counted(predictor):

@@ -179,7 +179,7 @@ def test_imported_tutorial_model_scores_exactly_like_plain_keras(plain, store, f
     path = plain["folder"] / file_name
     info = import_keras_model(store, path, word_index=plain["folder"] / "word_index.json")
     assert info.damaged is None and info.name == "model"
-    meta = info.metadata
+    meta = info.metadata.to_json()
     assert meta["kind"] == "imported" and meta["imported"]["from"] == file_name and meta["imported"]["at"]
     assert meta["config"]["maxlen"] == LENGTH and meta["config"]["vocab_size"] == VOCAB  # both read from the model
     assert meta["source_model"]["format"] == (".keras" if file_name.endswith("keras") else ".h5")
@@ -211,7 +211,7 @@ def test_files_written_by_keras_2_are_read_too(plain, store, file_name):
     with pytest.raises(Exception, match="time_major|batch_input_shape"):  # what plain Keras 3 makes of them
         keras().saving.load_model(plain["folder"] / file_name, compile=False)
     info = import_keras_model(store, plain["folder"] / file_name, word_index=plain["folder"] / "word_index.json")
-    assert info.metadata["config"]["maxlen"] == LENGTH
+    assert info.metadata.maxlen == LENGTH
     samples = sample_reviews(seed=8)
     expected = keras_predict(plain["tutorial"], [t for _, t in samples], LENGTH)
     got = np.array([p.probability for p in Predictor.from_store(store, info.id).predict_many([t for t, _ in samples])])
@@ -226,7 +226,7 @@ def test_files_written_by_keras_2_are_read_too(plain, store, file_name):
 def test_other_architectures_fall_back_to_keras(plain, store, file_name, maxlen, expected_len):
     info = import_keras_model(store, plain["folder"] / file_name, word_index=plain["folder"] / "word_index.json",
                               maxlen=maxlen)
-    assert info.metadata["config"]["maxlen"] == expected_len
+    assert info.metadata.maxlen == expected_len
     predictor = Predictor.from_store(store, info.id)
     assert predictor.engine == "keras" and predictor.maxlen == expected_len
     samples = sample_reviews(seed=5)
@@ -259,7 +259,7 @@ def test_an_imported_model_is_evaluated_like_a_trained_one(plain, store, tmp_pat
 def test_the_app_vocabulary_file_is_a_word_index_too(plain, store):
     first = import_keras_model(store, plain["folder"] / "model.keras", word_index=plain["folder"] / "word_index.json")
     again = import_keras_model(store, plain["folder"] / "model.h5", word_index=first.path / VOCAB_FILE, name="again")
-    assert again.name == "again" and again.metadata["word_index"]["format"] == "sentiment-studio-vocabulary"
+    assert again.name == "again" and again.metadata.word_index["format"] == "sentiment-studio-vocabulary"
     assert Vocabulary.load(again.path / VOCAB_FILE) == Vocabulary.load(first.path / VOCAB_FILE)
 
 
@@ -271,7 +271,7 @@ def test_without_a_word_index_the_keras_cache_is_used(plain, store, tmp_path, mo
     (cache / KERAS_WORD_INDEX).write_text(json.dumps(WORD_INDEX))
     monkeypatch.setattr(interop, "download", lambda *a, **k: pytest.fail("nothing to download"))
     info = import_keras_model(store, plain["folder"] / "model.h5")
-    assert str(cache) in info.metadata["word_index"]["from"]
+    assert str(cache) in info.metadata.word_index["from"]
     assert Vocabulary.load(info.path / VOCAB_FILE) == Vocabulary.from_keras_word_index(WORD_INDEX, VOCAB)
 
 
@@ -431,7 +431,7 @@ def test_export_never_replaces_files_unless_asked(store, saved, tmp_path):
 def test_import_model_file_still_takes_our_archives(store, saved, tmp_path):
     archive = store.export_archive(saved.id, tmp_path / "shared.ssmodel")
     info = import_model_file(store, archive, name="copy")
-    assert info.name == "copy" and info.metadata["kind"] == "trained"
+    assert info.name == "copy" and info.metadata.kind == "trained"
     with pytest.raises(ModelStoreError, match="carries its own vocabulary"):
         import_model_file(store, archive, maxlen=20)
 

@@ -69,8 +69,8 @@ def test_round_trip_gives_a_second_model_that_predicts_the_same(store, saved, ar
     assert imported.damaged is None and imported.id != saved.id
     assert imported.name == "my model (2)"  # the name was taken
     assert imported.created == saved.created  # when the model was trained, not copied
-    assert imported.metadata["config"] == saved.metadata["config"]
-    assert imported.metadata["imported"]["from"] == "shared.ssmodel"
+    assert imported.metadata.config == saved.metadata.config
+    assert imported.metadata.imported.source == "shared.ssmodel"
     assert {i.id for i in store.list()} == {saved.id, imported.id}
     assert (imported.path / VOCAB_FILE).read_bytes() == (saved.path / VOCAB_FILE).read_bytes()
 
@@ -193,7 +193,7 @@ def test_corrupt_member_data_is_refused(store, archive, tmp_path):
 
 
 def test_oversized_members_are_refused(store, archive, monkeypatch):
-    monkeypatch.setattr(store_module, "_MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(store_module, "MAX_METADATA_BYTES", 100)
     before = store_state(store)
     with pytest.raises(ModelStoreError, match="too large"):
         store.import_archive(archive)
@@ -211,7 +211,7 @@ def test_a_failed_write_during_import_leaves_nothing(store, saved, archive, monk
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_module, "_write_json_atomic", full)
+    monkeypatch.setattr(store_module, "write_json_atomic", full)
     before = store_state(store)
     with pytest.raises(ModelStoreError, match="Could not import the model .*No space left on device"):
         store.import_archive(archive)

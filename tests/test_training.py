@@ -29,12 +29,20 @@ def test_train_two_epochs_reports_progress_and_keeps_best_epoch(tiny_csv, tiny_c
     assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
     best = int(np.argmax(result.history["val_accuracy"])) + 1
     assert result.best_epoch == best
-    assert result.test_accuracy == result.history["val_accuracy"][best - 1]
+    # By default the epoch is chosen on reviews held out from training, and the test split is
+    # scored once, after the last epoch, with the best epoch's weights.
+    assert result.validated_on == "split" and result.validation_accuracy == result.history["val_accuracy"][best - 1]
     phases = [e.phase for e in events]
     assert phases[0] == t.PREPARING and phases[-1] == t.FINISHED
     assert phases.count(t.EPOCH_END) == 2
+    assert phases.count(t.EVALUATING) == 1 and phases.index(t.EVALUATING) > max(
+        i for i, phase in enumerate(phases) if phase == t.EPOCH_END)
+    summary = result.summary()
+    assert summary["validated_on"] == "split" and summary["test_accuracy"] == result.test_accuracy
+    assert summary["validation_accuracy"] == result.validation_accuracy
     batches = [e for e in events if e.phase == t.TRAINING]
-    assert batches[0].batches == -(-len(data.train) // tiny_config.batch_size)
+    held_out = round(len(data.train) * tiny_config.validation_split)
+    assert batches[0].batches == -(-(len(data.train) - held_out) // tiny_config.batch_size)
     assert all(e.eta_seconds is not None and e.eta_seconds >= 0 for e in batches)
     # the restored weights are the best epoch's: evaluating them reproduces its validation accuracy
     from models.encoding import encode_split
@@ -85,6 +93,19 @@ def test_stop_during_validation_ends_it(tiny_csv, tiny_config):
 def test_validation_split_evaluates_on_test(tiny_csv, tiny_config):
     result = t.train(tiny_config.with_changes(validation="split", epochs=1), load_csv(tiny_csv))
     assert result.test_accuracy is not None and result.best_epoch == 1
+
+
+def test_the_tutorials_way_validates_on_test_and_says_so(tiny_csv, tiny_config):
+    events: list[t.TrainingProgress] = []
+    result = t.train(tiny_config.with_changes(validation="test", epochs=2), load_csv(tiny_csv),
+                     on_progress=events.append)
+    best = result.best_epoch
+    # The test accuracy is the very figure that chose the epoch (optimistic), and the result says so.
+    assert result.validated_on == "test" and result.summary()["validated_on"] == "test"
+    assert result.test_accuracy == result.validation_accuracy == result.history["val_accuracy"][best - 1]
+    assert t.EVALUATING not in [e.phase for e in events]
+    held_out = [e for e in events if e.phase == t.TRAINING][0].batches
+    assert held_out == -(-192 // tiny_config.batch_size)  # every training review is trained on
 
 
 def test_bad_config_is_refused_before_any_work(tiny_csv):
@@ -153,3 +174,33 @@ def test_input_pipeline_trains_exactly_like_fit_on_arrays(tiny_csv, tiny_config)
     assert int(dataset.cardinality()) == -(-len(x) // 16)
     sizes = [len(batch_x) for batch_x, _ in dataset]
     assert sum(sizes) == len(x) and sizes[-1] == (len(x) % 16 or 16)
+
+
+def test_batch_values_are_recovered_from_keras_running_means():
+    # The issue's example: batch losses 0.018 then 4.018 arrive as running means 0.018, 2.018.
+    values = t.BatchValues(batch_size=32, n_train=80)  # batches of 32, 32 and a last one of 16
+    assert values.add(1, {"loss": 0.018, "accuracy": 0.5}) == pytest.approx({"batch_loss": 0.018,
+                                                                              "batch_accuracy": 0.5})
+    assert values.add(2, {"loss": 2.018, "accuracy": 0.75})["batch_loss"] == pytest.approx(4.018)
+    # the last, smaller batch weighs less in Keras' sample-weighted mean: (80 * m3 - 64 * 2.018) / 16
+    last = values.add(3, {"loss": (64 * 2.018 + 16 * 1.0) / 80, "accuracy": (48 + 16) / 80})
+    assert last == pytest.approx({"batch_loss": 1.0, "batch_accuracy": 1.0})
+
+
+def test_each_batch_reports_its_own_accuracy(tiny_csv, tiny_config):
+    """Recovered from Keras' running means, a batch's accuracy is a whole number of right answers
+    out of its size: what a per-batch figure must be, and a running mean of several batches is not."""
+    events: list[t.TrainingProgress] = []
+    t.train(tiny_config.with_changes(epochs=2), load_csv(tiny_csv), on_progress=events.append)
+    batches = [e for e in events if e.phase == t.TRAINING]
+    n_train = 192 - round(192 * tiny_config.validation_split)
+    for e in batches:
+        size = min(tiny_config.batch_size, n_train - (e.batch - 1) * tiny_config.batch_size)
+        right = e.logs["batch_accuracy"] * size
+        assert right == pytest.approx(round(right), abs=1e-3) and 0 <= round(right) <= size
+        assert e.logs["batch_loss"] > 0
+    # and the running mean at an epoch's last batch is the size-weighted mean of its batches
+    epoch1 = [e for e in batches if e.epoch == 1]
+    sizes = [min(tiny_config.batch_size, n_train - (e.batch - 1) * tiny_config.batch_size) for e in epoch1]
+    assert np.average([e.logs["batch_loss"] for e in epoch1], weights=sizes) == pytest.approx(
+        epoch1[-1].logs["loss"], rel=1e-4)

@@ -49,7 +49,8 @@ def json_from_child(cmd: list[str], env: dict, what: str, timeout: float) -> dic
 
 
 def train_preset(name: str, archive: Path, home: Path, epochs: int | None, limit: int | None) -> Path:
-    args = [sys.executable, "-m", "app", "train", "--data", str(archive), "--preset", name, "--name", name]
+    args = [sys.executable, "-m", "app", "train", "--data", str(archive), "--preset", name, "--name", name,
+            "--validation", PRESETS[name].tutorial_validation]  # as the tutorial chose its figure
     if epochs:
         args += ["--epochs", str(epochs)]
     if limit:

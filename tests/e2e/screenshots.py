@@ -59,6 +59,7 @@ def main() -> int:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
     window = create_window()
+    window.setGeometry(QApplication.primaryScreen().availableGeometry())  # the whole (virtual) screen
     window.show()
     window.start_keras_import_soon()
 
@@ -92,18 +93,22 @@ def main() -> int:
     saved: list[str] = []
     tab.model_saved.connect(saved.append)
     window.train_action.trigger()
-    wait_until(lambda: len(tab.plots.history["loss"]) >= min(2, args.epochs), 900, "two epochs")
+    # Half-way through epoch 2: one epoch's points, and the batch curve well into the second.
+    wait_until(lambda: len(tab.plots.history["loss"]) >= 1 and tab.plots.batch_x and tab.plots.batch_x[-1] > 1.5,
+               900, "the middle of epoch 2")
     shot("2-train-running")
     wait_until(lambda: bool(saved), 900, "the end of training")
     shot("3-train-finished")
 
-    window.tabs.setCurrentIndex(1)
+    from app.main_window import TAB_MODELS, TAB_PREDICT
+
+    window.tabs.setCurrentIndex(TAB_PREDICT)
     predictions = []
     window.predict_tab.prediction_ready.connect(predictions.append)
     window.predict_tab.set_text(REVIEW)
     wait_until(lambda: bool(predictions), 60, "a prediction")
     shot("4-predict")
-    window.tabs.setCurrentIndex(3)
+    window.tabs.setCurrentIndex(TAB_MODELS)
     shot("5-models")
     print(f"prediction: {predictions[-1].label} {predictions[-1].probability:.3f}")
     window.close()

@@ -212,3 +212,26 @@ def test_shutdown_while_scoring_ends_the_pass(qtbot, tab, data_csv, monkeypatch)
     tab.shutdown()
     released.set()
     assert tab.tasks.wait_all(10_000) and tab.tasks.active() == 0
+
+
+def test_evaluate_this_model_from_the_train_tab(qtbot, store, data_csv, no_dialogs):
+    from app.main_window import TAB_EVALUATE, MainWindow
+
+    window = MainWindow(store)
+    qtbot.addWidget(window, before_close_func=lambda w: (w.train_tab.shutdown(), w.tasks.wait_all(30_000)))
+    window.show()
+    train = window.train_tab
+    assert not train.evaluate_button.isEnabled()  # nothing saved by this tab yet
+    train.set_data_source(str(data_csv))
+    train.load_data_clicked()
+    qtbot.waitUntil(lambda: train.data is not None, timeout=TIMEOUT)
+    tiny = store.find("tiny")
+    train.last_saved_id = tiny.id  # as a finished run's save leaves it
+    train._update_buttons()
+    assert train.evaluate_button.isEnabled()
+    with qtbot.waitSignal(window.evaluate_tab.evaluated, timeout=TIMEOUT):
+        qtbot.mouseClick(train.evaluate_button, Qt.MouseButton.LeftButton)
+    assert window.tabs.currentIndex() == TAB_EVALUATE
+    tab = window.evaluate_tab
+    assert tab.current_model().id == tiny.id and tab.evaluations[0].n == len(train.data.test)
+    assert tab.data_edit.text() == train.data_spec

@@ -72,23 +72,36 @@ def test_escape_stops_training(qtbot, window, tiny_csv):
     assert not window.train_tab.is_training()
 
 
-def test_close_during_training_asks_then_stops_the_thread(qtbot, window, tiny_csv, no_dialogs, monkeypatch):
+def _train_past_epoch_1(qtbot, window, tiny_csv):
+    """Start a long tiny run and return once epoch 2 trains (epoch 1 finished, the steps compiled)."""
     window.train_tab.set_data_source(str(tiny_csv))
     set_tiny_config(window.train_tab, epochs=50)
     with qtbot.waitSignal(window.train_tab.running_changed, timeout=30_000):
         window.train_tab.start_training()
-    thread = window.train_tab.run.thread
     batches = threading.Event()
-    # Past epoch 1, whose first batches compile the steps (a close waits for a compilation in progress).
     window.train_tab.run.worker.progress.connect(
         lambda p: batches.set() if p.phase == t.TRAINING and p.epoch >= 2 else None)
     qtbot.waitUntil(batches.is_set, timeout=60_000)
 
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
-    window.close()
-    assert window.isVisible() and window.train_tab.is_training()  # "No": keeps training
 
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+def answer(monkeypatch, button):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a, **k: asked.append(text) or button)
+    return asked
+
+
+def test_close_during_training_asks_save_discard_cancel(qtbot, window, tiny_csv, monkeypatch):
+    _train_past_epoch_1(qtbot, window, tiny_csv)
+    thread = window.train_tab.run.thread
+    assert window.tabs.tabText(TAB_TRAIN) == "&Train (running)"  # seen from every tab
+    qtbot.waitUntil(lambda: window.training_label.text().startswith("Training: epoch 2/50"), timeout=10_000)
+
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    window.close()
+    assert "has not been saved" in asked[0]
+    assert window.isVisible() and window.train_tab.is_training()  # Cancel: keeps training
+
+    answer(monkeypatch, QMessageBox.StandardButton.Discard)
     started = time.monotonic()
     window.close()
     closed_in = time.monotonic() - started
@@ -96,6 +109,36 @@ def test_close_during_training_asks_then_stops_the_thread(qtbot, window, tiny_cs
     assert thread.isFinished()
     assert closed_in < 1.0, f"closing during training took {closed_in:.2f} s (goal: within a second)"
     assert window.tasks.active() == 0
+    assert window.store.list() == []  # discarded, as asked
+
+
+def test_close_with_a_finished_epoch_saves_it_when_asked(qtbot, window, tiny_csv, monkeypatch):
+    """Train, let epoch 1 finish, press Esc, then quit: Save keeps the best epoch, then the window closes."""
+    _train_past_epoch_1(qtbot, window, tiny_csv)
+    with qtbot.waitSignal(window.train_tab.running_changed, timeout=5_000):
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.tabs.tabText(TAB_TRAIN) == "&Train" and window.training_label.text() == ""
+    answer(monkeypatch, QMessageBox.StandardButton.Save)
+    with qtbot.waitSignal(window.train_tab.model_saved, timeout=30_000):
+        window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    (info,) = window.store.list()
+    assert info.metadata.results["epochs_completed"] >= 1
+
+
+def test_close_while_running_saves_the_finished_epochs(qtbot, window, tiny_csv, monkeypatch):
+    _train_past_epoch_1(qtbot, window, tiny_csv)
+    answer(monkeypatch, QMessageBox.StandardButton.Save)
+    with qtbot.waitSignal(window.train_tab.model_saved, timeout=30_000):
+        window.close()  # stops the run within a batch, saves its best epoch, then closes
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    assert not window.train_tab.is_training() and len(window.store.list()) == 1
+
+
+def test_settings_live_under_the_app_home(isolated_home):
+    from app.main_window import app_settings
+
+    assert app_settings().fileName() == str(isolated_home / "settings.ini")
 
 
 def test_window_state_is_remembered(qtbot, tmp_path, no_dialogs, tiny_csv):

@@ -9,9 +9,23 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from app.background import BackgroundTasks
-from app.models_tab import BUILTIN_STATUS, CREATED, DATA, NAME, PRESET, STATUS, ModelsTab, format_created
+from app.models_tab import (
+    ACCURACY,
+    BUILTIN_STATUS,
+    CHOSEN_ON,
+    CREATED,
+    DATA,
+    EPOCH,
+    NAME,
+    PRESET,
+    STATUS,
+    VAL_ACCURACY,
+    ModelsTab,
+    format_created,
+)
+from models.metadata import ModelMetadata
 from models.prediction import Predictor
-from models.store import ModelStore
+from models.store import ModelInfo, ModelStore
 from tests.conftest import save_trained
 
 pytestmark = pytest.mark.gui
@@ -90,11 +104,14 @@ def test_rows_show_the_stored_models(tab, store):
     assert tab.table.item(row, CREATED).text() == format_created(info.created)
     assert tab.table.item(row, PRESET).text() == "imdb-lstm"
     assert tab.table.item(row, DATA).text() == "tiny.csv"  # the file name, not the whole path
-    accuracy = info.metadata["results"]["test_accuracy"]
-    assert tab.table.item(row, 4).text() == f"{accuracy:.1%}"
-    assert tab.table.item(row, 5).text() == str(info.metadata["results"]["best_epoch"])
+    meta = info.metadata
+    assert tab.table.item(row, ACCURACY).text() == f"{meta.test_accuracy:.1%}"
+    assert tab.table.item(row, VAL_ACCURACY).text() == f"{meta.validation_accuracy:.1%}"
+    assert tab.table.item(row, EPOCH).text() == str(meta.best_epoch)
+    assert tab.table.item(row, CHOSEN_ON).text() == "held-out training reviews"
     assert tab.selected_model().name == "second"
     assert "learning_rate 0.01" in tab.details.toPlainText()
+    assert "Best epoch chosen on held-out training reviews" in " ".join(tab.details.toPlainText().split())
     assert tab.empty_label.isHidden()
 
 
@@ -132,6 +149,19 @@ def test_an_empty_name_is_refused_with_a_message(qtbot, tab, store, dialogs):
     assert store.find(second.id).name == "second" and names(tab) == ["second", "first"]
 
 
+def test_a_name_posing_as_the_built_in_model_is_refused_with_a_message(qtbot, tmp_path, trained, make_tab,
+                                                                        dialogs):
+    shipped = save(ModelStore(tmp_path / "shipped"), trained, "IMDB LSTM (built-in)")
+    store = ModelStore(tmp_path / "models", builtin=[shipped.path])
+    mine = save(store, trained, "mine")
+    tab = make_tab(store)
+    for name in ("IMDB LSTM (built-in)", "imdb lstm (BUILT-IN)", "My LSTM (built-in)"):
+        with qtbot.assertNotEmitted(tab.models_changed):
+            assert not tab.rename_model(mine.id, name)
+        assert "would look like the model that ships with the app" in dialogs["warning"][-1]
+    assert store.find(mine.id).name == "mine" and len(dialogs["warning"]) == 3
+
+
 def test_delete_asks_first(qtbot, tab, store, dialogs):
     select(tab, "first")
     dialogs["answer"] = QMessageBox.StandardButton.No
@@ -155,6 +185,13 @@ def test_built_in_models_are_read_only(qtbot, tmp_path, trained, make_tab, dialo
     select(tab, "IMDB LSTM (built-in)")
     row = row_of(tab, "IMDB LSTM (built-in)")
     assert tab.table.item(row, STATUS).text() == BUILTIN_STATUS
+    shipped_json = shipped.metadata.to_json()
+    shipped_meta = {**shipped_json, "config": {**shipped_json["config"], "validation": "test"}}
+    # A model saved before results said what chose the epoch: its config says it.
+    shipped_meta["results"] = {k: v for k, v in shipped_meta["results"].items()
+                               if k not in ("validation_accuracy", "validated_on")}
+    old = ModelInfo(shipped.id, shipped.path, "old", "", ModelMetadata.from_json(shipped_meta)).summary()
+    assert old["validated_on"] == "test" and old["validation_accuracy"] == old["test_accuracy"]
     assert not tab.table.item(row, NAME).flags() & Qt.ItemFlag.ItemIsEditable
     assert not tab.delete_button.isEnabled() and not tab.rename_button.isEnabled()
     assert tab.export_button.isEnabled() and tab.open_button.isEnabled()
@@ -311,8 +348,8 @@ def test_a_keras_model_is_imported_through_its_dialog(qtbot, tab, store, keras_f
         tab.import_model_dialog()
     assert len(shown) == 1 and shown[0].name_edit.placeholderText() == "tutorial"
     info = tab.selected_model()
-    assert info.name == "from keras" and info.metadata["kind"] == "imported"
-    assert info.metadata["config"]["maxlen"] == 10  # the model's own length
+    assert info.name == "from keras" and info.metadata.kind == "imported"
+    assert info.metadata.maxlen == 10  # the model's own length
     status = tab.table.item(row_of(tab, "from keras"), STATUS).text()
     assert status.startswith("Imported from tutorial.h5, ")
     details = tab.details.toPlainText()

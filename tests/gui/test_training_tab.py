@@ -63,9 +63,10 @@ def test_form_refuses_out_of_range_values_and_says_the_range(qtbot, tab):
     tab.fields["dropout"].setValue(1.5)
     assert tab.fields["dropout"].value() == 0.95 and "to 0.95" in tab.fields["dropout"].toolTip()
     assert tab.config().validated() and tab.train_button.isEnabled()
+    assert tab.fields["validation_split"].isEnabled()  # by default: held-out training reviews
+    tab.validation_combo.setCurrentIndex(tab.validation_combo.findData("test"))
     assert not tab.fields["validation_split"].isEnabled()
-    tab.validation_combo.setCurrentIndex(1)
-    assert tab.fields["validation_split"].isEnabled()
+    assert "tutorials' way" in tab.validation_combo.currentText()
 
 
 def test_presets_fill_the_form(tab):
@@ -87,9 +88,17 @@ def test_train_two_epochs_through_the_button(qtbot, tab, tiny_csv):
     for curve in (tab.plots.loss_curve, tab.plots.val_loss_curve, tab.plots.acc_curve, tab.plots.val_acc_curve):
         xs, ys = curve.getData()
         assert list(xs) == [1, 2] and len(ys) == 2
-    assert len(tab.plots.batch_x) == 2 * 12  # 192 reviews / batch 16, every batch plotted
+    assert len(tab.plots.batch_x) == 2 * 10  # 192 reviews less 38 held out, batch 16, every batch plotted
     assert tab.plots.best_epoch in (1, 2) and tab.plots.best_lines[0].isVisible()
-    assert "Finished" in tab.summary.text() and "Saved as" in tab.summary.text()
+    # One sentence, true after the save: what ran, what was kept and why, its scores, where it went.
+    summary = tab.summary.text()
+    results = info.metadata.results
+    assert summary.startswith("<b>Finished</b> 2 epochs in ") and summary.count("<b>") == 2  # finished, the name
+    assert f"kept epoch {results['best_epoch']}, chosen on held-out training reviews" in summary
+    assert f"test accuracy {results['test_accuracy']:.1%}" in summary
+    assert summary.endswith("saved as <b>gui model</b>.") and "Save model" not in summary
+    assert "Finished 2 epochs in " in tab.log.toPlainText() and "<b>" not in tab.log.toPlainText()
+    assert info.metadata.preset == "custom (from imdb-lstm)"  # the tiny form is not the preset
     assert tab.progress.value() == 1000
     assert not tab.is_training() and tab.train_button.isEnabled()
     assert tab.compare_combo.findData(info.id) >= 0
@@ -139,3 +148,93 @@ def test_export_png_and_csv(qtbot, tab, tmp_path):
     tab.plots.export_csv(tmp_path / "h.csv")
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "h.csv").read_text().splitlines()[1].startswith("1,0.5,0.7,0.6,0.65")
+
+
+def test_the_action_buttons_stay_in_view_at_the_default_size(qtbot, tab, tiny_csv):
+    tab.resize(1280, 760)  # the Train tab's share of the default 1280x820 window
+    load(qtbot, tab, tiny_csv)
+    qtbot.wait(50)
+    for button in (tab.train_button, tab.stop_button, tab.save_button):
+        assert button.isVisible() and not button.visibleRegion().isEmpty(), button.text()
+
+
+def test_a_failed_load_clears_the_previous_data(qtbot, tab, tiny_csv, tmp_path):
+    load(qtbot, tab, tiny_csv)
+    assert tab.length_plot.isVisible() and tab.truncation_note.text()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("body,stars\nhello,5\n")
+    tab.set_data_source(str(bad))
+    with qtbot.waitSignal(tab.status_message, timeout=10_000, check_params_cb=lambda m: "no text column" in m):
+        tab.load_data_clicked()
+    assert not tab.length_plot.isVisible() and tab.truncation_note.text() == "" and tab.data is None
+    assert "192" not in tab.data_summary.text()
+
+
+def test_the_remembered_data_path_is_absolute(qtbot, tab, tiny_csv, monkeypatch):
+    monkeypatch.chdir(tiny_csv.parent.parent)
+    relative = f"{tiny_csv.parent.name}/{tiny_csv.name}"
+    tab.set_data_source(relative)
+    with qtbot.waitSignal(tab.data_source_changed, timeout=30_000) as changed:
+        tab.load_data_clicked()
+    assert changed.args[0] == str(tiny_csv) and tab.source_spec() == str(tiny_csv)
+
+
+def test_an_edited_preset_is_recorded_as_custom(tab):
+    assert tab.preset_name() == "imdb-lstm"
+    tab.xla_check.setChecked(False)  # how it runs, not what it trains
+    assert tab.preset_name() == "imdb-lstm"
+    tab.fields["epochs"].setValue(3)
+    assert tab.preset_name() == "custom (from imdb-lstm)"
+    tab.fields["epochs"].setValue(15)
+    assert tab.preset_name() == "imdb-lstm"
+
+
+def test_reviews_to_use_limits_the_run(qtbot, tab, tiny_csv):
+    load(qtbot, tab, tiny_csv)
+    set_tiny_config(tab, epochs=1)
+    tab.limit_box.setValue(40)  # as --limit: 40 per split, balanced
+    events = []
+    with qtbot.waitSignal(tab.model_saved, timeout=120_000) as saved:
+        tab.start_training()
+        tab.run.worker.progress.connect(events.append)
+    data = tab.store.find(saved.args[0]).metadata.data
+    assert (data["train"], data["test"], data["train_positive"]) == (40, 40, 20)
+    assert tab.limit_box.specialValueText() == "all" and tab.limit_box.minimum() == 0
+
+
+def test_a_new_run_with_an_unsaved_result_asks_save_discard_cancel(qtbot, tab, tiny_csv, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    load(qtbot, tab, tiny_csv)
+    set_tiny_config(tab, epochs=50)
+    epochs = []
+    with qtbot.waitSignal(tab.running_changed, timeout=10_000):
+        tab.start_training()
+    tab.run.worker.progress.connect(lambda p: epochs.append(p) if p.phase == t.EPOCH_END else None)
+    qtbot.waitUntil(lambda: len(epochs) >= 1, timeout=60_000)
+    with qtbot.waitSignal(tab.running_changed, timeout=5_000):
+        tab.stop_training()
+    unsaved = tab.unsaved
+    asked = []
+
+    def answer(button):
+        monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a, **k: asked.append(text) or button)
+
+    answer(QMessageBox.StandardButton.Cancel)
+    tab.start_training()
+    assert "has not been saved" in asked[-1] and not tab.is_training() and tab.unsaved is unsaved
+
+    answer(QMessageBox.StandardButton.Save)  # saves, then starts the new run
+    with qtbot.waitSignal(tab.running_changed, timeout=30_000):
+        tab.start_training()
+    assert len(tab.store.list()) == 1 and tab.is_training()
+    with qtbot.waitSignal(tab.running_changed, timeout=5_000):
+        tab.stop_training()
+
+
+def test_the_progress_text_is_never_split_by_the_bar_fill(tab):
+    tab.progress.setValue(500)
+    tab.progress.setFormat("Epoch 2/10 · batch 250/500")
+    assert not tab.progress.isTextVisible()  # nothing painted across the fill's edge
+    assert tab.progress.label.text() == tab.progress.format() == "Epoch 2/10 · batch 250/500"
+    assert tab.progress.label.isVisible()

@@ -1,0 +1,153 @@
+"""Reading files that come from elsewhere: paths checked first, and every read bounded while it runs.
+
+A model, an archive or a data set from a colleague or the web is untrusted: a name can be
+too long, a path can be a folder, a device or a link; a zip or tar member can declare one
+size and expand to gigabytes. Everything here counts the bytes it actually reads (never
+trusting a declared size) and stops one byte past the limit with a :class:`TooLarge` that
+says what and how much; callers turn it into their own ``UserFacingError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import zipfile
+from pathlib import Path
+from typing import IO
+
+MB = 1024 * 1024
+
+# Limits, each far above what the app itself writes (the largest preset's model is ~10 MB,
+# its vocabulary ~0.2 MB, the whole IMDB set ~130 MB of text):
+MAX_JSON_BYTES = 64 * MB  # a vocabulary, word index or Keras config.json
+MAX_METADATA_BYTES = 4 * MB  # a model's metadata.json (1,000 epochs of history is ~100 KB)
+MAX_MODEL_BYTES = 512 * MB  # one model file uncompressed: model.keras, an .h5, or the weights inside
+MAX_MODEL_ARCHIVE_BYTES = 1024 * MB  # all members of one .keras or .ssmodel together
+MAX_ARCHIVE_MEMBERS = 1000  # members of one .keras or .ssmodel (Keras writes 3)
+MAX_REVIEW_BYTES = 16 * MB  # one review: an aclImdb file, or one CSV field
+MAX_DATASET_TEXT_BYTES = 512 * MB  # all review text read from one aclImdb archive or folder
+MAX_TAR_STREAM_BYTES = 8 * 1024 * MB  # everything an aclImdb archive expands to, read or skipped
+
+_CHUNK = MB
+
+
+class TooLarge(ValueError):
+    """A read that went past its limit; the message says what and the limit."""
+
+    def __init__(self, what: str, limit: int):
+        super().__init__(f"{what} is larger than the limit of {_size(limit)}")
+        self.what, self.limit = what, limit
+
+
+class InputPathError(ValueError):
+    """A path that cannot be read as the file asked for; the message is written for the user."""
+
+
+def _size(n: int) -> str:
+    return f"{n / MB:,.0f} MB" if n >= MB else f"{n:,} bytes"
+
+
+def read_at_most(f: IO[bytes], limit: int, what: str) -> bytes:
+    """Everything ``f`` holds, or TooLarge once more than ``limit`` bytes have come out of it."""
+    parts: list[bytes] = []
+    total = 0
+    while chunk := f.read(min(_CHUNK, limit + 1 - total)):
+        parts.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(what, limit)
+    return b"".join(parts)
+
+
+def copy_at_most(src: IO[bytes], dest: IO[bytes], limit: int, what: str) -> int:
+    """Copy ``src`` to ``dest`` in chunks; TooLarge (with part of it written) past ``limit`` bytes."""
+    total = 0
+    while chunk := src.read(_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(what, limit)
+        dest.write(chunk)
+    return total
+
+
+def checked_zip_members(zf: zipfile.ZipFile, what: str, *, member_limit: int = MAX_MODEL_BYTES,
+                        total_limit: int = MAX_MODEL_ARCHIVE_BYTES) -> list[zipfile.ZipInfo]:
+    """The members of a zip, refused (TooLarge) when one or all together declare more than the limits.
+
+    Python's zipfile never returns more than a member's declared size (it stops there and checks
+    the CRC), so bounding the declared sizes bounds what any reader of this zip can get.
+    """
+    infos = zf.infolist()
+    if len(infos) > MAX_ARCHIVE_MEMBERS:
+        raise TooLarge(f"{what} ({len(infos):,} members)", MAX_ARCHIVE_MEMBERS)
+    total = 0
+    for info in infos:
+        if info.file_size > member_limit:
+            raise TooLarge(f"{what}: {info.filename} ({_size(info.file_size)} uncompressed)", member_limit)
+        total += info.file_size
+    if total > total_limit:
+        raise TooLarge(f"{what} ({_size(total)} uncompressed)", total_limit)
+    return infos
+
+
+def read_zip_member(zf: zipfile.ZipFile, name: str, limit: int, what: str) -> bytes:
+    with zf.open(name) as f:
+        return read_at_most(f, limit, f"{what}: {name}")
+
+
+# -- paths --------------------------------------------------------------------------------
+
+_REASONS = {
+    errno.ENAMETOOLONG: "the path is too long (a name in it has more than 255 characters)",
+    errno.ENOENT: "it does not exist",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ELOOP: "it is a link that loops",
+    errno.EISDIR: "it is a folder",
+}
+
+
+def os_error_reason(exc: OSError) -> str:
+    """A few readable words for an OSError (``strerror`` for the ones without a better phrase)."""
+    return _REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+
+
+def checked_input_file(path: Path | str, what: str = "file") -> Path:
+    """``path`` as a regular file that can be read, or InputPathError saying why not.
+
+    Refused: a path too long for the file system, one that does not exist, a folder, and
+    anything that is not a regular file (a device such as /dev/zero, a pipe, a socket).
+    """
+    path = Path(path).expanduser()
+    shown = str(path) if len(str(path)) <= 120 else str(path)[:100] + "..."
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise InputPathError(f"{shown} does not exist.") from None
+        raise InputPathError(f"Cannot open {shown}: {os_error_reason(exc)}.") from None
+    except ValueError:  # a NUL character in the path
+        raise InputPathError(f"{shown!r} is not a valid path.") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputPathError(f"{shown} is a folder; expected a {what}.")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputPathError(f"{shown} is not a regular file (a device, pipe or socket); expected a {what}.")
+    if not os.access(path, os.R_OK):
+        raise InputPathError(f"Cannot open {shown}: permission denied.")
+    return path
+
+
+def read_own_file(path: Path, limit: int) -> bytes:
+    """A file inside the model store, read without following a link at its last component.
+
+    Raises OSError (ELOOP for a link, or the open's own error), InputPathError for anything
+    but a regular file, TooLarge past ``limit``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputPathError(f"{path.name} is not a regular file")
+        return read_at_most(f, limit, path.name)

@@ -1,0 +1,263 @@
+"""A stored model's metadata (``metadata.json``): one typed, versioned record, checked where it is read.
+
+Every read of a model folder and every import goes through :meth:`ModelMetadata.from_json`,
+so the rest of the app can trust what it gets: the types of every field, ``maxlen`` and
+the vocabulary size within the ranges training accepts (models.config), dates that parse
+and are not in the future, a display name without control characters. A file that fails
+raises :class:`MetadataError` with the reason, and the store lists that model as damaged.
+
+Version 1 is what every release so far writes. Top-level keys this version does not know
+are kept as they are (``extra``), so a rename never drops what a newer feature stored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from models.config import limit_problem
+
+METADATA_VERSION = 1
+TRAINED, IMPORTED = "trained", "imported"
+MAX_NAME_CHARS = 120
+MAX_TEXT_CHARS = 4096  # any other string field
+MAX_HISTORY_EPOCHS = 1000  # models.config's epoch limit
+# A date may be this far ahead of this computer's clock (another machine's clock, a time zone slip).
+CLOCK_SKEW = timedelta(hours=1)
+
+Scalar = str | int | float | bool | None
+
+
+class MetadataError(ValueError):
+    """metadata.json does not follow the schema; the message is the reason, for the user."""
+
+
+def clean_name(name: str, limit: int = MAX_NAME_CHARS) -> str:
+    """A display name: control and format characters removed, runs of white space made one space."""
+    kept = "".join(" " if ch.isspace() else ch for ch in name if unicodedata.category(ch)[0] != "C" or ch.isspace())
+    return re.sub(r"\s+", " ", kept).strip()[:limit].strip()
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")  # orders quick saves too
+
+
+def checked_date(value: object, what: str, now: datetime | None = None) -> str:
+    """An ISO 8601 date as UTC text; not in the future (beyond CLOCK_SKEW)."""
+    if not isinstance(value, str) or not value.strip():
+        raise MetadataError(f"{what} is not a date (got {_shown(value)})")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise MetadataError(f"{what} is not a date (got {_shown(value)})") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    if moment > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
+        raise MetadataError(f"{what} is in the future ({moment:%Y-%m-%d %H:%M} UTC)")
+    return moment.isoformat(timespec="microseconds")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(value: object, what: str, limit: int = MAX_TEXT_CHARS) -> str:
+    if not isinstance(value, str):
+        raise MetadataError(f"{what} must be text, not {type(value).__name__}")
+    return clean_name(value, limit)
+
+
+def _scalar(value: object, what: str) -> Scalar:
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value[:MAX_TEXT_CHARS]
+    raise MetadataError(f"{what} must be a single value, not {type(value).__name__}")
+
+
+def _section(data: Mapping[str, Any], key: str, *, lists_of_text: bool = False) -> dict[str, Any]:
+    """A flat JSON object of single values (or lists of text, where allowed); {} when absent."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MetadataError(f"{key} must be a JSON object, not {type(value).__name__}")
+    out: dict[str, Any] = {}
+    for name, item in value.items():
+        if lists_of_text and isinstance(item, list):
+            if not all(isinstance(v, str) for v in item):
+                raise MetadataError(f"{key}.{name} must be a list of text")
+            out[name] = [v[:MAX_TEXT_CHARS] for v in item[:MAX_HISTORY_EPOCHS]]
+        else:
+            out[name] = _scalar(item, f"{key}.{name}")
+    return out
+
+
+def _history(data: Mapping[str, Any]) -> dict[str, list[float]]:
+    value = data.get("history")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MetadataError(f"history must be a JSON object, not {type(value).__name__}")
+    out: dict[str, list[float]] = {}
+    for name, series in value.items():
+        if not isinstance(series, list) or len(series) > MAX_HISTORY_EPOCHS or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in series):
+            raise MetadataError(f"history.{name} must be a list of at most {MAX_HISTORY_EPOCHS} numbers")
+        out[name] = [float(v) for v in series]
+    return out
+
+
+@dataclass(frozen=True)
+class ImportedFrom:
+    """Where an imported model came from: its file's name and when it was brought in."""
+
+    source: str
+    at: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"from": self.source, "at": self.at}
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    name: str
+    created: str  # ISO 8601, UTC
+    kind: str = TRAINED
+    preset: str | None = None
+    config: dict[str, Scalar] = field(default_factory=dict)  # hyperparameters (TrainingConfig's fields)
+    data: dict[str, Scalar] = field(default_factory=dict)  # the data set's source and counts
+    history: dict[str, list[float]] = field(default_factory=dict)  # per-epoch metrics
+    results: dict[str, Scalar] = field(default_factory=dict)  # test accuracy, best epoch, ...
+    versions: dict[str, Scalar] = field(default_factory=dict)  # libraries it was made with
+    imported: ImportedFrom | None = None
+    word_index: dict[str, Scalar] | None = None  # imported models: where their words came from
+    source_model: dict[str, Any] | None = None  # imported models: the file's format and layers
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as they are
+    format_version: int = METADATA_VERSION
+
+    # -- what the app reads -------------------------------------------------------------
+    @property
+    def maxlen(self) -> int | None:
+        return self.config.get("maxlen")  # type: ignore[return-value]  # checked to be an int
+
+    @property
+    def vocab_size(self) -> int | None:
+        return self.config.get("vocab_size")  # type: ignore[return-value]
+
+    @property
+    def source(self) -> str | None:
+        value = self.data.get("source")
+        return value if isinstance(value, str) else None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.results.get("test_accuracy")  # type: ignore[return-value]
+
+    @property
+    def validated_on(self) -> str | None:
+        """Which reviews chose the best epoch: "split" (held out from training) or "test" (the tutorials'
+        way). Models saved before this was recorded say it in their config."""
+        value = self.results.get("validated_on") or self.config.get("validation")
+        return value if isinstance(value, str) else None
+
+    @property
+    def validation_accuracy(self) -> float | None:
+        value = self.results.get("validation_accuracy")
+        if value is None and self.validated_on == "test":
+            value = self.test_accuracy  # one figure: it chose the epoch and was reported
+        return value  # type: ignore[return-value]  # checked to be a number in [0, 1]
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.results.get("best_epoch")  # type: ignore[return-value]
+
+    @property
+    def imported_keras(self) -> bool:
+        """A model trained with plain Keras and imported (not a .ssmodel from another store)."""
+        return self.kind == IMPORTED and self.imported is not None
+
+    def with_name(self, name: str) -> ModelMetadata:
+        return replace(self, name=clean_name(name))
+
+    # -- JSON -----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.extra, "kind": self.kind, "preset": self.preset, "config": self.config,
+                               "data": self.data, "history": self.history, "results": self.results,
+                               "versions": self.versions}
+        if self.imported is not None:
+            out["imported"] = self.imported.to_json()
+        if self.word_index is not None:
+            out["word_index"] = self.word_index
+        if self.source_model is not None:
+            out["source_model"] = self.source_model
+        out.update(name=self.name, created=self.created, format_version=self.format_version)
+        return out
+
+    @classmethod
+    def from_json(cls, data: object, *, fallback_name: str = "model") -> ModelMetadata:
+        """The checked record, or MetadataError with the first problem found."""
+        if not isinstance(data, dict):
+            raise MetadataError(f"it is not a JSON object (found {type(data).__name__})")
+        version = data.get("format_version", 1)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise MetadataError(f"it has no valid format version (got {_shown(version)})")
+        if version > METADATA_VERSION:
+            raise MetadataError("it was written by a newer version of Sentiment Studio; update the app to use it")
+        raw_name = data.get("name")
+        name = _text(raw_name, "name", MAX_NAME_CHARS) if raw_name is not None else ""
+        kind = data.get("kind", TRAINED)
+        if kind not in (TRAINED, IMPORTED):
+            raise MetadataError(f"kind must be {TRAINED!r} or {IMPORTED!r} (got {_shown(kind)})")
+        preset = data.get("preset")
+        if preset is not None:
+            preset = _text(preset, "preset", MAX_NAME_CHARS)
+        config = _section(data, "config")
+        for key, value in config.items():
+            problem = limit_problem(key, value)
+            if problem:
+                raise MetadataError(f"config: {problem}")
+        results = _section(data, "results")
+        for key in ("test_accuracy", "validation_accuracy"):
+            accuracy = results.get(key)
+            if accuracy is not None and (isinstance(accuracy, (bool, str)) or not 0.0 <= accuracy <= 1.0):
+                raise MetadataError(f"results.{key} must be between 0 and 1 (got {_shown(accuracy)})")
+        epoch = results.get("best_epoch")
+        if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)
+                                  or not 1 <= epoch <= MAX_HISTORY_EPOCHS):
+            raise MetadataError(f"results.best_epoch must be a whole number from 1 (got {_shown(epoch)})")
+        imported = None
+        if data.get("imported") is not None:
+            raw = data["imported"]
+            if not isinstance(raw, dict):
+                raise MetadataError(f"imported must be a JSON object, not {type(raw).__name__}")
+            imported = ImportedFrom(_text(raw.get("from", ""), "imported.from"),
+                                    checked_date(raw.get("at"), "imported.at"))
+        known = {"format_version", "name", "created", "kind", "preset", "config", "data", "history", "results",
+                 "versions", "imported", "word_index", "source_model"}
+        return cls(
+            name=name or clean_name(fallback_name) or "model",
+            created=checked_date(data.get("created"), "created"),
+            kind=kind,
+            preset=preset,
+            config=config,
+            data=_section(data, "data"),
+            history=_history(data),
+            results=results,
+            versions=_section(data, "versions"),
+            imported=imported,
+            word_index=_section(data, "word_index") if data.get("word_index") is not None else None,
+            source_model=(_section(data, "source_model", lists_of_text=True)
+                          if data.get("source_model") is not None else None),
+            extra={k: v for k, v in data.items() if k not in known},
+            format_version=METADATA_VERSION,
+        )
