@@ -354,6 +354,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_words(texts):
+    """The texts, refusing one without a single word: the model would score only its start token,
+    a verdict on nothing (the Predict tab says "no words to score" for the same check)."""
+    from models.errors import EmptyReviewError
+    from models.vocabulary import tokenize
+
+    for number, text in enumerate(texts, 1):
+        if not tokenize(text):
+            raise EmptyReviewError(f"No words to score in review {number} ({text.strip()[:40]!r}): the model "
+                                   "reads words, and it has only punctuation or symbols.")
+        yield text
+
+
 @contextlib.contextmanager
 def _output(path: Path | None):
     """stdout, or a file written whole or not at all (models.atomic_write)."""

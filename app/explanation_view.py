@@ -26,7 +26,8 @@ from models.prediction import NEGATIVE, POSITIVE, Prediction
 EXCERPT_CHARS = 120
 TOKENS_LEGEND = (
     "Green words pushed the score towards positive, red words towards negative; the stronger the colour, "
-    "the bigger the push (relative to this review's strongest word). Hover a word to see by how much. "
+    "the bigger the push (relative to this review's strongest word). Hover a word to see by how much, in "
+    "log-odds: a push of 1 multiplies the odds of positive by e (2.7). "
     "Struck-through grey words are not in the model's vocabulary: it reads each of them as the same "
     "unknown word (id 2)."
 )
@@ -322,8 +323,8 @@ class ExplanationView(QWidget):
                 tip = ""
             else:
                 without = result.explanation.without(index)
-                tip = (f"\u201c{t.token}\u201d moved the score by {signed(t.contribution)}: read as an unknown "
-                       f"word instead, P(positive) would be {without:.3f}.")
+                tip = (f"\u201c{t.token}\u201d moved the score by {signed(t.contribution)} in log-odds: read as an "
+                       f"unknown word instead, P(positive) would be {without:.3f}.")
                 background = highlight_color(palette, t.contribution, scale)
                 if background is not None:
                     word = f'<span style="background-color:{background.name()}">{word}</span>'

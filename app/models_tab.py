@@ -562,11 +562,10 @@ def _details_html(info: ModelInfo) -> str:
         rows.append(("Data", f"{data.get('source')} ({data.get('train', '?')} train, "
                              f"{data.get('test', '?')} test reviews)"))
     results = meta.results
-    summary = info.summary()
-    if summary.get("validated_on") in VALIDATED_ON_TEXT:
-        rows.append(("Best epoch chosen on", VALIDATED_ON_TEXT[summary["validated_on"]]))
-    if isinstance(summary.get("validation_accuracy"), float):
-        rows.append(("Validation accuracy", f"{summary['validation_accuracy']:.1%}"))
+    if meta.validated_on in VALIDATED_ON_TEXT:
+        rows.append(("Best epoch chosen on", VALIDATED_ON_TEXT[meta.validated_on]))
+    if meta.validation_accuracy is not None:
+        rows.append(("Validation accuracy", f"{meta.validation_accuracy:.1%}"))
     for key, label in (("test_accuracy", "Test accuracy"), ("test_loss", "Test loss"),
                        ("best_epoch", "Best epoch"), ("epochs_completed", "Epochs trained"),
                        ("seconds_per_epoch", "Seconds per epoch")):

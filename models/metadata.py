@@ -84,21 +84,63 @@ def _scalar(value: object, what: str) -> Scalar:
     raise MetadataError(f"{what} must be a single value, not {type(value).__name__}")
 
 
-def _section(data: Mapping[str, Any], key: str, *, lists_of_text: bool = False) -> dict[str, Any]:
-    """A flat JSON object of single values (or lists of text, where allowed); {} when absent."""
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# The fields the app reads, with what each must be (None is always allowed: not recorded).
+# Other fields of these sections may hold any JSON: they are kept, never interpreted.
+_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
+    "config": {
+        "dropout": (_number, "a number"), "recurrent_dropout": (_number, "a number"),
+        "learning_rate": (_number, "a number"), "validation_split": (_number, "a number"),
+        "validation": (lambda v: isinstance(v, str), "text"), "jit_compile": (lambda v: isinstance(v, bool),
+                                                                             "true or false"),
+        "seed": (_whole, "a whole number"),
+    },
+    "data": {
+        "source": (lambda v: isinstance(v, str), "text"),
+        **{k: (lambda v: _whole(v) and v >= 0, "a whole number from 0")
+           for k in ("train", "test", "train_positive", "test_positive")},
+        "oov_rate_train": (_number, "a number"),
+    },
+    "results": {
+        **{k: (lambda v: _number(v) and 0.0 <= v <= 1.0, "between 0 and 1")
+           for k in ("test_accuracy", "validation_accuracy")},
+        "validated_on": (lambda v: isinstance(v, str), "text"),
+        "best_epoch": (lambda v: _whole(v) and 1 <= v <= MAX_HISTORY_EPOCHS, "a whole number from 1"),
+        "epochs_completed": (lambda v: _whole(v) and 0 <= v <= MAX_HISTORY_EPOCHS, "a whole number from 0"),
+        **{k: (_number, "a number") for k in ("test_loss", "seconds_per_epoch", "total_seconds")},
+        "stopped": (lambda v: isinstance(v, bool), "true or false"),
+    },
+    "word_index": {"from": (lambda v: isinstance(v, str), "text"), "words": (_whole, "a whole number"),
+                   "format": (lambda v: isinstance(v, str), "text")},
+}
+
+
+def _section(data: Mapping[str, Any], key: str, *, scalars_only: bool = False) -> dict[str, Any]:
+    """A JSON object whose known fields are checked (_FIELDS, and training's ranges for the
+    config's sizes); {} when absent. With ``scalars_only`` every value must be a single value."""
     value = data.get(key)
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise MetadataError(f"{key} must be a JSON object, not {type(value).__name__}")
+    fields = _FIELDS.get(key, {})
     out: dict[str, Any] = {}
     for name, item in value.items():
-        if lists_of_text and isinstance(item, list):
-            if not all(isinstance(v, str) for v in item):
-                raise MetadataError(f"{key}.{name} must be a list of text")
-            out[name] = [v[:MAX_TEXT_CHARS] for v in item[:MAX_HISTORY_EPOCHS]]
-        else:
-            out[name] = _scalar(item, f"{key}.{name}")
+        if isinstance(item, float) and not math.isfinite(item):
+            item = None  # NaN or infinity written by Python's json: not a value
+        check = fields.get(name)
+        if item is not None and check is not None and not check[0](item):
+            raise MetadataError(f"{key}.{name} must be {check[1]} (got {_shown(item)})")
+        if key == "config" and (problem := limit_problem(name, item)) and item is not None:
+            raise MetadataError(f"config: {problem.rstrip('.')}")
+        out[name] = _scalar(item, f"{key}.{name}") if scalars_only or check is not None else item
     return out
 
 
@@ -164,22 +206,23 @@ class ModelMetadata:
         return self.results.get("test_accuracy")  # type: ignore[return-value]
 
     @property
+    def best_epoch(self) -> int | None:
+        return self.results.get("best_epoch")  # type: ignore[return-value]
+
+    @property
     def validated_on(self) -> str | None:
         """Which reviews chose the best epoch: "split" (held out from training) or "test" (the tutorials'
-        way). Models saved before this was recorded say it in their config."""
+        way). Models saved before the results said so have it in their config."""
         value = self.results.get("validated_on") or self.config.get("validation")
-        return value if isinstance(value, str) else None
+        return value if value in ("split", "test") else None
 
     @property
     def validation_accuracy(self) -> float | None:
+        """The best epoch's validation accuracy; for a model validated on the test split, its test accuracy."""
         value = self.results.get("validation_accuracy")
         if value is None and self.validated_on == "test":
             value = self.test_accuracy  # one figure: it chose the epoch and was reported
-        return value  # type: ignore[return-value]  # checked to be a number in [0, 1]
-
-    @property
-    def best_epoch(self) -> int | None:
-        return self.results.get("best_epoch")  # type: ignore[return-value]
+        return value if isinstance(value, float) else None
 
     @property
     def imported_keras(self) -> bool:
@@ -222,19 +265,7 @@ class ModelMetadata:
         if preset is not None:
             preset = _text(preset, "preset", MAX_NAME_CHARS)
         config = _section(data, "config")
-        for key, value in config.items():
-            problem = limit_problem(key, value)
-            if problem:
-                raise MetadataError(f"config: {problem}")
         results = _section(data, "results")
-        for key in ("test_accuracy", "validation_accuracy"):
-            accuracy = results.get(key)
-            if accuracy is not None and (isinstance(accuracy, (bool, str)) or not 0.0 <= accuracy <= 1.0):
-                raise MetadataError(f"results.{key} must be between 0 and 1 (got {_shown(accuracy)})")
-        epoch = results.get("best_epoch")
-        if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)
-                                  or not 1 <= epoch <= MAX_HISTORY_EPOCHS):
-            raise MetadataError(f"results.best_epoch must be a whole number from 1 (got {_shown(epoch)})")
         imported = None
         if data.get("imported") is not None:
             raw = data["imported"]
@@ -253,10 +284,10 @@ class ModelMetadata:
             data=_section(data, "data"),
             history=_history(data),
             results=results,
-            versions=_section(data, "versions"),
+            versions=_section(data, "versions", scalars_only=True),
             imported=imported,
             word_index=_section(data, "word_index") if data.get("word_index") is not None else None,
-            source_model=(_section(data, "source_model", lists_of_text=True)
+            source_model=(_section(data, "source_model")
                           if data.get("source_model") is not None else None),
             extra={k: v for k, v in data.items() if k not in known},
             format_version=METADATA_VERSION,

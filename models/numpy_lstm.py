@@ -137,9 +137,12 @@ class NumpyLSTMClassifier:
             raise UnsupportedModel(str(exc)) from None
         layers = _layer_stack(summary.config)
         try:
-            with tempfile.TemporaryFile() as weights:
-                copy_weights(path, weights)
-                weights.seek(0)
+            # A real file opened by name: h5py's Python file-object driver calls back into Python from
+            # inside HDF5, which is not safe while another thread (Keras saving a model) uses HDF5.
+            with tempfile.TemporaryDirectory(prefix="sentiment-studio-weights-") as tmp:
+                weights = Path(tmp) / "model.weights.h5"
+                with open(weights, "wb") as out:
+                    copy_weights(path, out)
                 with h5py.File(weights, "r") as f:
                     groups = f["layers"]
                     cell = groups[layers["LSTM"]]["cell"]["vars"]

@@ -354,7 +354,8 @@ class ModelStore:
             try:
                 meta = ModelMetadata.from_json(meta_data, fallback_name=path.stem)
             except MetadataError as exc:
-                raise ModelStoreError(f"{path.name} cannot be imported: its {META_FILE} {exc}.") from None
+                reason = str(exc).rstrip(".")
+                raise ModelStoreError(f"{path.name} cannot be imported: its {META_FILE}: {reason}.") from None
             try:
                 vocabulary = Vocabulary.from_json(vocab_data)
             except ModelStoreError as exc:

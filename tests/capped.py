@@ -51,14 +51,13 @@ _TF_NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4}
 
 
 def refused(proc: subprocess.CompletedProcess, *fragments: str) -> str:
-    """Assert exit 2 with one readable error line on stderr holding every fragment; returns that line.
-    Progress lines before it ("Loading ...": stderr carries progress, stdout only JSON) are allowed;
-    a second error line, or anything after the error, is not."""
+    """Assert exit 2 with one readable error line, the last on stderr, holding every fragment; returns it.
+    ``train`` writes its progress to stderr too (stdout is only JSON): those lines may come before it."""
     lines = [line for line in proc.stderr.strip().splitlines() if not _TF_NATIVE_LOG.match(line)]
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
-    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
-    assert errors == [len(lines) - 1], proc.stderr[-2000:]
-    lines = lines[-1:]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines and lines[-1] == errors[0], proc.stderr[-2000:]
+    lines = errors
     assert "Traceback" not in proc.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])

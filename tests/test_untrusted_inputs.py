@@ -349,4 +349,4 @@ def test_predict_file_shows_a_progress_line_when_stderr_is_a_terminal(tmp_path):
         if terminal != -1:
             os.close(terminal)
     assert len(lines) == 1000
-    assert b"\rScored 512 reviews ..." in shown and shown.endswith(b"\r")  # the line is cleared at the end
+    assert b"\rScored 32 reviews ..." in shown and shown.endswith(b"\r")  # the line is cleared at the end

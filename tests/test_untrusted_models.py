@@ -41,7 +41,7 @@ BAD_METADATA = {
     "text where a number belongs": (_changed(BUILTIN_META, "results.test_accuracy", "high"),
                                     "test_accuracy must be between 0 and 1"),
     "an object where a value belongs": (_changed(BUILTIN_META, "data.source", {"a": 1}),
-                                        "data.source must be a single value"),
+                                        "data.source must be text"),
     "history of text": (_changed(BUILTIN_META, "history.loss", ["x"]), "history.loss must be a list"),
     "format version text": (_changed(BUILTIN_META, "format_version", "one"), "no valid format version"),
     "format version newer": (_changed(BUILTIN_META, "format_version", 99), "newer version of Sentiment Studio"),
@@ -94,6 +94,14 @@ def test_names_are_cleaned_of_control_characters():
     assert clean_name("  my\x1b[31m\tmodel\u200b\n ") == "my[31m model"
     meta = ModelMetadata.from_json({**BUILTIN_META, "name": "\x00\x07"}, fallback_name="folder")
     assert meta.name == "folder"
+
+
+def test_fields_the_app_does_not_read_may_hold_any_json_and_are_kept():
+    meta = ModelMetadata.from_json({**BUILTIN_META, "data": {**BUILTIN_META["data"], "histogram": [1, 2, 3]},
+                                    "results": {**BUILTIN_META["results"], "per_class": {"pos": 0.8}}})
+    assert meta.data["histogram"] == [1, 2, 3] and meta.to_json()["results"]["per_class"] == {"pos": 0.8}
+    with pytest.raises(MetadataError, match="versions.keras must be a single value"):
+        ModelMetadata.from_json({**BUILTIN_META, "versions": {"keras": ["3"]}})
 
 
 def test_a_rename_keeps_what_this_version_does_not_know(tmp_path):

@@ -54,7 +54,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     data = load_source(str(ARCHIVE)).limited(args.limit)
-    config = TrainingConfig(epochs=1)
+    config = TrainingConfig(epochs=1, validation="test")  # as plain Keras runs it: validation_data=test
     _, (x_train, y_train), (x_test, y_test) = prepare_arrays(config, data)
     steps = -(-len(x_train) // config.batch_size)
     rows = {"plain Keras": [], "ours": []}

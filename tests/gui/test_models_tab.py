@@ -1,6 +1,7 @@
 """The Models tab, driven offscreen with a tiny model trained once for the module."""
 
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,7 +24,6 @@ from app.models_tab import (
     ModelsTab,
     format_created,
 )
-from models.metadata import ModelMetadata
 from models.prediction import Predictor
 from models.store import ModelInfo, ModelStore
 from tests.conftest import save_trained
@@ -104,10 +104,10 @@ def test_rows_show_the_stored_models(tab, store):
     assert tab.table.item(row, CREATED).text() == format_created(info.created)
     assert tab.table.item(row, PRESET).text() == "imdb-lstm"
     assert tab.table.item(row, DATA).text() == "tiny.csv"  # the file name, not the whole path
-    meta = info.metadata
-    assert tab.table.item(row, ACCURACY).text() == f"{meta.test_accuracy:.1%}"
-    assert tab.table.item(row, VAL_ACCURACY).text() == f"{meta.validation_accuracy:.1%}"
-    assert tab.table.item(row, EPOCH).text() == str(meta.best_epoch)
+    results = info.metadata.results
+    assert tab.table.item(row, ACCURACY).text() == f"{results['test_accuracy']:.1%}"
+    assert tab.table.item(row, VAL_ACCURACY).text() == f"{results['validation_accuracy']:.1%}"
+    assert tab.table.item(row, EPOCH).text() == str(results["best_epoch"])
     assert tab.table.item(row, CHOSEN_ON).text() == "held-out training reviews"
     assert tab.selected_model().name == "second"
     assert "learning_rate 0.01" in tab.details.toPlainText()
@@ -185,12 +185,12 @@ def test_built_in_models_are_read_only(qtbot, tmp_path, trained, make_tab, dialo
     select(tab, "IMDB LSTM (built-in)")
     row = row_of(tab, "IMDB LSTM (built-in)")
     assert tab.table.item(row, STATUS).text() == BUILTIN_STATUS
-    shipped_json = shipped.metadata.to_json()
-    shipped_meta = {**shipped_json, "config": {**shipped_json["config"], "validation": "test"}}
+    meta = shipped.metadata
     # A model saved before results said what chose the epoch: its config says it.
-    shipped_meta["results"] = {k: v for k, v in shipped_meta["results"].items()
-                               if k not in ("validation_accuracy", "validated_on")}
-    old = ModelInfo(shipped.id, shipped.path, "old", "", ModelMetadata.from_json(shipped_meta)).summary()
+    old_meta = replace(meta, config={**meta.config, "validation": "test"},
+                       results={k: v for k, v in meta.results.items() if k not in ("validation_accuracy",
+                                                                                    "validated_on")})
+    old = ModelInfo(shipped.id, shipped.path, "old", "", old_meta).summary()
     assert old["validated_on"] == "test" and old["validation_accuracy"] == old["test_accuracy"]
     assert not tab.table.item(row, NAME).flags() & Qt.ItemFlag.ItemIsEditable
     assert not tab.delete_button.isEnabled() and not tab.rename_button.isEnabled()

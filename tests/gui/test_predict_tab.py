@@ -393,7 +393,8 @@ def test_words_are_highlighted_by_how_they_moved_the_score(qtbot, builtin_tab):
     assert awful is not None and awful.red() > awful.green() + 40  # red: pushed towards negative
     assert "Pushed towards negative: awful \u22123.9" in plain_text(tab.explanation.top_words_label.text())
     tip = hover(tab, "awful")
-    assert tip.startswith("\u201cawful\u201d moved the score by \u22123.9") and "would be 0.6" in tip
+    assert tip.startswith("\u201cawful\u201d moved the score by \u22123.9") and "in log-odds" in tip
+    assert "would be 0.6" in tip
 
     p = score(qtbot, tab, GREAT_REVIEW)
     assert p.label == POSITIVE and tab.shown_result().explanation.top_positive()[0].token == "great"

@@ -60,5 +60,6 @@ def test_the_predict_tab_offers_only_usable_models_and_the_newest_good_one_first
     tasks = BackgroundTasks()
     tab = PredictTab(store, tasks)
     qtbot.addWidget(tab, before_close_func=_finish(qtbot, tasks))
+    qtbot.waitUntil(lambda: "vocabulary" in tab.model_status.text() and tasks.active() == 0, timeout=TIMEOUT)
     offered = [tab.model_combo.itemText(i) for i in range(tab.model_combo.count())]
     assert offered[0] == "good" and not any(name in offered for name in ("wrong types", "from the future", "huge"))
