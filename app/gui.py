@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from app.qt_platform import check_platform_libraries
 from models.paths import builtin_model_dirs, resources_dir
 
 
@@ -42,6 +43,10 @@ def create_window():
 
 def run_gui(argv: list[str] | None = None) -> int:
     ensure_std_streams()
+    problem = check_platform_libraries()  # before Qt, which would abort on a missing xcb library
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2  # the CLI's status for a problem the user can fix
     app = create_application(argv)
     window = create_window()
     window.show()

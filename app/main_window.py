@@ -120,11 +120,12 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def about(self) -> None:
+        runtime = keras_runtime.tensorflow_build().describe() if self.keras_ready else "TensorFlow is loading."
         QMessageBox.about(
             self, "About Sentiment Studio",
             f"<b>Sentiment Studio {__version__}</b><p>Train an LSTM sentiment classifier on IMDB reviews, "
             "watch it learn, and score your own reviews.</p>"
-            f"<p>Models are kept in {paths.models_dir()}.</p>")
+            f"<p>{runtime}</p><p>Models are kept in {paths.models_dir()}.</p>")
 
     # -- status -------------------------------------------------------------------------------
     @Slot(str)

@@ -11,7 +11,8 @@ but runs the same from source (``python -m app --self-test``). In order, it chec
 3. numpy-engine: the built-in model scores a positive and a negative review right with
    the NumPy fast path (``Predictor.from_store``).
 4. keras-engine: the same with ``engine="keras"``, so the frozen TensorFlow is really run,
-   and both engines agree.
+   and both engines agree; the line names the TensorFlow build (CPU or GPU, version) and the
+   device it runs on.
 5. training: two epochs of a tiny model on made-up reviews, saved to a temporary store,
    reloaded and scored (Keras' fit, autograph and the .keras format, frozen).
 6. no-stray-files: Keras did not create ``~/.keras``.
@@ -96,7 +97,12 @@ class SelfTest:
 
     def check_window(self) -> str:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtCore import QSettings, QTimer
+        from app.qt_platform import check_platform_libraries
+
+        problem = check_platform_libraries()
+        if problem is not None:  # as run_gui does: a readable failure, not Qt's abort
+            raise AssertionError(problem.removeprefix("error: "))
+        from PySide6.QtCore import QSettings, QTimer, qInstallMessageHandler
         from PySide6.QtWidgets import QApplication
 
         from app.gui import create_application
@@ -104,6 +110,12 @@ class SelfTest:
         from models.paths import builtin_model_dirs
         from models.store import ModelStore
 
+        def qt_message(mode, context, message: str) -> None:
+            # The offscreen plugin says this for every top-level window; on a screen it never does.
+            if "This plugin does not support propagateSizeHints" not in message:
+                print(message, file=sys.stderr, flush=True)
+
+        qInstallMessageHandler(qt_message)
         app = self.app = create_application([sys.argv[0]])
         # An error dialog (TensorFlow failed to load, a model failed to open) is modal and
         # nobody is there to click it: note what it says, close it, and fail.
@@ -191,9 +203,9 @@ class SelfTest:
             if gap > 1e-4:
                 raise AssertionError(f"the Keras and NumPy engines differ by {gap:.2g}")
             detail += f"; agrees with NumPy to {gap:.1e}"
-        import tensorflow as tf
+        from models.keras_runtime import tensorflow_build
 
-        return f"{detail} (TensorFlow {tf.__version__}, Keras {k.__version__})"
+        return f"{detail} ({tensorflow_build().describe()}; Keras {k.__version__})"
 
     def check_training(self) -> str:
         import numpy as np
