@@ -235,3 +235,14 @@ def test_evaluate_this_model_from_the_train_tab(qtbot, store, data_csv, no_dialo
     tab = window.evaluate_tab
     assert tab.current_model().id == tiny.id and tab.evaluations[0].n == len(train.data.test)
     assert tab.data_edit.text() == train.data_spec
+
+
+def test_a_model_that_cannot_be_opened_gives_a_message(qtbot, tab, data_csv):
+    info = tab.current_model()
+    (info.path / "model.keras").write_bytes(b"not a zip at all")  # broken after the list was read
+    tab.set_data_source(str(data_csv))
+    tab.start()
+    qtbot.waitUntil(lambda: not tab.is_running(), timeout=TIMEOUT)
+    assert tab.panel.message.text() and "Traceback" not in tab.panel.message.text()
+    assert "model" in tab.panel.message.text().lower() and tab.evaluations == []
+    assert tab.evaluate_button.isEnabled()
