@@ -368,7 +368,7 @@ def _with_words(texts):
 
 
 @contextlib.contextmanager
-def _output(path: Path | None):
+def _output(path: Path | None, newline: str | None = None):
     """stdout, or a file written whole or not at all (models.atomic_write)."""
     if path is None:
         yield sys.stdout
@@ -377,7 +377,7 @@ def _output(path: Path | None):
     from models.bounded_io import os_error_reason
 
     try:
-        with atomic_write(path.expanduser(), "w", encoding="utf-8") as f:
+        with atomic_write(path.expanduser(), "w", encoding="utf-8", newline=newline) as f:
             yield f
     except OSError as exc:
         raise UserFacingError(f"Could not write {path}: {os_error_reason(exc)}.") from None
@@ -421,22 +421,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.threshold <= 1.0:  # also refuses nan
         raise UserFacingError(f"--threshold must be between 0 and 1, not {args.threshold}.")
+    threshold = args.threshold + 0.0  # -0.0 is 0.0
+    if args.misclassified is not None and _same_file(args.misclassified, Path(args.data)):
+        raise UserFacingError(f"--misclassified {args.misclassified} is the data set itself: writing it would "
+                              "replace the reviews. Give another file name.")
     predictor = Predictor.from_store(_store(), args.model)
-    data = load_source(args.data).limited(args.limit)
-    evaluation = evaluate(predictor, data)
-    result = metrics(evaluation.labels, evaluation.probabilities, args.threshold)
-    out = {"model": predictor.name, "data": data.source, **result.to_json()}
-    if args.misclassified is not None:
-        from models.reports import EVALUATION_HEADER, evaluation_rows, write_csv
+    # The CSV's temporary file is opened first, so a path that cannot be written is refused before
+    # any review is scored; it replaces the destination only when everything was written.
+    destination = _output(args.misclassified, newline="") if args.misclassified is not None else None
+    with destination or contextlib.nullcontext() as wrong_out:
+        data = load_source(args.data).limited(args.limit)
+        evaluation = evaluate(predictor, data)
+        result = metrics(evaluation.labels, evaluation.probabilities, threshold)
+        out = {"model": predictor.name, "data": data.source, **result.to_json()}
+        if wrong_out is not None:
+            from models.reports import EVALUATION_HEADER, evaluation_rows, write_csv_rows
 
-        wrong = evaluation.misclassified(args.threshold)
-        try:
-            write_csv(args.misclassified, EVALUATION_HEADER, evaluation_rows(evaluation, wrong, args.threshold))
-        except OSError as exc:
-            raise UserFacingError(f"Could not write {args.misclassified}: {exc.strerror or exc}.") from None
-        out["misclassified"] = {"path": str(args.misclassified), "rows": len(wrong)}
+            wrong = evaluation.misclassified(threshold)
+            write_csv_rows(wrong_out, EVALUATION_HEADER, evaluation_rows(evaluation, wrong, threshold))
+            out["misclassified"] = {"path": str(args.misclassified), "rows": len(wrong)}
     _emit(out)
     return 0
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.expanduser().exists() and b.expanduser().exists() and a.expanduser().samefile(b.expanduser())
+    except OSError:
+        return False
 
 
 def cmd_models(args: argparse.Namespace) -> int:

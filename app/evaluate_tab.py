@@ -49,6 +49,7 @@ from models.explain import explain
 from models.prediction import NEGATIVE, POSITIVE, Predictor
 from models.store import ModelInfo, ModelStore
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SLIDER_STEPS = 1000  # the threshold moves in steps of 0.001
 SECOND_MODEL_COLUMN = 2  # in the reviews table: shown only when two models are compared
 NO_DATA_HINT = "an aclImdb folder or .tar.gz, a .csv, or 'imdb' / 'stanford' (downloads)"
@@ -76,6 +77,15 @@ class EvaluationOutcome:
     infos: list[ModelInfo]
 
 
+def _data_key(spec: str) -> tuple:
+    """What identifies a data set read from ``spec``: the text, and for a file its size and time."""
+    try:
+        st = Path(spec).expanduser().stat()
+        return spec, st.st_size, st.st_mtime_ns
+    except (OSError, ValueError):
+        return (spec,)
+
+
 def _label(value: int) -> str:
     return POSITIVE if value else NEGATIVE
 
@@ -100,7 +110,7 @@ class EvaluateTab(QWidget):
         self.evaluations: list[ev.Evaluation] = []
         self._aucs: list[float | None] = []
         self._metrics: list[ev.Metrics] = []
-        self._data: tuple[str, Dataset] | None = None  # the last data set read, kept for the next pass
+        self._data: tuple[tuple, Dataset] | None = None  # the last data set read (by _data_key), kept
         self._cancel: threading.Event | None = None
         self._explain_request = 0
         self._predictors: list[Predictor] = []
@@ -314,6 +324,10 @@ class EvaluateTab(QWidget):
         """Put the data set the current model was trained on in the data field, if it is at hand."""
         info = self.current_model()
         source = info.summary().get("source") if info is not None else None
+        if isinstance(source, str) and not source_at_hand(source) and info.builtin:
+            # The built-in model was made from the project's folder, and records the path as typed there.
+            in_project = PROJECT_ROOT / source
+            source = str(in_project.resolve()) if source_at_hand(str(in_project)) else source
         if isinstance(source, str) and source_at_hand(source):
             self.data_edit.setText(source)
             return True
@@ -334,7 +348,7 @@ class EvaluateTab(QWidget):
         """Evaluate on ``spec`` next; ``data``, if given, is that data set already read (by the Train tab)."""
         self.data_edit.setText(spec)
         if data is not None:
-            self._data = (spec, data)
+            self._data = (_data_key(spec), data)
 
     # -- threshold ----------------------------------------------------------------------
     def threshold(self) -> float:
@@ -374,7 +388,8 @@ class EvaluateTab(QWidget):
         if other is not None and other.id != info.id:
             infos.append(other)
         limit = self.limit_box.value() or None
-        known = self._data[1] if self._data is not None and self._data[0] == spec else None
+        # The data set read last is used again only if its file has not changed since.
+        known = self._data[1] if self._data is not None and self._data[0] == _data_key(spec) else None
         cancel = threading.Event()
         cache, progress, phase = self.cache, self._progress, self._phase
 
@@ -400,6 +415,7 @@ class EvaluateTab(QWidget):
             return EvaluationOutcome(spec, data, evaluations, predictors, infos)
 
         self._cancel = cancel
+        self._clear_results()  # nothing on display may belong to another pass
         self.panel.begin(f"Evaluating {info.name!r} on {spec} ...")
         self._update_buttons()
         self.running_changed.emit(True)
@@ -428,7 +444,7 @@ class EvaluateTab(QWidget):
 
     def _on_done(self, outcome: EvaluationOutcome) -> None:
         self._end()
-        self._data = (outcome.spec, outcome.data)
+        self._data = (_data_key(outcome.spec), outcome.data)
         for info, predictor in zip(outcome.infos, outcome.predictors):
             self.cache.keep(info, predictor)
         self.evaluations = outcome.evaluations
@@ -454,6 +470,20 @@ class EvaluateTab(QWidget):
         self._end()
         self.panel.set_message(message, error=True)
         self.status_message.emit(message)
+
+    def _clear_results(self) -> None:
+        self.evaluations, self._predictors, self._aucs, self._metrics = [], [], [], []
+        self.metrics_table.setRowCount(0)
+        self.metrics_note.hide()
+        for actual in (0, 1):
+            for predicted in (0, 1):
+                self.confusion_table.setItem(actual, predicted, QTableWidgetItem(""))
+        self.length_table.setRowCount(0)
+        self.length_note.clear()
+        self.plots.reset()
+        self.panel.set_rows([])
+        self.explanation.show_message("Select a review", "Its words appear here, coloured by how they moved "
+                                                         "the score.")
 
     def _update_buttons(self) -> None:
         running = self._cancel is not None

@@ -355,7 +355,9 @@ def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
     if len(labels_arr) < 2:
         raise DataSourceError(f"{path.name} has {len(labels_arr)} labelled reviews; at least 2 are needed.")
     # One class is a valid data set to evaluate on (training refuses it: models/training.py).
-    if split_col is not None and len(in_test) == len(texts) and any(in_test) and not all(in_test):
+    # A split column is honoured even when every row is "test" (a set to evaluate on: training then
+    # says it has no training review) or "train" (evaluation says there is no test review).
+    if split_col is not None and len(in_test) == len(texts):
         test_mask = np.array(in_test)
     else:
         order = np.random.default_rng(seed).permutation(len(texts))

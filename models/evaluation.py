@@ -113,7 +113,7 @@ def evaluate(
     split = split if split is not None else data.test
     total = len(split)
     if total == 0:
-        raise EmptyEvaluationError("The data set has no reviews to evaluate on.")
+        raise EmptyEvaluationError(f"The test split of {data.source} is empty: there are no reviews to evaluate on.")
     maxlen = predictor.maxlen
     probabilities = np.empty(total, dtype=np.float64)
     lengths = np.empty(total, dtype=np.int32)

@@ -36,13 +36,18 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+# One BLAS thread for this process, set when this module is imported (on the main thread, as the app
+# and the CLI import it at start-up; threadpoolctl walks the loaded libraries, which is best not done
+# from a worker thread). The app's only large matrix products are this pass's; TensorFlow does not
+# use OpenBLAS.
+threadpool_limits(1, user_api="blas")
+
+
 def _block_pool() -> ThreadPoolExecutor:
-    """The shared pool, made on first use, after limiting BLAS to one thread for this process
-    (the app's only large matrix products are this pass's; TensorFlow does not use OpenBLAS)."""
+    """The shared pool of block workers, made on first use."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            threadpool_limits(1, user_api="blas")
             _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="numpy-lstm")
         return _pool
 
@@ -75,7 +80,7 @@ class NumpyLSTMClassifier:
         # Embedding and input projection fold into one table: row v = emb[v] @ W + b.
         self._projected = (self.embeddings @ self.kernel + self.bias).astype(np.float32)
         self.units = self.recurrent_kernel.shape[0]
-        self._pool = _block_pool()  # also limits BLAS to one thread, for explain's passes too
+        self._pool = _block_pool()
 
     @property
     def vocab_size(self) -> int:

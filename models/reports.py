@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from models.atomic_write import atomic_write
 from models.evaluation import DEFAULT_THRESHOLD, Evaluation
@@ -18,16 +19,33 @@ from models.prediction import NEGATIVE, POSITIVE
 EVALUATION_HEADER = ("review", "true_label", "predicted_label", "probability", "length_tokens", "cut")
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
-    """Write ``header`` and ``rows`` to ``path``; returns the number of rows written."""
+# A cell a spreadsheet would run as a formula (=HYPERLINK(...), +, -, @, or a leading tab or CR):
+# reviews come from outside, so such a text is written with a leading apostrophe, which
+# spreadsheets show as text and drop. Numbers the app writes never start this way.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv_rows(f: TextIO, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """Write ``header`` and ``rows`` to an open text file; returns the number of rows written."""
+    writer = csv.writer(f)
+    writer.writerow(header)
     count = 0
-    with atomic_write(path, "w", newline="", encoding="utf-8") as f:  # whole or not at all
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(row)
-            count += 1
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+        count += 1
     return count
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """Write ``header`` and ``rows`` to ``path``, whole or not at all; returns the number of rows."""
+    with atomic_write(path, "w", newline="", encoding="utf-8") as f:
+        return write_csv_rows(f, header, rows)
 
 
 def evaluation_rows(evaluation: Evaluation, indices: Iterable[int], threshold: float = DEFAULT_THRESHOLD

@@ -148,3 +148,29 @@ def test_evaluate_prints_one_json_object_and_writes_the_misclassified(tiny_csv, 
 def test_evaluate_refuses_bad_arguments(args, fragment, tiny_csv, monkeypatch, tmp_path):
     monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
     assert_user_error(run_cli("evaluate", "--data", tiny_csv, *args), fragment)
+
+
+def test_misclassified_never_replaces_the_data_and_a_bad_path_is_refused_before_scoring(tiny_csv, monkeypatch,
+                                                                                          tmp_path):
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    before = tiny_csv.read_bytes()
+    assert_user_error(run_cli("evaluate", "--data", tiny_csv, "--misclassified", tiny_csv), "the data set itself")
+    assert tiny_csv.read_bytes() == before
+    for bad in (tmp_path / "no-such-folder" / "wrong.csv", tmp_path, tmp_path / ("x" * 300 + ".csv")):
+        proc = run_cli("evaluate", "--data", tiny_csv, "--misclassified", bad)
+        assert_user_error(proc, "Could not write")
+    proc = run_cli("evaluate", "--data", tiny_csv, "--threshold", "-0")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["threshold"] == 0.0
+
+
+def test_a_review_that_looks_like_a_formula_is_written_as_text():
+    import csv
+    import io
+
+    from models.reports import write_csv_rows
+
+    out = io.StringIO()
+    write_csv_rows(out, ["review", "probability"], [['=HYPERLINK("http://x","click")', "0.5"], ["- fine", "0.1"],
+                                                    ["plain", "0.9"]])
+    rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
+    assert rows == [["'=HYPERLINK(\"http://x\",\"click\")", "0.5"], ["'- fine", "0.1"], ["plain", "0.9"]]

@@ -197,3 +197,10 @@ def test_a_csv_of_one_class_loads_for_evaluation_and_training_refuses_it(tmp_pat
     assert len(data.train) + len(data.test) == 10 and data.test.labels.min() == 1
     with pytest.raises(DataSourceError, match="all positive; training needs both classes"):
         prepare_arrays(tiny_config, data)
+
+
+def test_a_split_column_is_honoured_even_when_every_row_has_the_same_split(tmp_path):
+    path = tmp_path / "test-only.csv"
+    path.write_text("text,label,split\n" + "".join(f"review {i},{i % 2},test\n" for i in range(30)), encoding="utf-8")
+    data = load_csv(path)
+    assert len(data.test) == 30 and len(data.train) == 0  # evaluated whole, not cut to a fifth

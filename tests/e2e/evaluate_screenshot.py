@@ -25,10 +25,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("shots"))
     parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--data", type=Path, default=ARCHIVE, help="the aclImdb archive (default: ../shared's)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="ss-e2e-"))
-    os.environ.setdefault("SENTIMENT_STUDIO_HOME", str(tmp / "home"))
+    os.environ["SENTIMENT_STUDIO_HOME"] = str(tmp / "home")  # a fresh store: the built-in model only
 
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication
@@ -63,7 +64,8 @@ def main() -> int:
     wait_until(window.isVisible, 10, "the window")
     window.tabs.setCurrentIndex(TAB_EVALUATE)
     tab = window.evaluate_tab
-    tab.set_data_source(str(ARCHIVE))
+    tab.model_combo.select(next(i.id for i in tab.model_combo.models() if i.builtin))
+    tab.set_data_source(str(args.data))
     done: list[bool] = []
     tab.evaluated.connect(lambda: done.append(True))
     started = time.perf_counter()

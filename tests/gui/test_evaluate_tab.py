@@ -246,3 +246,26 @@ def test_a_model_that_cannot_be_opened_gives_a_message(qtbot, tab, data_csv):
     assert tab.panel.message.text() and "Traceback" not in tab.panel.message.text()
     assert "model" in tab.panel.message.text().lower() and tab.evaluations == []
     assert tab.evaluate_button.isEnabled()
+
+
+def test_a_changed_file_is_read_again_and_a_failed_pass_shows_no_old_figures(qtbot, tab, data_csv, tmp_path):
+    import os
+
+    evaluate(qtbot, tab, data_csv)
+    assert tab.evaluations[0].n == 48
+    with open(data_csv, "w", newline="", encoding="utf-8") as f:  # the same path, other reviews
+        w = csv.writer(f)
+        w.writerow(["text", "label", "split"])
+        w.writerows([[text, label, "test"] for text, label in reviews(30, seed=4)])
+    os.utime(data_csv, ns=(1, 1))  # a different time even on a coarse clock
+    evaluate(qtbot, tab, data_csv)
+    assert tab.evaluations[0].n == 30  # read again: every row is a test review
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,stars\n1,5\n", encoding="utf-8")
+    tab.set_data_source(str(bad))
+    tab.start()
+    qtbot.waitUntil(lambda: not tab.is_running(), timeout=TIMEOUT)
+    assert "no text column" in tab.panel.message.text()
+    assert tab.evaluations == [] and tab.metrics_table.rowCount() == 0 and tab.panel.model.rowCount() == 0
+    assert tab.confusion_table.item(0, 0).text() == ""
