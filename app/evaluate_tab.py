@@ -52,6 +52,7 @@ from models.store import ModelInfo, ModelStore
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SLIDER_STEPS = 1000  # the threshold moves in steps of 0.001
 SECOND_MODEL_COLUMN = 2  # in the reviews table: shown only when two models are compared
+SELECT_A_REVIEW = ("Select a review", "Its words appear here, coloured by how they moved the score.")
 NO_DATA_HINT = "an aclImdb folder or .tar.gz, a .csv, or 'imdb' / 'stanford' (downloads)"
 
 # What the reviews table shows: (label, actual, predicted); None = every wrong review.
@@ -248,7 +249,7 @@ class EvaluateTab(QWidget):
         reviews_layout.addWidget(self.panel, 1)
         self.explanation = ExplanationView(intro="What the first model read, and which words moved its score:",
                                            compact=True)
-        self.explanation.show_message("Select a review", "Its words appear here, coloured by how they moved the score.")
+        self.explanation.show_message(*SELECT_A_REVIEW)
         why_box = QGroupBox("Why")
         QVBoxLayout(why_box).addWidget(self.explanation)
         bottom = QSplitter(Qt.Orientation.Horizontal)
@@ -482,8 +483,7 @@ class EvaluateTab(QWidget):
         self.length_note.clear()
         self.plots.reset()
         self.panel.set_rows([])
-        self.explanation.show_message("Select a review", "Its words appear here, coloured by how they moved "
-                                                         "the score.")
+        self.explanation.show_message(*SELECT_A_REVIEW)
 
     def _update_buttons(self) -> None:
         running = self._cancel is not None
@@ -600,8 +600,7 @@ class EvaluateTab(QWidget):
         name = self.show_combo.currentText()
         self.panel.set_message(f"{name}: {len(indices):,} of {self.evaluations[0].n:,} reviews at threshold "
                                f"{self.threshold():.3f}, the surest first. Select one to see why.")
-        self.explanation.show_message("Select a review", "Its words appear here, coloured by how they moved "
-                                                         "the score.")
+        self.explanation.show_message(*SELECT_A_REVIEW)
 
     @Slot(object)
     def _on_row_selected(self, index: int | None) -> None:

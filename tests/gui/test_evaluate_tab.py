@@ -175,16 +175,23 @@ def test_no_data_set_chosen_says_what_to_choose(tab):
     assert not tab.is_running() and "Choose a data set" in tab.panel.message.text()
 
 
-def test_cancel_stops_the_pass_and_nothing_is_left_running(qtbot, tab, data_csv, monkeypatch):
+@pytest.fixture
+def gated(monkeypatch):
+    """(started, released): the scoring pass waits in its first chunk until ``released`` is set."""
     started, released = threading.Event(), threading.Event()
     original = ev.encode_split_with_lengths
 
-    def gated(*args, **kwargs):
+    def wait_then_encode(*args, **kwargs):
         started.set()
         assert released.wait(30)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ev, "encode_split_with_lengths", gated)
+    monkeypatch.setattr(ev, "encode_split_with_lengths", wait_then_encode)
+    return started, released
+
+
+def test_cancel_stops_the_pass_and_nothing_is_left_running(qtbot, tab, data_csv, gated):
+    started, released = gated
     tab.set_data_source(str(data_csv))
     tab.start()
     assert tab.is_running() and not tab.evaluate_button.isEnabled()
@@ -196,16 +203,8 @@ def test_cancel_stops_the_pass_and_nothing_is_left_running(qtbot, tab, data_csv,
     assert tab.tasks.active() == 0 and tab.evaluate_button.isEnabled() and tab.evaluations == []
 
 
-def test_shutdown_while_scoring_ends_the_pass(qtbot, tab, data_csv, monkeypatch):
-    started, released = threading.Event(), threading.Event()
-    original = ev.encode_split_with_lengths
-
-    def gated(*args, **kwargs):
-        started.set()
-        assert released.wait(30)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(ev, "encode_split_with_lengths", gated)
+def test_shutdown_while_scoring_ends_the_pass(qtbot, tab, data_csv, gated):
+    started, released = gated
     tab.set_data_source(str(data_csv))
     tab.start()
     qtbot.waitUntil(started.is_set, timeout=TIMEOUT)
