@@ -36,18 +36,13 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-# One BLAS thread for this process, set when this module is imported (on the main thread, as the app
-# and the CLI import it at start-up; threadpoolctl walks the loaded libraries, which is best not done
-# from a worker thread). The app's only large matrix products are this pass's; TensorFlow does not
-# use OpenBLAS.
-threadpool_limits(1, user_api="blas")
-
-
 def _block_pool() -> ThreadPoolExecutor:
-    """The shared pool of block workers, made on first use."""
+    """The shared pool, made on first use, after limiting BLAS to one thread for this process
+    (the app's only large matrix products are this pass's; TensorFlow does not use OpenBLAS)."""
     global _pool
     with _pool_lock:
         if _pool is None:
+            threadpool_limits(1, user_api="blas")
             _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="numpy-lstm")
         return _pool
 
