@@ -12,6 +12,7 @@ with the Predict tab's word highlighting.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,25 +272,28 @@ class EvaluateTab(QWidget):
         self._update_buttons()
 
     def _columns(self) -> list[Column]:
-        """Rows are review indices into the current evaluations."""
+        """Rows are review indices into the current evaluations. The columns see the tab through a weak
+        reference: a strong one would make a cycle (tab -> table model -> columns -> tab) that the garbage
+        collector may break on any thread, and a QWidget destroyed off the GUI thread deadlocks."""
+        tab = weakref.proxy(self)
         def first(i):
-            return self.evaluations[0]
+            return tab.evaluations[0]
 
         def p(k):
-            return lambda i: float(self.evaluations[k].probabilities[i]) if len(self.evaluations) > k else -1.0
+            return lambda i: float(tab.evaluations[k].probabilities[i]) if len(tab.evaluations) > k else -1.0
 
         return [
             text_column("Review", lambda i: first(i).texts[i]),
             Column("P(positive)", lambda i: f"{p(0)(i):.3f}", p(0), "probability", lambda i: f"{p(0)(i):.6f}",
                    align_right=True),
-            Column("P (2nd model)", lambda i: f"{p(1)(i):.3f}" if len(self.evaluations) > 1 else "", p(1),
-                   "probability_second_model", lambda i: f"{p(1)(i):.6f}" if len(self.evaluations) > 1 else "",
+            Column("P (2nd model)", lambda i: f"{p(1)(i):.3f}" if len(tab.evaluations) > 1 else "", p(1),
+                   "probability_second_model", lambda i: f"{p(1)(i):.6f}" if len(tab.evaluations) > 1 else "",
                    align_right=True),
             Column("True label", lambda i: _label(first(i).labels[i]), lambda i: int(first(i).labels[i]),
                    "true_label", lambda i: _label(first(i).labels[i]), sentiment=lambda i: _label(first(i).labels[i])),
-            Column("Predicted", lambda i: _label(p(0)(i) >= self.threshold()), lambda i: p(0)(i) >= self.threshold(),
-                   "predicted_label", lambda i: _label(p(0)(i) >= self.threshold()),
-                   sentiment=lambda i: _label(p(0)(i) >= self.threshold())),
+            Column("Predicted", lambda i: _label(p(0)(i) >= tab.threshold()), lambda i: p(0)(i) >= tab.threshold(),
+                   "predicted_label", lambda i: _label(p(0)(i) >= tab.threshold()),
+                   sentiment=lambda i: _label(p(0)(i) >= tab.threshold())),
             Column("Tokens", lambda i: f"{first(i).lengths[i]:,}", lambda i: int(first(i).lengths[i]), "length_tokens",
                    lambda i: int(first(i).lengths[i]), align_right=True),
             Column("Cut", lambda i: "yes" if first(i).cut[i] else "", lambda i: bool(first(i).cut[i]), "cut",

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
 
 from tests.conftest import TINY_CONFIG
+
+
+@pytest.fixture(autouse=True)
+def collect_widgets_on_the_gui_thread():
+    """After each test, collect its garbage here, on the GUI thread. A widget left in a reference
+    cycle would otherwise be collected whenever the next allocation triggers it, possibly on a
+    later test's training thread: destroying a QWidget there deadlocks with the GUI thread
+    (seen: the GIL held by the GUI thread, Qt's mutex by the training thread's ~QObject)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
