@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.screenshots import ARCHIVE
+from tests.e2e.screenshots import ARCHIVE, save_screenshot, wait_for
 
 CONFIDENT_NEGATIVE = ("I wanted to like this film, but it is a mess from start to finish. The plot is boring and "
                       "predictable, the acting is terrible, and the dialogue is so bad that people in my row "
@@ -32,7 +32,6 @@ def main() -> int:
     os.environ["SENTIMENT_STUDIO_HOME"] = str(tmp / "home")  # a fresh store: the built-in model only
 
     from PySide6.QtCore import QCoreApplication, QSettings
-    from PySide6.QtWidgets import QApplication
 
     from app.gui import create_application, create_window
     from app.main_window import TAB_EVALUATE, TAB_PREDICT
@@ -46,20 +45,10 @@ def main() -> int:
     window.show()
 
     def wait_until(predicate, timeout: float, what: str) -> None:
-        end = time.perf_counter() + timeout
-        while not predicate():
-            if time.perf_counter() > end:
-                raise SystemExit(f"timed out waiting for {what}")
-            app.processEvents()
-            time.sleep(0.01)
+        wait_for(app, predicate, timeout, what)
 
     def shot(name: str) -> None:
-        for _ in range(20):
-            app.processEvents()
-        screen = QApplication.primaryScreen()
-        pixmap = screen.grabWindow(0) if QApplication.platformName() == "xcb" else window.grab()
-        pixmap.save(str(args.out / f"{name}.png"))
-        print(f"wrote {args.out / name}.png", flush=True)
+        save_screenshot(app, window, args.out / f"{name}.png")
 
     wait_until(window.isVisible, 10, "the window")
     window.tabs.setCurrentIndex(TAB_EVALUATE)

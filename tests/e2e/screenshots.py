@@ -24,6 +24,28 @@ REVIEW = ("I went in expecting very little, but this film was a wonderful surpri
           "the story moving, and the ending perfect. One of the best movies I have seen this year.")
 
 
+def wait_for(app, predicate, timeout: float, what: str) -> None:
+    """Run the event loop until ``predicate()`` holds; exit with a message after ``timeout`` seconds."""
+    end = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > end:
+            raise SystemExit(f"timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def save_screenshot(app, window, path: Path) -> None:
+    """The screen as X shows it (under Xvfb), else the window's own rendering, saved as a PNG."""
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(20):
+        app.processEvents()
+    screen = QApplication.primaryScreen()
+    pixmap = screen.grabWindow(0) if QApplication.platformName() == "xcb" else window.grab()
+    pixmap.save(str(path))
+    print(f"wrote {path}", flush=True)
+
+
 def sample_csv(folder: Path, per_split: int) -> Path:
     from models.datasets import load_source
 
@@ -64,21 +86,11 @@ def main() -> int:
     window.start_keras_import_soon()
 
     def wait_until(predicate, timeout: float, what: str) -> None:
-        end = time.perf_counter() + timeout
-        while not predicate():
-            if time.perf_counter() > end:
-                raise SystemExit(f"timed out waiting for {what}")
-            app.processEvents()
-            time.sleep(0.01)
+        wait_for(app, predicate, timeout, what)
 
     def shot(name: str) -> None:
-        for _ in range(20):
-            app.processEvents()
         window.train_tab.plots.flush()
-        screen = QApplication.primaryScreen()
-        pixmap = screen.grabWindow(0) if QApplication.platformName() == "xcb" else window.grab()
-        pixmap.save(str(args.out / f"{name}.png"))
-        print(f"wrote {args.out / name}.png", flush=True)
+        save_screenshot(app, window, args.out / f"{name}.png")
 
     wait_until(window.isVisible, 10, "the window")
     print(f"window shown after {time.perf_counter() - started:.2f} s", flush=True)
