@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         if not self._may_close and self.train_tab.has_unsaved_work():
             answer = ask_save_discard_cancel(
                 self, "Unsaved model", "A trained model has not been saved. Save its best epoch before quitting?"
-                + (" The running training stops after its current batch." if self.train_tab.is_training() else ""))
+                + (" The running training stops after its current batch." if self.train_tab.run_in_progress() else ""))
             if answer == CANCEL:
                 event.ignore()
                 return
@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
                 event.ignore()  # close again once saved; stay open if the save failed
                 self.train_tab.save_then(self._close_after_save)
                 return
-        elif not self._may_close and self.train_tab.is_training():
+        elif not self._may_close and self.train_tab.run_in_progress():
             answer = QMessageBox.question(
                 self, "Training is running", "Stop the training and quit? No epoch has finished yet, so there "
                 "is nothing to save.",

@@ -160,6 +160,7 @@ class TrainingTab(QWidget):
         self.unsaved_preset: str | None = None
         self._progress_shown = 0.0  # time.monotonic() of the last progress bar update
         self._epochs_done = 0  # of the current run
+        self._result_in = False  # the current run's result (or failure) has reached the tab
         self._finishing: list[TrainingRun] = []  # stopped runs still leaving TensorFlow, see _detach_if_compiling
         self._loading = False
         self._pending_train = False
@@ -515,6 +516,10 @@ class TrainingTab(QWidget):
     def is_training(self) -> bool:
         return self.run is not None
 
+    def run_in_progress(self) -> bool:
+        """A run is training: its thread is there and its result has not arrived yet."""
+        return self.run is not None and not self._result_in
+
     @Slot()
     def start_training(self) -> None:
         if self.run is not None or self._loading and not self._pending_train:
@@ -563,6 +568,7 @@ class TrainingTab(QWidget):
         self.run.worker.failed.connect(self._on_failed)
         self.run.finished.connect(lambda run=self.run: self._on_run_finished(run))
         self._epochs_done = 0
+        self._result_in = False
         self.run.start()
         self.running_changed.emit(True)
         self.status_message.emit("Training …")
@@ -611,14 +617,17 @@ class TrainingTab(QWidget):
     def has_unsaved_work(self) -> bool:
         """A finished epoch not yet in the store: an unsaved result, or a running run past its first epoch."""
         saving = self.unsaved is not None and self.unsaved is self._saving  # closing waits for that save
-        return (self.unsaved is not None and not saving) or (self.run is not None and self._epochs_done > 0)
+        # A run whose result has arrived is over even before its thread's end reaches the tab: its
+        # epochs are in self.unsaved (or being saved) by then.
+        running = self.run is not None and self._epochs_done > 0 and not self._result_in
+        return (self.unsaved is not None and not saving) or running
 
     def save_then(self, done: Callable[[bool], None]) -> None:
         """Keep the finished epochs, then call ``done(True)``; ``done(False)`` if the save failed.
 
         A running training is stopped first (within a batch) and its best epoch saved when it
         has stopped; with nothing to save, ``done(True)`` at once."""
-        if self.run is not None:
+        if self.run_in_progress():
             self._after_result = done
             self.stop_training()
         elif self.unsaved is not None:
@@ -667,6 +676,7 @@ class TrainingTab(QWidget):
 
     @Slot(object)
     def _on_succeeded(self, result: TrainingResult) -> None:
+        self._result_in = True
         self.progress.setValue(1000)
         self.progress.setFormat("Finished")
         self._log(run_sentence(result, rich=False))
@@ -675,6 +685,7 @@ class TrainingTab(QWidget):
 
     @Slot(object)
     def _on_stopped(self, result: TrainingResult) -> None:
+        self._result_in = True
         self._show_stopped(result if result.epochs_completed else None)
 
     def _show_stopped(self, result: TrainingResult | None, log_line: str = "Stopped.") -> None:
@@ -696,6 +707,7 @@ class TrainingTab(QWidget):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        self._result_in = True
         self.progress.setFormat("Failed")
         self.summary.setText(f"<span style='color:#d62728'><b>Training failed</b>: {message}</span>")
         self._log(f"Failed: {message}")
