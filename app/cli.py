@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "reviews held out; the test split is scored once at the end) or test (the tutorials' "
                             "way: the test split itself, so the test accuracy is optimistic)")
     train.add_argument("--no-xla", action="store_true", help="run the train and test steps without XLA compilation")
+    train.add_argument("--keras-lstm", action="store_true",
+                       help="train with keras.layers.LSTM's own loop instead of the fused one (same maths, slower)")
     train.add_argument("--output", type=Path, metavar="DIR",
                        help="where to keep the trained model if the model store cannot take it (default: a new "
                             "folder in the temporary folder, named in the message)")
@@ -211,6 +213,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         changes["validation"] = args.validation
     if args.no_xla:
         changes["jit_compile"] = False
+    if args.keras_lstm:
+        changes["fused_lstm"] = False
     config = chosen.config.with_changes(**changes).validated()
 
     _say(f"Loading {args.data} ...")

@@ -395,8 +395,9 @@ class TrainingTab(QWidget):
     def preset_name(self) -> str:
         """The chosen preset's name, or "custom (from NAME)" once a hyperparameter differs from it."""
         name = self.preset_combo.currentData()
-        chosen = PRESETS[name].config.with_changes(jit_compile=True)  # XLA is how it runs, not what it trains
-        return name if self.config().with_changes(jit_compile=True) == chosen else f"custom (from {name})"
+        how = {"jit_compile": True, "fused_lstm": True}  # how it runs, not what it trains
+        chosen = PRESETS[name].config.with_changes(**how)
+        return name if self.config().with_changes(**how) == chosen else f"custom (from {name})"
 
     @Slot()
     def _on_config_edited(self, *_: object) -> None:

@@ -34,6 +34,10 @@ class TrainingConfig:
     # Compile the train and test steps with XLA: same maths, about 1.5-2x faster per step on CPU
     # (tests/benchmarks/training_speed.py). Not a hyperparameter; kept here so runs record it.
     jit_compile: bool = True
+    # Train with models.fast_lstm (the same maths and weights as keras.layers.LSTM in fewer, larger
+    # products, its backward pass written out); the stored model is a plain keras.layers.LSTM
+    # either way. Not a hyperparameter either.
+    fused_lstm: bool = True
 
     def validated(self) -> TrainingConfig:
         """Return self, or raise ConfigError naming the first bad value and why."""
@@ -98,8 +102,9 @@ def validation_problems(config: TrainingConfig) -> list[str]:
         problems.append(f"validation must be 'test' or 'split'; got {config.validation!r}.")
     if not isinstance(config.validation_split, (int, float)) or not 0.0 < config.validation_split < 1.0:
         problems.append(f"validation_split must be between 0 and 1 (exclusive); got {config.validation_split!r}.")
-    if not isinstance(config.jit_compile, bool):
-        problems.append(f"jit_compile must be true or false; got {config.jit_compile!r}.")
+    for name in ("jit_compile", "fused_lstm"):
+        if not isinstance(getattr(config, name), bool):
+            problems.append(f"{name} must be true or false; got {getattr(config, name)!r}.")
     if not isinstance(config.learning_rate, (int, float)) or not 0.0 < config.learning_rate <= 10.0:
         problems.append(f"learning_rate must be above 0 and at most 10; got {config.learning_rate!r}.")
     return problems

@@ -98,8 +98,8 @@ _FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
     "config": {
         "dropout": (_number, "a number"), "recurrent_dropout": (_number, "a number"),
         "learning_rate": (_number, "a number"), "validation_split": (_number, "a number"),
-        "validation": (lambda v: isinstance(v, str), "text"), "jit_compile": (lambda v: isinstance(v, bool),
-                                                                             "true or false"),
+        "validation": (lambda v: isinstance(v, str), "text"),
+        **{k: (lambda v: isinstance(v, bool), "true or false") for k in ("jit_compile", "fused_lstm")},
         "seed": (_whole, "a whole number"),
     },
     "data": {

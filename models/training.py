@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from models.architecture import build_model
+from models.architecture import build_model, stored_model
 from models.config import VALIDATE_ON_SPLIT, TrainingConfig
 from models.datasets import Dataset
 from models.encoding import encode_split
@@ -178,7 +178,7 @@ def train(
     k = keras()
     k.utils.set_random_seed(config.seed)
     report(TrainingProgress(PREPARING, epochs=config.epochs, message="Building the model"))
-    model = build_model(config)
+    model = build_model(config, for_training=True)
     tracker = _tracker_class()(config, len(x_train), len(x_val), report, stop, started)
     if not stop():
         # On a stop, the completed epochs' history and best weights are in the tracker.
@@ -217,8 +217,8 @@ def train(
                             message="Stopped" if stopped else "Finished"))
     summary = data.summary()
     summary["oov_rate_train"] = float(np.mean(x_train[x_train > 0] == OOV_ID)) if x_train.size else 0.0
-    return TrainingResult(model, vocabulary, config, history, best_epoch, test_loss, test_accuracy,
-                          total, stopped, summary)
+    return TrainingResult(stored_model(model, config), vocabulary, config, history, best_epoch, test_loss,
+                          test_accuracy, total, stopped, summary)
 
 
 def validation_batch_size(config: TrainingConfig) -> int:

@@ -1,12 +1,21 @@
-"""One epoch of the specified preset: plain Keras (the tutorials' way) vs our training path,
-side by side in one run, on the shared IMDB archive.
+"""One epoch of the specified preset: the tutorial's plain Keras, Keras at its strongest setting, and
+our training path, in interleaved rounds on the shared IMDB archive.
 
-    python -m tests.benchmarks.training_speed [--limit N] [--repeats 1]
+    python -m tests.benchmarks.training_speed [--limit N] [--rounds 3] [--paths ...]
 
-Plain Keras: the same Embedding -> LSTM -> Dense network, ``model.fit(x, y, batch_size=32,
-validation_data=test)`` with default settings. Ours: ``models.training.train`` (XLA-compiled
-steps, validation in batches of 256). Both see the same encoded data; the order of the two
-runs alternates between repeats so that drift in machine load hits both.
+Paths (all train the same Embedding -> LSTM(128, dropout 0.2, recurrent dropout 0.2) -> Dense
+network on the same encoded data, validating on the test split, as the tutorial does):
+
+- ``keras``: the tutorial's ``model.fit(x, y, batch_size=32, validation_data=test)``, defaults.
+- ``keras-xla``: the same with ``jit_compile=True`` and validation in batches of 256 (its strongest
+  reasonable setting: the flag a user would flip, and a validation batch that changes nothing but speed).
+- ``ours``: ``models.training.train`` (the fused LSTM of ``models.fast_lstm``, XLA, validation in 256s).
+- ``ours-keras-lstm``: ``train`` with ``fused_lstm=False``: our harness around Keras' own LSTM loop.
+
+Each round runs every path once, in a rotated order (A B C, B C A, ...), so that drift in machine
+load hits all of them. Printed: the median and the range over rounds of the epoch's wall-clock time
+(compilation included), of the steady training step (median time between batches after the first
+20), and of the validation pass, and the test accuracy after the epoch.
 """
 
 from __future__ import annotations
@@ -20,12 +29,22 @@ import numpy as np
 from models.config import TrainingConfig
 from models.datasets import load_source
 from models.keras_runtime import keras
-from models.training import prepare_arrays, train
+from models.training import TRAINING, VALIDATING, prepare_arrays, train
 from tests.benchmarks.reproduce_presets import ARCHIVE, machine
 
+PATHS = ("keras", "keras-xla", "ours", "ours-keras-lstm")
+WARM_BATCHES = 20  # the first batches include tracing and compilation
 
-def plain_keras_epoch(config: TrainingConfig, x_train, y_train, x_test, y_test) -> dict:
+
+def steady_step(times: list[float]) -> float:
+    """Median seconds between consecutive batch ends after the first ``WARM_BATCHES``."""
+    steps = np.diff(np.asarray(times[WARM_BATCHES:]))
+    return float(np.median(steps)) if steps.size else float("nan")
+
+
+def keras_epoch(config: TrainingConfig, arrays, xla: bool) -> dict:
     k = keras()
+    (x_train, y_train), (x_test, y_test) = arrays
     k.utils.set_random_seed(config.seed)
     model = k.Sequential([
         k.Input(shape=(config.maxlen,), dtype="int32"),
@@ -33,49 +52,84 @@ def plain_keras_epoch(config: TrainingConfig, x_train, y_train, x_test, y_test) 
         k.layers.LSTM(config.lstm_units, dropout=config.dropout, recurrent_dropout=config.recurrent_dropout),
         k.layers.Dense(1, activation="sigmoid"),
     ])
-    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"], jit_compile=xla)
+    marks: dict = {"batches": []}
+
+    class Clock(k.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            marks["batches"].append(time.perf_counter())
+
+        def on_test_begin(self, logs=None):
+            marks["val_start"] = time.perf_counter()
+
+        def on_test_end(self, logs=None):
+            marks["val_end"] = time.perf_counter()
+
     started = time.perf_counter()
-    history = model.fit(x_train, y_train, batch_size=config.batch_size, epochs=1,
-                        validation_data=(x_test, y_test), verbose=0)
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "val_accuracy": history.history["val_accuracy"][-1]}
+    history = model.fit(x_train, y_train, batch_size=config.batch_size, epochs=1, validation_data=(x_test, y_test),
+                        validation_batch_size=256 if xla else None, callbacks=[Clock()], verbose=0)
+    return {"epoch": time.perf_counter() - started, "step": steady_step(marks["batches"]),
+            "validation": marks["val_end"] - marks["val_start"], "accuracy": history.history["val_accuracy"][-1]}
 
 
 def ours_epoch(config: TrainingConfig, data) -> dict:
+    marks: dict = {"batches": [], "val": []}
+
+    def progress(p):
+        if p.phase == TRAINING:
+            marks["batches"].append(time.perf_counter())
+        elif p.phase == VALIDATING:
+            marks["val"].append(time.perf_counter())
+
     started = time.perf_counter()
-    result = train(config, data)
-    return {"seconds": time.perf_counter() - started, "val_accuracy": result.history["val_accuracy"][-1],
-            "fit_seconds": result.history["seconds"][-1]}
+    result = train(config, data, on_progress=progress)
+    # Validation runs from the last training batch to the last validation batch.
+    return {"epoch": time.perf_counter() - started, "step": steady_step(marks["batches"]),
+            "validation": marks["val"][-1] - marks["batches"][-1], "accuracy": result.history["val_accuracy"][-1]}
+
+
+def summary(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+    v = np.asarray(values) * scale
+    return f"{np.median(v):.{digits}f} ({v.min():.{digits}f}-{v.max():.{digits}f})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="reviews per split (default: all 25,000)")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
     args = parser.parse_args()
     data = load_source(str(ARCHIVE)).limited(args.limit)
-    config = TrainingConfig(epochs=1, validation="test")  # as plain Keras runs it: validation_data=test
-    _, (x_train, y_train), (x_test, y_test) = prepare_arrays(config, data)
-    steps = -(-len(x_train) // config.batch_size)
-    rows = {"plain Keras": [], "ours": []}
-    for repeat in range(args.repeats):
-        order = ["plain Keras", "ours"] if repeat % 2 == 0 else ["ours", "plain Keras"]
+    config = TrainingConfig(epochs=1, validation="test")  # as the tutorial runs it: validation_data=test
+    _, train_arrays, test_arrays = prepare_arrays(config, data)
+    steps = -(-len(train_arrays[0]) // config.batch_size)
+    runs: dict[str, list[dict]] = {name: [] for name in args.paths}
+    for r in range(args.rounds):
+        order = args.paths[r % len(args.paths):] + args.paths[:r % len(args.paths)]
         for name in order:
-            r = plain_keras_epoch(config, x_train, y_train, x_test, y_test) if name == "plain Keras" else \
-                ours_epoch(config, data)
-            rows[name].append(r)
-            print(f"{name}: {r}", file=sys.stderr, flush=True)
-    print(f"One epoch of the specified preset, {len(x_train):,} train / {len(x_test):,} test reviews, "
-          f"{steps} training steps; {machine()}.\n")
-    print("| path | seconds per epoch (train + validation) | ms per training step* | test accuracy |")
-    print("| --- | --- | --- | --- |")
-    med = {}
-    for name, runs in rows.items():
-        secs = float(np.median([r["seconds"] for r in runs]))
-        acc = float(np.median([r["val_accuracy"] for r in runs]))
-        med[name] = secs
-        print(f"| {name} | {secs:.1f} | {1000 * secs / steps:.0f} | {acc:.4f} |")
-    print(f"\nSpeed-up: {med['plain Keras'] / med['ours']:.2f}x  (*whole epoch time / training steps)")
+            if name.startswith("keras"):
+                result = keras_epoch(config, (train_arrays, test_arrays), xla=name == "keras-xla")
+            else:
+                result = ours_epoch(config.with_changes(fused_lstm=name == "ours"), data)
+            runs[name].append(result)
+            print(f"round {r + 1} {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()),
+                  file=sys.stderr, flush=True)
+    print(f"One epoch of the specified preset: {len(train_arrays[0]):,} train / {len(test_arrays[0]):,} test reviews, "
+          f"{steps} training steps of 32; {args.rounds} interleaved rounds, median (range); {machine()}.\n")
+    print("| path | epoch, s (train + validation, compiling included) | training step, ms | validation, s "
+          "| test accuracy |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, results in runs.items():
+        print(f"| {name} | {summary([x['epoch'] for x in results])} | "
+              f"{summary([x['step'] for x in results], 1000)} | {summary([x['validation'] for x in results])} | "
+              f"{summary([x['accuracy'] for x in results], digits=4)} |")
+    base = {name: float(np.median([x["epoch"] for x in results])) for name, results in runs.items()}
+    step = {name: float(np.median([x["step"] for x in results])) for name, results in runs.items()}
+    if "ours" in runs:
+        for peer in ("keras", "keras-xla"):
+            if peer in runs:
+                print(f"\nours against {peer}: epoch {base[peer] / base['ours']:.2f}x, "
+                      f"training step {step[peer] / step['ours']:.2f}x faster")
     return 0
 
 
