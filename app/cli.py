@@ -331,7 +331,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         texts = (line.rstrip("\n") for line in bounded_lines(sys.stdin, "standard input") if line.strip())
     elif not args.text:
         raise EmptyReviewError("Nothing to score: give review text, --file PATH, or lines on stdin.")
-    texts = _with_words(texts)
     predictor = Predictor.from_store(_store(), args.model)
     model = {"model": predictor.name}  # which model scored: the newest one unless --model says
     progress = _CountProgress(live=args.file is not None and sys.stderr.isatty())
@@ -339,13 +338,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.explain:
             from models.explain import explain
 
-            for text in texts:  # one at a time, so each line appears as soon as it is ready
+            for text in _with_words(texts):  # one at a time, so each line appears as soon as it is ready
                 explanation = explain(predictor, text)
                 out.write(json.dumps(model | explanation.prediction.to_json() | explanation.to_json()) + "\n")
                 out.flush()
                 progress(1)
         else:
-            for chunk in predictor.predict_chunks(texts):
+            for chunk in predictor.predict_chunks(texts, require_words=True):
                 out.write("".join(json.dumps(model | p.to_json()) + "\n" for p in chunk))
                 out.flush()
                 progress(len(chunk))
@@ -356,19 +355,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output is not None:
         print(f"Wrote {progress.count:,} scores to {args.output}", file=sys.stderr, flush=True)
     return 0
-
-
-def _with_words(texts):
-    """The texts, refusing one without a single word: the model would score only its start token,
-    a verdict on nothing (the Predict tab says "no words to score" for the same check)."""
-    from models.errors import EmptyReviewError
-    from models.vocabulary import tokenize
-
-    for number, text in enumerate(texts, 1):
-        if not tokenize(text):
-            raise EmptyReviewError(f"No words to score in review {number} ({text.strip()[:40]!r}): the model "
-                                   "reads words, and it has only punctuation or symbols.")
-        yield text
 
 
 @contextlib.contextmanager
@@ -407,14 +393,13 @@ class _CountProgress:
 
 def _with_words(texts: Iterable[str]) -> Iterator[str]:
     """The texts, refusing one without a single word: the model would score only its start mark, a
-    verdict on nothing."""
-    from models.errors import EmptyReviewError
+    verdict on nothing (``predict_chunks(require_words=True)`` checks the same while it encodes)."""
+    from models.prediction import no_words_error
     from models.vocabulary import tokenize
 
     for number, text in enumerate(texts, 1):
         if not tokenize(text):
-            raise EmptyReviewError(f"No words to score in review {number} ({text.strip()[:40]!r}): the model "
-                                   "reads words, and it has only punctuation or symbols.")
+            raise no_words_error(number, text)
         yield text
 
 

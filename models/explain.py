@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from models.errors import EmptyReviewError
-from models.numpy_lstm import NumpyLSTMClassifier, _sigmoid
+from models.numpy_lstm import NumpyLSTMClassifier, _sigmoid, lstm_cell
 from models.prediction import Prediction, Predictor, label_of
 from models.vocabulary import OOV_ID, EncodedReview
 
@@ -177,12 +177,13 @@ def _occlusion_numpy(net: NumpyLSTMClassifier, ids: np.ndarray, positions: np.nd
     ``NumpyLSTMClassifier.__call__`` step for step (the tests compare the two).
     """
     ids = np.clip(np.asarray(ids), 0, net.vocab_size - 1)
-    projected = net._projected  # (vocab, 4U): embedding row times input kernel plus bias
-    rk, u = net.recurrent_kernel, net.units
+    projected = net.projected  # (vocab, 4U): embedding row times input kernel plus bias, engine layout
+    u = net.units
     rows = len(positions) + 1
     h = np.zeros((rows, u), dtype=np.float32)
     c = np.zeros((rows, u), dtype=np.float32)
     z_in = np.empty((rows, 4 * u), dtype=np.float32)
+    tanh_c = np.empty((rows, u), dtype=np.float32)
     # Rows 1..active-1 are live after step s: their replaced token is at or before s.
     joins = np.searchsorted(positions, np.arange(len(ids)), side="right") + 1
     active = 1
@@ -195,10 +196,9 @@ def _occlusion_numpy(net: NumpyLSTMClassifier, ids: np.ndarray, positions: np.nd
         z_in[0] = projected[ids[s]]
         z_in[1:active] = projected[ids[s]]
         active = live
-        z = z_in[:active] + h[:active] @ rk
-        gates = _sigmoid(z)
-        c[:active] = gates[:, u:2 * u] * c[:active] + gates[:, :u] * np.tanh(z[:, 2 * u:3 * u])
-        h[:active] = gates[:, 3 * u:] * np.tanh(c[:active])
+        z = h[:active] @ net.recurrent
+        z += z_in[:active]
+        lstm_cell(z, h[:active], c[:active], tanh_c[:active])
     logits = h @ net.dense_kernel + net.dense_bias
     return logits.astype(np.float64).reshape(-1)  # the exact log-odds, before the sigmoid
 

@@ -117,25 +117,67 @@ class Predictor:
                 on_progress(len(results), len(texts))
         return results
 
+    def start_probabilities(self, ids: np.ndarray, batch_size: int = 512) -> Callable[[], np.ndarray]:
+        """``probabilities(ids)`` begun in the background where the engine allows (NumPy: on its pool),
+        so the caller can prepare the next rows meanwhile; call the result to wait for them."""
+        if isinstance(self.model, NumpyLSTMClassifier):
+            wait = self.model.start(ids)
+            return lambda: wait().astype(np.float64)
+        probs = self.probabilities(ids, batch_size)
+        return lambda: probs
+
     def predict_chunks(
         self,
         texts: Iterable[str],
         batch_size: int = 512,
         should_stop: Callable[[], bool] | None = None,
+        require_words: bool = False,
     ) -> Iterator[list[Prediction]]:
         """Score any number of texts (a list, or a stream such as models.datasets.iter_review_texts)
         ``batch_size`` at a time: one list of predictions per chunk, so memory stays bounded and
         the first results come before the last texts are read. The first chunks are smaller (32, 64,
-        ... up to ``batch_size``), so the first scores come at once. An empty text raises EmptyReviewError."""
+        ... up to ``batch_size``), so the first scores come at once. While one chunk is scored, the
+        next is read and tokenized. An empty text raises EmptyReviewError; so does one without a
+        single word when ``require_words`` (the model would score only its start mark)."""
         stream = iter(texts)
         size = min(FIRST_CHUNK, batch_size)
-        while chunk := list(itertools.islice(stream, size)):
-            size = min(2 * size, batch_size)
+        pending = None  # the chunk being scored: (its encoded reviews, the wait for its scores)
+        read = 0
+        while True:
+            started = problem = None
             if should_stop is not None and should_stop():
+                return  # at once: a chunk being scored is dropped (as one not yet read)
+            try:
+                chunk = list(itertools.islice(stream, size))
+                if chunk:
+                    size = min(2 * size, batch_size)
+                    if any(not t or not t.strip() for t in chunk):
+                        raise EmptyReviewError("The review is empty: type or paste some text to score.")
+                    encoded = [self.vocabulary.encode(t, self.maxlen) for t in chunk]
+                    if require_words:
+                        _check_words(chunk, encoded, read)
+                    read += len(chunk)
+                    started = (encoded, self.start_probabilities(np.stack([e.ids for e in encoded]), batch_size))
+            except Exception as exc:  # noqa: BLE001 - raised again below, once the chunk before is out
+                problem = exc
+            if pending is not None:
+                yield [Prediction(float(p), label_of(float(p)), e.known_tokens, e.oov_tokens, e.truncated,
+                                  e.seen_tokens, e.seen_ids) for e, p in zip(pending[0], pending[1]())]
+            if problem is not None:
+                raise problem
+            if started is None:
                 return
-            if any(not t or not t.strip() for t in chunk):
-                raise EmptyReviewError("The review is empty: type or paste some text to score.")
-            encoded = [self.vocabulary.encode(t, self.maxlen) for t in chunk]
-            probs = self.probabilities(np.stack([e.ids for e in encoded]), batch_size)
-            yield [Prediction(float(p), label_of(float(p)), e.known_tokens, e.oov_tokens, e.truncated,
-                              e.seen_tokens, e.seen_ids) for e, p in zip(encoded, probs)]
+            pending = started
+
+
+def no_words_error(number: int, text: str) -> EmptyReviewError:
+    """What to say about review ``number`` having no word at all (only punctuation or symbols)."""
+    return EmptyReviewError(f"No words to score in review {number} ({text.strip()[:40]!r}): the model reads words, "
+                            "and it has only punctuation or symbols.")
+
+
+def _check_words(texts: Sequence[str], encoded: Sequence[Any], before: int) -> None:
+    """no_words_error for the first of ``texts`` (numbered from ``before`` + 1) without a word."""
+    for number, (text, e) in enumerate(zip(texts, encoded), before + 1):
+        if not e.tokens:
+            raise no_words_error(number, text)

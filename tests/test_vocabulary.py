@@ -96,3 +96,41 @@ def test_any_string_encodes_to_maxlen_ids_in_range(text, maxlen):
     assert e.ids.shape == (maxlen,) and e.ids.dtype == np.int32
     assert e.ids.min() >= 0 and e.ids.max() < vocab.num_words
     assert e.known_tokens + e.oov_tokens == len(e.seen_tokens) <= maxlen
+
+
+def words_v1(text: str) -> list[str]:
+    """The "words-v1" tokenizer as first written (one Unicode pattern for every text): the fast
+    paths of models.vocabulary.tokenize must give exactly this."""
+    import html
+
+    from models import vocabulary as v
+
+    text = v._HTML_TAG.sub(" ", v._LINE_BREAK.sub(" ", text))
+    text = html.unescape(text).translate(str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"}))
+    return v._WORD.findall(text.casefold())
+
+
+TRICKY = st.sampled_from(["'", "`", "\u2019", "\u2018", "_", "<br />", "<b>", "&amp;", "&eacute;", "&#39;", "É",
+                          "ß", "İ", "\u00a0", "3", "Z", "-", " ", "\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.one_of(TRICKY, st.text(max_size=6)), max_size=60).map("".join))
+def test_tokenize_is_the_words_v1_rule_on_any_text(text):
+    assert tokenize(text) == words_v1(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.sampled_from(["the", "film", "good", "bad", "zyx", "qq", "awful"]), max_size=120),
+       maxlen=st.integers(1, 100))
+def test_encode_looks_up_only_what_fits_and_says_the_same_as_looking_up_everything(words, maxlen):
+    vocab = Vocabulary.build([tokenize("the a of film good bad great awful")], num_words=10)
+    e = vocab.encode(" ".join(words), maxlen)
+    ids = vocab.encode_tokens(words)  # every token, then cut: the definition
+    kept = ids[-maxlen:]
+    n_seen = len(kept) - (1 if len(ids) <= maxlen else 0)
+    np.testing.assert_array_equal(e.ids, pad_sequences([ids], maxlen)[0])
+    assert e.tokens == words and e.seen_tokens == (words[len(words) - n_seen:] if n_seen else [])
+    assert e.seen_ids == (kept[len(kept) - n_seen:] if n_seen else [])
+    assert e.truncated == (len(ids) > maxlen) and e.oov_tokens == e.seen_ids.count(OOV_ID)
+    np.testing.assert_array_equal(vocab.encode_batch([" ".join(words)], maxlen)[0], e.ids)
