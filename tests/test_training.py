@@ -204,3 +204,22 @@ def test_each_batch_reports_its_own_accuracy(tiny_csv, tiny_config):
     sizes = [min(tiny_config.batch_size, n_train - (e.batch - 1) * tiny_config.batch_size) for e in epoch1]
     assert np.average([e.logs["batch_loss"] for e in epoch1], weights=sizes) == pytest.approx(
         epoch1[-1].logs["loss"], rel=1e-4)
+
+
+def test_the_data_and_model_are_kept_out_of_garbage_collections_during_a_run_only(tiny_csv, tiny_config):
+    """Full collections walk every object and stop every thread while they do (the window's longest
+    stall while training was one); during a run the data and the model are frozen out of them."""
+    import gc
+
+    data = load_csv(tiny_csv)
+    before = gc.get_freeze_count()
+    seen = {}
+
+    def on_progress(p):
+        if p.phase == t.TRAINING:
+            seen.setdefault("frozen", gc.get_freeze_count())
+            seen.setdefault("enabled", gc.isenabled())
+
+    t.train(tiny_config.with_changes(epochs=1), data, on_progress=on_progress)
+    assert seen["frozen"] > before + 1000 and seen["enabled"]  # frozen, and the collector still runs
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
