@@ -42,9 +42,9 @@ def steady_step(times: list[float]) -> float:
     return float(np.median(steps)) if steps.size else float("nan")
 
 
-def keras_epoch(config: TrainingConfig, arrays, xla: bool) -> dict:
+def keras_model(config: TrainingConfig, xla: bool):
+    """The tutorial's network, seeded with ``config.seed``, compiled with or without XLA."""
     k = keras()
-    (x_train, y_train), (x_test, y_test) = arrays
     k.utils.set_random_seed(config.seed)
     model = k.Sequential([
         k.Input(shape=(config.maxlen,), dtype="int32"),
@@ -53,6 +53,13 @@ def keras_epoch(config: TrainingConfig, arrays, xla: bool) -> dict:
         k.layers.Dense(1, activation="sigmoid"),
     ])
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"], jit_compile=xla)
+    return model
+
+
+def keras_epoch(config: TrainingConfig, arrays, xla: bool) -> dict:
+    k = keras()
+    (x_train, y_train), (x_test, y_test) = arrays
+    model = keras_model(config, xla)
     marks: dict = {"batches": []}
 
     class Clock(k.callbacks.Callback):
