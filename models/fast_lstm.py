@@ -78,15 +78,16 @@ def _lstm_fn(tf):
         shift = tf.constant([0.5, 0.5, 0.0, 0.5], dtype)[:, None, None]
 
         def step(carry, z):
-            h, c, _ = carry
+            h, c, _, _ = carry
             z = z + tf.matmul(h[None] * recurrent_masks, u4)  # (4, b, u)
             a = tf.tanh(z * half) * half + shift  # i, f, g (tanh), o
             c = a[1] * c + a[0] * a[2]
-            h = a[3] * tf.tanh(c)
-            return h, c, a
+            tc = tf.tanh(c)
+            return a[3] * tc, c, a, tc  # h, c, the gates and tanh(c), kept for the backward pass
 
         zeros = tf.zeros((batch, units), dtype)
-        hs, cs, acts = tf.scan(step, z_in, initializer=(zeros, zeros, tf.zeros((GATES, batch, units), dtype)))
+        hs, cs, acts, tcs = tf.scan(step, z_in, initializer=(zeros, zeros, tf.zeros((GATES, batch, units), dtype),
+                                                             zeros))
 
         def grad(dh_last):
             c_prev = tf.concat([zeros[None], cs[:-1]], 0)
@@ -95,23 +96,33 @@ def _lstm_fn(tf):
             slope = tf.where(tf.constant([False, False, True, False])[:, None, None], 1.0 - acts * acts,
                              acts * (1.0 - acts))
 
+            # What each step needs that does not depend on the state gradients, for all steps at once:
+            # the loop below then does one batched product and a few products of vectors per step.
+            p = acts[:, 3] * (1.0 - tcs * tcs)  # dh -> dc, through o * tanh(c)
+            q = tf.stack([acts[:, 2] * slope[:, 0], c_prev * slope[:, 1], acts[:, 0] * slope[:, 2]], 1)
+            r = tcs * slope[:, 3]
+            f = acts[:, 1]
+
             def back(carry, elems):
                 dh, dc, _ = carry
-                a, c, cp, s = elems
-                tc = tf.tanh(c)
-                dc = dc + dh * a[3] * (1.0 - tc * tc)
-                dz = tf.stack([dc * a[2], dc * cp, dc * a[0], dh * tc]) * s  # (4, b, u)
-                dhm = tf.matmul(dz, u4, transpose_b=True)  # (4, b, u)
-                return tf.reduce_sum(dhm * recurrent_masks, 0), dc * a[1], dz
+                p_t, q_t, r_t, f_t = elems
+                dc = dc + dh * p_t
+                dz = tf.concat([dc[None] * q_t, (dh * r_t)[None]], 0)  # (4, b, u)
+                dhm = tf.matmul(dz, u4, transpose_b=True)
+                return tf.reduce_sum(dhm * recurrent_masks, 0), dc * f_t, dz
 
-            _, _, dzs = tf.scan(back, (acts, cs, c_prev, slope), initializer=(dh_last, zeros, tf.zeros_like(acts[0])),
+            _, _, dzs = tf.scan(back, (p, q, r, f), initializer=(dh_last, zeros, tf.zeros_like(acts[0])),
                                 reverse=True)  # dzs: (t, 4, b, u)
+
             def gate_major(v):  # (t, 4, b, n) -> (4, t * b, n)
                 return tf.reshape(tf.transpose(v, (1, 0, 2, 3)), (GATES, -1, tf.shape(v)[-1]))
 
             dz_g = gate_major(dzs)
-            d_u4 = tf.matmul(gate_major(h_prev[:, None] * recurrent_masks[None]), dz_g, transpose_a=True)
-            d_w4 = tf.matmul(gate_major(xm), dz_g, transpose_a=True)
+            # Both weight gradients in one product: [masked inputs | masked previous states]^T @ dz, per gate.
+            features = tf.shape(w4)[1]
+            inputs = tf.concat([gate_major(xm), gate_major(h_prev[:, None] * recurrent_masks[None])], 2)
+            both = tf.matmul(inputs, dz_g, transpose_a=True)  # (4, d + u, u)
+            d_w4, d_u4 = both[:, :features], both[:, features:]
             d_bias = tf.reshape(tf.reduce_sum(dz_g, 1), (-1,))
             dx_g = tf.reshape(tf.matmul(dz_g, w4, transpose_b=True), (GATES, -1, batch, tf.shape(w4)[1]))
             dxt = tf.reduce_sum(dx_g * input_masks[:, None], 0)  # (t, b, d)
