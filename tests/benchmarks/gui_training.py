@@ -124,6 +124,17 @@ def run_child(kind: str, args, home: Path) -> dict:
     return json_from_child(cmd, env, f"{kind} run", timeout=3600)
 
 
+def measure(args) -> dict[str, list[dict]]:
+    """Alternating CLI and GUI runs (``args``: limit, epochs, repeats, probe_ms): {"cli": [...], "gui": [...]}."""
+    runs: dict[str, list[dict]] = {"cli": [], "gui": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(args.repeats):
+            for kind in (("cli", "gui") if repeat % 2 == 0 else ("gui", "cli")):
+                runs[kind].append(run_child(kind, args, Path(tmp)))
+                print(f"{kind}: {runs[kind][-1]}", file=sys.stderr, flush=True)
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=5000, help="reviews per split")
@@ -135,12 +146,7 @@ def main() -> int:
     if args.child:
         print(json.dumps(child_cli(args) if args.child == "cli" else child_gui(args)), flush=True)
         return 0
-    runs: dict[str, list[dict]] = {"cli": [], "gui": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for repeat in range(args.repeats):
-            for kind in (("cli", "gui") if repeat % 2 == 0 else ("gui", "cli")):
-                runs[kind].append(run_child(kind, args, Path(tmp)))
-                print(f"{kind}: {runs[kind][-1]}", file=sys.stderr, flush=True)
+    runs = measure(args)
     med = {kind: {key: statistics.median(r[key] for r in rs) for key in ("seconds", "epoch_seconds")}
            for kind, rs in runs.items()}
     stall = max(r["longest_stall_ms"] for r in runs["gui"])

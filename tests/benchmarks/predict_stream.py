@@ -32,20 +32,17 @@ sys.exit(rc)
 """
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--model", help="stored model name (default: the newest, else the built-in one)")
-    args = parser.parse_args()
+def measure(lines: int, model: str | None = None) -> dict:
+    """One run on a file of ``lines`` reviews: lines, scored, exit, first_line_s, total_s, reviews_per_s, peak_mb."""
     with tempfile.TemporaryDirectory(prefix="predict-stream-") as tmp:
         path = Path(tmp) / "reviews.txt"
         sample = [text.replace("<br />", " ") for text, _ in reviews(1000)]
         with open(path, "w", encoding="utf-8") as f:
-            for i in range(args.lines):
+            for i in range(lines):
                 f.write(sample[i % len(sample)] + "\n")
         command = [sys.executable, "-c", CHILD, "predict", "--file", str(path)]
-        if args.model:
-            command += ["--model", args.model]
+        if model:
+            command += ["--model", model]
         env = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
         started = time.perf_counter()
         with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -59,11 +56,19 @@ def main() -> int:
             rc = proc.wait()
         total = time.perf_counter() - started
     peak_kb = next((int(part.split("=")[1]) for part in stderr.split() if part.startswith("peak_kb=")), None)
-    result = {"lines": args.lines, "scored": count, "exit": rc, "first_line_s": round(first_at, 3),
-              "total_s": round(total, 1), "reviews_per_s": round(count / total), "peak_mb":
-              round(peak_kb / 1024) if peak_kb else None}
+    return {"lines": lines, "scored": count, "exit": rc, "first_line_s": round(first_at, 3),
+            "total_s": round(total, 1), "reviews_per_s": round(count / total), "peak_mb":
+            round(peak_kb / 1024) if peak_kb else None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--model", help="stored model name (default: the newest, else the built-in one)")
+    args = parser.parse_args()
+    result = measure(args.lines, args.model)
     print(json.dumps(result))
-    return 0 if rc == 0 and count == args.lines else 1
+    return 0 if result["exit"] == 0 and result["scored"] == args.lines else 1
 
 
 if __name__ == "__main__":

@@ -37,16 +37,15 @@ def ours_run(config: TrainingConfig, data) -> list[float]:
     return [float(v) for v in train(config, data).history["val_accuracy"]]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1337, 1, 2])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--limit", type=int, help="reviews per split (default: all 25,000)")
-    args = parser.parse_args()
-    data = load_source(str(ARCHIVE)).limited(args.limit)
-    base = TrainingConfig(epochs=args.epochs, validation="test")
+SEEDS = (1337, 1, 2)
+
+
+def measure(seeds=SEEDS, epochs: int = 15, limit: int | None = None) -> dict[str, list[dict]]:
+    """{"ours" | "keras-xla": [{"seed", "best", "best_epoch", "final", "seconds", "curve"}, ...]}."""
+    data = load_source(str(ARCHIVE)).limited(limit)
+    base = TrainingConfig(epochs=epochs, validation="test")
     runs: dict[str, list[dict]] = {"ours": [], "keras-xla": []}
-    for i, seed in enumerate(args.seeds):
+    for i, seed in enumerate(seeds):
         config = base.with_changes(seed=seed)
         _, train_arrays, test_arrays = prepare_arrays(config, data)
         for name in (("ours", "keras-xla") if i % 2 == 0 else ("keras-xla", "ours")):
@@ -56,6 +55,16 @@ def main() -> int:
                    "final": curve[-1], "seconds": round(time.perf_counter() - started, 1), "curve": curve}
             runs[name].append(run)
             print(json.dumps(run), file=sys.stderr, flush=True)
+    return runs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--limit", type=int, help="reviews per split (default: all 25,000)")
+    args = parser.parse_args()
+    runs = measure(args.seeds, args.epochs, args.limit)
     print(f"{args.epochs} epochs of the specified preset, validated on the test split after each, seeds "
           f"{', '.join(map(str, args.seeds))}; {machine()}.\n")
     print("| path | seed | best test accuracy (epoch) | final | seconds |")

@@ -100,19 +100,15 @@ def summary(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
     return f"{np.median(v):.{digits}f} ({v.min():.{digits}f}-{v.max():.{digits}f})"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, help="reviews per split (default: all 25,000)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
-    args = parser.parse_args()
-    data = load_source(str(ARCHIVE)).limited(args.limit)
+def measure(limit: int | None = None, rounds: int = 3, paths: list[str] | None = None) -> dict:
+    """{"runs": {path: [{"epoch", "step", "validation", "accuracy"}, ...]}, "train": n, "test": n, "steps": n}."""
+    paths = list(paths or PATHS)
+    data = load_source(str(ARCHIVE)).limited(limit)
     config = TrainingConfig(epochs=1, validation="test")  # as the tutorial runs it: validation_data=test
     _, train_arrays, test_arrays = prepare_arrays(config, data)
-    steps = -(-len(train_arrays[0]) // config.batch_size)
-    runs: dict[str, list[dict]] = {name: [] for name in args.paths}
-    for r in range(args.rounds):
-        order = args.paths[r % len(args.paths):] + args.paths[:r % len(args.paths)]
+    runs: dict[str, list[dict]] = {name: [] for name in paths}
+    for r in range(rounds):
+        order = paths[r % len(paths):] + paths[:r % len(paths)]
         for name in order:
             if name.startswith("keras"):
                 result = keras_epoch(config, (train_arrays, test_arrays), xla=name == "keras-xla")
@@ -121,7 +117,19 @@ def main() -> int:
             runs[name].append(result)
             print(f"round {r + 1} {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()),
                   file=sys.stderr, flush=True)
-    print(f"One epoch of the specified preset: {len(train_arrays[0]):,} train / {len(test_arrays[0]):,} test reviews, "
+    return {"runs": runs, "train": len(train_arrays[0]), "test": len(test_arrays[0]),
+            "steps": -(-len(train_arrays[0]) // config.batch_size)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, help="reviews per split (default: all 25,000)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
+    args = parser.parse_args()
+    measured = measure(args.limit, args.rounds, args.paths)
+    runs, steps = measured["runs"], measured["steps"]
+    print(f"One epoch of the specified preset: {measured['train']:,} train / {measured['test']:,} test reviews, "
           f"{steps} training steps of 32; {args.rounds} interleaved rounds, median (range); {machine()}.\n")
     print("| path | epoch, s (train + validation, compiling included) | training step, ms | validation, s "
           "| test accuracy |")
