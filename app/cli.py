@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from app.formatting import format_clock
 from models.config import DEFAULT_PRESET, PRESETS, preset
 from models.errors import StoreWriteError, UserFacingError
 
@@ -287,7 +288,7 @@ class _ConsoleProgress:
         if p.phase == t.TRAINING and self.live:
             width = 30
             filled = int(width * p.batch / max(1, p.batches))
-            eta = f" ETA {_clock(p.eta_seconds)}" if p.eta_seconds is not None else ""
+            eta = f" ETA {format_clock(p.eta_seconds)}" if p.eta_seconds is not None else ""
             acc = p.logs.get("accuracy")
             print(f"\rEpoch {p.epoch}/{p.epochs} [{'=' * filled}{'.' * (width - filled)}] "
                   f"{p.batch}/{p.batches} acc {acc:.3f} {p.samples_per_second:.0f}/s{eta}   "
@@ -301,12 +302,6 @@ class _ConsoleProgress:
                  f"({p.elapsed_seconds:.0f} s elapsed)")
         elif p.phase in (t.PREPARING, t.EVALUATING) and p.message:
             _say(p.message + " ...")
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
 
 
 # -- predict ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.explanation_view import excerpt, sentiment_colors
-from app.training_tab import format_clock
+from app.formatting import format_clock
 from models.reports import write_csv
 
 _NO_INDEX = QModelIndex()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import math
 import os
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import BackgroundTasks
+from app.formatting import format_clock
 from app.plots import TrainingPlots, themed_plot
 from app.training_worker import TrainingRun
 from models import training as t
@@ -79,13 +79,6 @@ FLOAT_FIELDS = [
     ("validation_split", "Validation fraction", 0.01, 0.99, 0.05, 2),
     ("learning_rate", "Learning rate (Adam)", 0.00001, 10.0, 0.0005, 5),
 ]
-
-
-def format_clock(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "--:--"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
