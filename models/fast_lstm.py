@@ -124,7 +124,7 @@ def _lstm_fn(tf):
             both = tf.matmul(inputs, dz_g, transpose_a=True)  # (4, d + u, u)
             d_w4, d_u4 = both[:, :features], both[:, features:]
             d_bias = tf.reshape(tf.reduce_sum(dz_g, 1), (-1,))
-            dx_g = tf.reshape(tf.matmul(dz_g, w4, transpose_b=True), (GATES, -1, batch, tf.shape(w4)[1]))
+            dx_g = tf.reshape(tf.matmul(dz_g, w4, transpose_b=True), (GATES, -1, batch, features))
             dxt = tf.reduce_sum(dx_g * input_masks[:, None], 0)  # (t, b, d)
 
             def merge(d4):  # (4, n, u) -> (n, 4u)

@@ -131,8 +131,9 @@ class Vocabulary:
         # Only the tokens that fit are looked up: the start mark then every token, or the last maxlen.
         n_seen = maxlen if truncated else len(tokens)
         seen_tokens = tokens[len(tokens) - n_seen:] if n_seen else []
-        seen_ids = self.encode_tokens(seen_tokens)[1:]
-        kept = seen_ids if truncated else [START_ID, *seen_ids]
+        ids = self.encode_tokens(seen_tokens)  # the start mark, then the seen tokens' ids
+        seen_ids = ids[1:]
+        kept = seen_ids if truncated else ids
         oov = sum(1 for i in seen_ids if i == OOV_ID)
         return EncodedReview(
             ids=pad_sequences([kept], maxlen)[0],
