@@ -115,13 +115,14 @@ def prepare_arrays(
     if data.train.texts is not None:
         tokens = _each(data.train.texts, tokenize, should_stop)
         vocabulary = Vocabulary.build(tokens, config.vocab_size)
-        x_train = pad_sequences([vocabulary.encode_tokens(t) for t in tokens], config.maxlen)
+        # Only what the padding keeps is looked up (the last maxlen tokens; the start mark when they all fit).
+        x_train = pad_sequences([vocabulary.encode_tokens(t[-config.maxlen:]) for t in tokens], config.maxlen)
     else:
         assert data.keras_word_index is not None
         vocabulary = Vocabulary.from_keras_word_index(data.keras_word_index, config.vocab_size)
         x_train = encode_split(data.train, vocabulary, config.maxlen, data.keras_word_index)
     if data.test.texts is not None:
-        x_test = pad_sequences(_each(data.test.texts, lambda t: vocabulary.encode_tokens(tokenize(t)), should_stop),
+        x_test = pad_sequences(_each(data.test.texts, lambda t: vocabulary.unpadded_ids(t, config.maxlen), should_stop),
                                config.maxlen)
     else:
         x_test = encode_split(data.test, vocabulary, config.maxlen, data.keras_word_index)

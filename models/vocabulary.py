@@ -15,6 +15,7 @@ front, so the *last* ``maxlen`` ids (the end of the review) are kept.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from collections import Counter
@@ -44,15 +45,46 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
 
 
-def tokenize(text: str) -> list[str]:
-    """Split a review into lower-case words, ignoring HTML line breaks, tags and punctuation.
-    Typographic apostrophes and backticks count as apostrophes."""
+# tokenize_tail cuts a window of about this many characters per wanted token off the end, and doubles
+# it until enough words are in it: 7 characters took 22,000 of the 25,000 test reviews on the first try.
+_TAIL_CHARS_PER_TOKEN = 7
+
+
+def _clean(text: str) -> str:
+    """The review without HTML line breaks, tags and entities, backticks as apostrophes."""
     text = _LINE_BREAK.sub(" ", text)
     text = _HTML_TAG.sub(" ", text)
-    text = html.unescape(text).replace("`", "'")
+    return html.unescape(text).replace("`", "'")
+
+
+def _words(text: str) -> list[str]:
     if text.isascii():
         return _ASCII_WORD.findall(text.lower())
     return _WORD.findall(text.replace("\u2019", "'").replace("\u2018", "'").casefold())
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a review into lower-case words, ignoring HTML line breaks, tags and punctuation.
+    Typographic apostrophes and backticks count as apostrophes."""
+    return _words(_clean(text))
+
+
+def tokenize_tail(text: str, count: int) -> tuple[list[str], bool]:
+    """``tokenize(text)[-count:]`` and whether the review has more than ``count`` tokens, without
+    splitting the whole of a long review: the words are read from a window at the end of the text.
+
+    Exact: a word's end depends only on the characters after it, so every word found in the
+    window except its first (which may be the tail of a word cut in two) is a word of the whole
+    text; when the window holds more than ``count`` words, the last ``count`` are the answer."""
+    text = _clean(text)
+    window = _TAIL_CHARS_PER_TOKEN * (count + 1)
+    while window < len(text):
+        words = _words(text[-window:])
+        if len(words) > count:
+            return words[len(words) - count:], True
+        window *= 2
+    words = _words(text)
+    return words[max(0, len(words) - count):], len(words) > count
 
 
 def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int) -> np.ndarray:
@@ -70,7 +102,7 @@ class EncodedReview:
     """One review as the model sees it."""
 
     ids: np.ndarray  # shape (maxlen,), int32
-    tokens: list[str]  # every token of the review, before truncation
+    tokens: list[str] | None  # every token of the review, before truncation (None: not split whole)
     seen_tokens: list[str]  # the tokens behind the non-padding ids (the start mark excluded)
     seen_ids: list[int]
     known_tokens: int  # seen tokens that are in the vocabulary
@@ -122,19 +154,26 @@ class Vocabulary:
 
     def encode_tokens(self, tokens: Sequence[str]) -> list[int]:
         """Start mark then one id per token, unpadded (what ``load_data`` yields per review)."""
-        get = self.word_ids.get
-        return [START_ID, *(get(t, OOV_ID) for t in tokens)]
+        return [START_ID, *map(self.word_ids.get, tokens, itertools.repeat(OOV_ID, len(tokens)))]
 
-    def encode(self, text: str, maxlen: int) -> EncodedReview:
-        tokens = tokenize(text)
-        truncated = len(tokens) + 1 > maxlen  # the start mark counts
-        # Only the tokens that fit are looked up: the start mark then every token, or the last maxlen.
-        n_seen = maxlen if truncated else len(tokens)
-        seen_tokens = tokens[len(tokens) - n_seen:] if n_seen else []
+    def encode(self, text: str, maxlen: int, whole: bool = True) -> EncodedReview:
+        """The review as the model sees it. ``whole=False`` splits only the end of a long review into
+        words (models.vocabulary.tokenize_tail): the same ids and counts, but ``tokens`` is None."""
+        if whole:
+            tokens: list[str] | None = tokenize(text)
+            truncated = len(tokens) + 1 > maxlen  # the start mark counts
+            # Only the tokens that fit are looked up: the start mark then every token, or the last maxlen.
+            n_seen = maxlen if truncated else len(tokens)
+            seen_tokens = tokens[len(tokens) - n_seen:] if n_seen else []
+        else:
+            tokens = None
+            seen_tokens, more = tokenize_tail(text, maxlen)
+            truncated = more or len(seen_tokens) == maxlen
+            n_seen = len(seen_tokens)
         ids = self.encode_tokens(seen_tokens)  # the start mark, then the seen tokens' ids
         seen_ids = ids[1:]
         kept = seen_ids if truncated else ids
-        oov = sum(1 for i in seen_ids if i == OOV_ID)
+        oov = seen_ids.count(OOV_ID)
         return EncodedReview(
             ids=pad_sequences([kept], maxlen)[0],
             tokens=tokens,
@@ -145,9 +184,13 @@ class Vocabulary:
             truncated=truncated,
         )
 
+    def unpadded_ids(self, text: str, maxlen: int) -> list[int]:
+        """What padding to ``maxlen`` keeps of ``encode_tokens(tokenize(text))``: the start mark and the
+        ids of the last ``maxlen`` tokens (the mark is cut when they fill maxlen)."""
+        return self.encode_tokens(tokenize_tail(text, maxlen)[0])
+
     def encode_batch(self, texts: Iterable[str], maxlen: int) -> np.ndarray:
-        # The last maxlen tokens (and the start mark, which the padding keeps only when they all fit).
-        return pad_sequences([self.encode_tokens(tokenize(t)[-maxlen:]) for t in texts], maxlen)
+        return pad_sequences([self.unpadded_ids(t, maxlen) for t in texts], maxlen)
 
     # -- files -------------------------------------------------------------------------
     def to_json(self) -> dict:

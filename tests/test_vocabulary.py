@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.errors import ModelStoreError
-from models.vocabulary import OOV_ID, PAD_ID, START_ID, Vocabulary, pad_sequences, tokenize
+from models.vocabulary import OOV_ID, PAD_ID, START_ID, Vocabulary, pad_sequences, tokenize, tokenize_tail
 
 
 @pytest.mark.parametrize(
@@ -134,3 +134,36 @@ def test_encode_looks_up_only_what_fits_and_says_the_same_as_looking_up_everythi
     assert e.seen_ids == (kept[len(kept) - n_seen:] if n_seen else [])
     assert e.truncated == (len(ids) > maxlen) and e.oov_tokens == e.seen_ids.count(OOV_ID)
     np.testing.assert_array_equal(vocab.encode_batch([" ".join(words)], maxlen)[0], e.ids)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.lists(st.one_of(TRICKY, st.text(max_size=6), st.sampled_from(["don't", "a''b", "'x'", "é'é"])),
+                     max_size=80).map("".join),
+       count=st.integers(0, 40))
+def test_tokenize_tail_is_the_end_of_tokenize_on_any_text(text, count):
+    words = tokenize(text)
+    tail, more = tokenize_tail(text, count)
+    assert tail == (words[-count:] if count else []) and more == (len(words) > count)
+
+
+@pytest.mark.parametrize("text", ["word " * 500, "x" * 5000 + " end", "don't " * 300 + "it's", "!" * 3000 + " a b",
+                                  "<br />" * 400 + " good film", "a" + "'" * 2000 + "b c"])
+def test_tokenize_tail_on_long_reviews_whatever_the_window_cuts(text):
+    for count in (1, 5, 80, 81, 600):
+        words = tokenize(text)
+        assert tokenize_tail(text, count) == (words[-count:], len(words) > count)
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.sampled_from(["the", "film", "good", "bad", "zyx", "qq", "awful", "!!", "<br />"]),
+                      max_size=200),
+       maxlen=st.integers(1, 100))
+def test_encode_from_the_tail_says_what_encoding_the_whole_review_says(words, maxlen):
+    vocab = Vocabulary.build([tokenize("the a of film good bad great awful")], num_words=10)
+    text = " ".join(words)
+    whole, tail = vocab.encode(text, maxlen), vocab.encode(text, maxlen, whole=False)
+    np.testing.assert_array_equal(tail.ids, whole.ids)
+    assert tail.tokens is None and (tail.seen_tokens, tail.seen_ids) == (whole.seen_tokens, whole.seen_ids)
+    assert (tail.known_tokens, tail.oov_tokens, tail.truncated) == (whole.known_tokens, whole.oov_tokens,
+                                                                    whole.truncated)
+    np.testing.assert_array_equal(pad_sequences([vocab.unpadded_ids(text, maxlen)], maxlen)[0], whole.ids)
