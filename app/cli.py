@@ -339,7 +339,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 out.flush()
                 progress(1)
         else:
-            for chunk in predictor.predict_chunks(texts, require_words=True):
+            for chunk in predictor.predict_chunks(texts, require_words=True, details=False):
                 out.write("".join(json.dumps(model | p.to_json()) + "\n" for p in chunk))
                 out.flush()
                 progress(len(chunk))

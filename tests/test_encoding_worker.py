@@ -1,0 +1,186 @@
+"""The tokenizing process (models.encoding_worker): the same scores as tokenizing in this process,
+in order, through errors and a worker that dies; and the CLI around it, interrupted."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import prediction
+from models.encoding_worker import EncodingWorker, encode_chunk
+from models.errors import EmptyReviewError
+from models.paths import builtin_model_dirs
+from models.prediction import Predictor
+from models.store import ModelStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def builtin() -> Predictor:
+    return Predictor.from_store(ModelStore(builtin=builtin_model_dirs()))
+
+
+def texts(n: int) -> list[str]:
+    rng = np.random.default_rng(7)
+    words = np.array(["a", "the", "film", "great", "awful", "boring", "superb", "plot", "it's", "don't", "<br />",
+                      "actors", "&amp;", "10/10", "!", "été", "Ünïcode"])
+    return [" ".join(rng.choice(words, size=rng.integers(1, 150))) + f" {i}" for i in range(n)]
+
+
+class ReadyWorker(EncodingWorker):
+    """A worker the stream is sure to use: made ready before the stream goes on, and counted."""
+
+    made: list["ReadyWorker"] = []
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        ReadyWorker.made.append(self)
+        self.results = 0
+        deadline = time.monotonic() + 60
+        while not self.ready:
+            assert time.monotonic() < deadline, "the tokenizing process did not start"
+            time.sleep(0.01)
+
+    def next_result(self):
+        self.results += 1
+        return super().next_result()
+
+
+@pytest.fixture
+def ready_worker(monkeypatch):
+    ReadyWorker.made = []
+    monkeypatch.setattr(prediction, "EncodingWorker", ReadyWorker)
+    monkeypatch.setattr(prediction, "WORKER_AFTER", 100)
+    return ReadyWorker
+
+
+def flat(chunks):
+    return [(p.probability, p.label, p.known_tokens, p.oov_tokens, p.truncated) for c in chunks for p in c]
+
+
+def test_worker_encodes_exactly_as_this_process(builtin):
+    batch = texts(300)
+    worker = EncodingWorker(builtin.vocabulary, builtin.maxlen)
+    try:
+        worker.submit(batch[:200])
+        worker.submit(batch[200:])
+        got = [worker.next_result(), worker.next_result()]
+    finally:
+        worker.close()
+    for part, chunk in zip((batch[:200], batch[200:]), got):
+        here = encode_chunk(builtin.vocabulary, part, builtin.maxlen)
+        np.testing.assert_array_equal(chunk.ids, here.ids)
+        for name in ("known_tokens", "oov_tokens", "truncated"):
+            np.testing.assert_array_equal(getattr(chunk, name), getattr(here, name))
+        assert chunk.reviews is None and chunk.no_words == here.no_words
+    assert not worker._process.is_alive()
+
+
+def test_a_long_stream_tokenized_in_the_worker_scores_as_one_tokenized_here(builtin, ready_worker):
+    batch = texts(3000)
+    expected = flat(builtin.predict_chunks(batch))  # details: this process only
+    assert ready_worker.made == []
+    chunks = list(builtin.predict_chunks(iter(batch), details=False))
+    assert flat(chunks) == expected
+    [worker] = ready_worker.made
+    assert worker.results >= 4 and not worker._process.is_alive()  # used, then ended
+    assert all(p.tokens is None and p.ids is None for c in chunks for p in c)
+
+
+def test_a_short_stream_starts_no_process(builtin, monkeypatch):
+    monkeypatch.setattr(prediction, "EncodingWorker", None)  # would fail if called
+    assert len(flat(builtin.predict_chunks(texts(prediction.WORKER_AFTER - 1), details=False))) == \
+        prediction.WORKER_AFTER - 1
+
+
+def test_the_window_tokenizing_in_this_process_starts_no_process(builtin, ready_worker):
+    list(builtin.predict_chunks(texts(1000)))  # details=True: the Predict tab, which shows the tokens
+    assert ready_worker.made == []
+
+
+def test_a_killed_worker_costs_speed_not_scores(builtin, ready_worker, monkeypatch):
+    batch = texts(4000)
+    expected = flat(builtin.predict_chunks(batch))
+
+    class KilledWorker(ReadyWorker):
+        def next_result(self):
+            if self._process.is_alive():  # killed (out of memory, by hand) with chunks still in it
+                os.kill(self._process.pid, signal.SIGKILL)
+                self._process.join(5)
+            return super().next_result()
+
+    monkeypatch.setattr(prediction, "EncodingWorker", KilledWorker)
+    started = time.monotonic()
+    assert flat(builtin.predict_chunks(batch, details=False)) == expected
+    assert time.monotonic() - started < 20  # each chunk after the death is not a new wait for it
+    assert ReadyWorker.made[0].results >= 2
+
+
+def test_errors_in_the_worker_part_of_a_stream_come_after_the_chunks_before_them(builtin, ready_worker):
+    batch = texts(2600)
+    batch[2500] = "?!"
+    out = []
+    with pytest.raises(EmptyReviewError, match=r"review 2501 \('\?!'\)"):
+        for chunk in builtin.predict_chunks(batch, require_words=True, details=False):
+            out += chunk
+    assert len(out) == 32 + 64 + 128 + 256 + 512 * 3  # every chunk before the one holding review 2501
+    assert ready_worker.made[0].results >= 1
+    batch[2500] = "   "
+    out = []
+    with pytest.raises(EmptyReviewError, match="empty"):
+        for chunk in builtin.predict_chunks(batch, details=False):
+            out += chunk
+    assert len(out) == 32 + 64 + 128 + 256 + 512 * 3
+
+
+def test_stopping_a_stream_ends_its_worker(builtin, ready_worker):
+    calls = []
+    stream = builtin.predict_chunks(texts(5000), details=False, should_stop=lambda: len(calls) > 6)
+    for chunk in stream:
+        calls.append(len(chunk))
+    assert ready_worker.made and not ready_worker.made[0]._process.is_alive()
+    stream = builtin.predict_chunks(texts(5000), details=False)
+    for _ in range(7):
+        next(stream)
+    stream.close()  # the reader went away (a closed pipe, an exception above)
+    assert not ready_worker.made[1]._process.is_alive()
+
+
+def spawned_children() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"spawn_main" in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and sends SIGINT")
+def test_ctrl_c_during_a_long_predict_says_interrupted_and_leaves_no_process(tmp_path):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("\n".join(texts(60_000)) + "\n", encoding="utf-8")
+    before = spawned_children()
+    proc = subprocess.Popen([sys.executable, "-m", "app", "predict", "--file", str(reviews)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not spawned_children() - before:  # the worker has started
+        assert proc.poll() is None and time.monotonic() < deadline, "no tokenizing process was started"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl+C in a terminal: to the whole process group
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "Interrupted.", err
+    assert "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while spawned_children() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not spawned_children() - before
