@@ -98,10 +98,12 @@ def main() -> int:
     small, big = predict_stream.measure(25_000), predict_stream.measure(lines)
     ratio = big["reviews_per_s"] / small["reviews_per_s"]
     rows.append((f"a {lines:,}-line file", "streams; at most 400 MB; time in proportion to 25,000 lines",
-                 f"25,000 lines: {small['total_s']} s, {small['reviews_per_s']:,}/s, {small['peak_mb']} MB",
+                 f"25,000 lines: {small['total_s']} s, {small['reviews_per_s']:,}/s, "
+                 f"{small['peak_mb_with_children']} MB",
                  f"{big['total_s']} s, {big['reviews_per_s']:,}/s ({ratio:.0%} of the rate), first line after "
-                 f"{big['first_line_s']} s, {big['peak_mb']} MB",
-                 verdict(big["exit"] == 0 and big["peak_mb"] <= 400 and ratio >= 0.85)))
+                 f"{big['first_line_s']} s, {big['peak_mb_with_children']} MB with its tokenizing process "
+                 f"({big['peak_mb']} MB without)",
+                 verdict(big["exit"] == 0 and big["peak_mb_with_children"] <= 400 and ratio >= 0.85)))
 
     g = gui_training.measure(SimpleNamespace(limit=2000 if quick else 5000, epochs=1, repeats=1 if quick else 3,
                                              probe_ms=5))
