@@ -173,6 +173,39 @@ def test_predict_from_the_command_line(bundle, clean_env):
 
 @pytest.mark.packaging
 @needs_bundle
+def test_predict_a_long_file_tokenizes_in_a_second_process(bundle, clean_env, tmp_path):
+    """Past 2,000 reviews ``predict --file`` tokenizes in a worker process (models.encoding_worker),
+    which a frozen app starts as itself: freeze_support (app/__main__.py) must turn that start into
+    the worker, not a second app (which would print its usage on stderr and never serve)."""
+    words = ["wonderful", "awful", "boring", "loved", "film", "plot", "the", "it", "was", "and"]
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("".join(" ".join(words[(i * 7 + j) % 10] for j in range(5 + i % 60)) + "\n"
+                               for i in range(8000)), encoding="utf-8")
+    out_path, err_path = tmp_path / "out.jsonl", tmp_path / "err.txt"
+    with open(out_path, "w") as out_file, open(err_path, "w") as err_file:  # files: a full pipe would stall it
+        proc = subprocess.Popen([str(bundle / EXE_NAME), "predict", "--file", str(reviews)], env=clean_env,
+                                stdout=out_file, stderr=err_file, cwd=clean_env["HOME"])
+    workers = set()
+    while proc.poll() is None:
+        if sys.platform.startswith("linux"):
+            for entry in Path("/proc").iterdir():
+                try:
+                    if entry.name.isdigit() and b"--multiprocessing-fork" in (entry / "cmdline").read_bytes():
+                        workers.add(entry.name)
+                except OSError:
+                    pass
+        time.sleep(0.02)
+    out, err = out_path.read_text(encoding="utf-8"), err_path.read_text(encoding="utf-8")
+    assert proc.wait() == 0 and err == "", err
+    from_source = subprocess.run([sys.executable, "-m", "app", "predict", "--file", str(reviews)], cwd=ROOT,
+                                 env=clean_env, capture_output=True, text=True, timeout=600)
+    assert len(out.splitlines()) == 8000 and out == from_source.stdout  # the same built-in model, the same scores
+    if sys.platform.startswith("linux"):
+        assert workers, "no tokenizing process was started"
+
+
+@pytest.mark.packaging
+@needs_bundle
 @pytest.mark.skipif(sys.platform == "win32", reason="closes file descriptors the POSIX way")
 def test_runs_without_stdout_and_stderr(bundle, clean_env):
     """What a windowed build on Windows gets: no stdout/stderr at all (sys.stdout is None).
