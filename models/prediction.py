@@ -176,6 +176,7 @@ class Predictor:
                     if not chunk:
                         ended = True
                         break
+                    ended = len(chunk) < size  # a stream gives fewer only when it has no more
                     size = min(2 * size, batch_size)
                     if any(not t or not t.strip() for t in chunk):
                         chunks.append((read, chunk, EmptyReviewError(EMPTY_REVIEW)))
@@ -194,7 +195,10 @@ class Predictor:
                         encoded = self._encoded(chunk, encoding, worker, details)
                         if require_words and encoded.no_words is not None:
                             raise no_words_error(before + encoded.no_words + 1, chunk[encoded.no_words])
-                        started = (encoded, self.start_probabilities(encoded.ids, batch_size))
+                        if ended and not chunks:  # the last chunk: nothing to prepare meanwhile, so no hand-over
+                            started = (encoded, _already(self.probabilities(encoded.ids, batch_size)))
+                        else:
+                            started = (encoded, self.start_probabilities(encoded.ids, batch_size))
                 except Exception as exc:  # noqa: BLE001 - raised again below, once the chunk before is out
                     problem = exc
                 if pending is not None:
@@ -223,6 +227,10 @@ WORKER = "worker"  # a chunk's encoding is the worker's next result
 # have started (a new interpreter and NumPy: about 0.15 s).
 WORKER_AFTER = 2_000
 EMPTY_REVIEW = "The review is empty: type or paste some text to score."
+
+
+def _already(values: np.ndarray) -> Callable[[], np.ndarray]:
+    return lambda: values
 
 
 def _predictions(encoded: EncodedChunk, wait: Callable[[], np.ndarray]) -> list[Prediction]:
