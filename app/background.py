@@ -120,6 +120,11 @@ class BackgroundTasks(QObject):
         """Tasks whose thread is still running."""
         return sum(1 for thread, _, _ in self._running if thread.isRunning())
 
+    def settled(self) -> bool:
+        """No task left whose callbacks have yet to run: a thread can end with its result still
+        queued for the GUI thread, so ``active() == 0`` alone does not mean the callbacks ran."""
+        return not self._running
+
     def wait_all(self, msecs: int = 5000) -> bool:
         """On close: wait for every task (a save in progress finishes), then drop their callbacks,
         which would otherwise reach widgets that are being torn down."""

@@ -44,7 +44,7 @@ def store(tiny_training):
 def tab(qtbot, store):
     tasks = BackgroundTasks()
     tab = EvaluateTab(store, tasks)
-    qtbot.addWidget(tab, before_close_func=lambda t: qtbot.waitUntil(lambda: tasks.active() == 0, timeout=TIMEOUT))
+    qtbot.addWidget(tab, before_close_func=lambda t: qtbot.waitUntil(tasks.settled, timeout=TIMEOUT))
     tab.resize(1400, 900)
     tab.show()
     return tab

@@ -72,7 +72,7 @@ def make_tab(qtbot):
         tasks = BackgroundTasks()
         tab = ModelsTab(store, tasks)
         # pytest-qt closes widgets before fixtures are torn down: end every thread first.
-        qtbot.addWidget(tab, before_close_func=lambda _: qtbot.waitUntil(lambda: tasks.active() == 0,
+        qtbot.addWidget(tab, before_close_func=lambda _: qtbot.waitUntil(tasks.settled,
                                                                             timeout=TIMEOUT))
         return tab
 

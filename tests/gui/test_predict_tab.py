@@ -53,7 +53,8 @@ def make_tab(qtbot, tasks):
     def finish_tasks(_tab):
         # pytest-qt closes widgets before fixtures are torn down: let every thread end (and its
         # callbacks run) while the tab still exists, so no thread outlives the test.
-        qtbot.waitUntil(lambda: tasks.active() == 0, timeout=LOAD_TIMEOUT)
+        # A pending re-score (the debounce timer) would start a task after that: wait for it too.
+        qtbot.waitUntil(lambda: tasks.settled() and not _tab._debounce.isActive(), timeout=LOAD_TIMEOUT)
 
     def make(store):
         tab = PredictTab(store, tasks)

@@ -22,7 +22,7 @@ def tab(qtbot, tmp_path, no_dialogs):
     widget.show()
     yield widget
     assert widget.shutdown(10_000)
-    qtbot.waitUntil(lambda: tasks.active() == 0, timeout=10_000)
+    qtbot.waitUntil(tasks.settled, timeout=10_000)
 
 
 def load(qtbot, tab, path):

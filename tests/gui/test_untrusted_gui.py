@@ -38,7 +38,7 @@ def store(tmp_path):
 
 
 def _finish(qtbot, tasks):
-    return lambda _: qtbot.waitUntil(lambda: tasks.active() == 0, timeout=TIMEOUT)
+    return lambda _: qtbot.waitUntil(tasks.settled, timeout=TIMEOUT)
 
 
 def test_the_models_tab_lists_each_damaged_model_with_its_reason(qtbot, store):
