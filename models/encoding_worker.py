@@ -41,9 +41,6 @@ class EncodedChunk:
     no_words: int | None  # index of the first review without a single word, if any
     reviews: list[EncodedReview] | None  # each review's tokens and ids (None: encoded by the worker)
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
 
 def encode_chunk(vocabulary: Vocabulary, texts: list[str], maxlen: int, keep_reviews: bool = True) -> EncodedChunk:
     """Encode ``texts`` (Vocabulary.encode, from each review's end); ``keep_reviews=False`` keeps only

@@ -54,9 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import EmptyReviewError
 from models.numpy_lstm import NumpyLSTMClassifier, _sigmoid, lstm_cell
-from models.prediction import Prediction, Predictor, label_of
+from models.prediction import Prediction, Predictor, label_of, require_text
 from models.vocabulary import OOV_ID, EncodedReview
 
 METHOD = "occlusion in log-odds: logit(P) minus logit(P with the word read as the unknown word, id 2)"
@@ -128,9 +127,7 @@ def explain(predictor: Predictor, text: str) -> Explanation:
 
 def explain_many(predictor: Predictor, texts: Sequence[str]) -> list[Explanation]:
     """Score and explain each review; raises EmptyReviewError for an empty one."""
-    for text in texts:
-        if not text or not text.strip():
-            raise EmptyReviewError("The review is empty: type or paste some text to score.")
+    require_text(texts)
     encoded = [predictor.vocabulary.encode(t, predictor.maxlen) for t in texts]
     if isinstance(predictor.model, NumpyLSTMClassifier):
         logits = [_occlusion_numpy(predictor.model, e.ids, _occluded_positions(e)) for e in encoded]

@@ -19,6 +19,7 @@ from models.vocabulary import Vocabulary
 
 POSITIVE, NEGATIVE = "positive", "negative"
 FIRST_CHUNK = 32  # reviews in the first chunk of a stream: its scores come within milliseconds
+EMPTY_REVIEW = "The review is empty: type or paste some text to score."
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,7 @@ class Predictor:
         on_progress: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[Prediction]:
-        for text in texts:
-            if not text or not text.strip():
-                raise EmptyReviewError(EMPTY_REVIEW)
+        require_text(texts)
         results: list[Prediction] = []
         for chunk in self.predict_chunks(texts, batch_size, should_stop=should_stop):
             results += chunk
@@ -178,7 +177,7 @@ class Predictor:
                         break
                     ended = len(chunk) < size  # a stream gives fewer only when it has no more
                     size = min(2 * size, batch_size)
-                    if any(not t or not t.strip() for t in chunk):
+                    if any(_blank(t) for t in chunk):
                         chunks.append((read, chunk, EmptyReviewError(EMPTY_REVIEW)))
                         ended = True
                     elif worker is not None and worker.ready:
@@ -226,7 +225,16 @@ WORKER = "worker"  # a chunk's encoding is the worker's next result
 # Reviews read before a stream is given a tokenizing process: shorter streams are scored before it would
 # have started (a new interpreter and NumPy: about 0.15 s).
 WORKER_AFTER = 2_000
-EMPTY_REVIEW = "The review is empty: type or paste some text to score."
+
+
+def _blank(text: str) -> bool:
+    return not text or not text.strip()
+
+
+def require_text(texts: Iterable[str]) -> None:
+    """EmptyReviewError if any of ``texts`` is empty or only white space (before anything is scored)."""
+    if any(_blank(t) for t in texts):
+        raise EmptyReviewError(EMPTY_REVIEW)
 
 
 def _already(values: np.ndarray) -> Callable[[], np.ndarray]:
