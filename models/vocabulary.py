@@ -37,8 +37,11 @@ INDEX_FROM = 3
 TOKENIZER_VERSION = "words-v1"
 VOCAB_FORMAT = "sentiment-studio-vocabulary"
 
-_LINE_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)  # IMDB reviews use <br /> for paragraphs
-_HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
+# IMDB reviews use <br /> for paragraphs. Both patterns read "spaces, an optional slash and its spaces" as
+# `\s*(?:/\s*)?`, not `\s*/?\s*`: the same strings, but the latter can split a run of n spaces between its
+# two `\s*` in n ways and backtracked quadratically ("<" then 100,000 spaces took 86 s); this one is linear.
+_LINE_BREAK = re.compile(r"<\s*br\s*(?:/\s*)?>", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<\s*(?:/\s*)?[a-zA-Z][^<>]{0,200}>")
 # A word is a run of letters/digits in any script, with inner apostrophes kept ("don't").
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # The same for ASCII text (nine reviews in ten), where [^\W_] is [a-z0-9] once lower-cased: 30% faster.

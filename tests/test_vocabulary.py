@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -167,3 +169,37 @@ def test_encode_from_the_tail_says_what_encoding_the_whole_review_says(words, ma
     assert (tail.known_tokens, tail.oov_tokens, tail.truncated) == (whole.known_tokens, whole.oov_tokens,
                                                                     whole.truncated)
     np.testing.assert_array_equal(pad_sequences([vocab.unpadded_ids(text, maxlen)], maxlen)[0], whole.ids)
+
+
+# The tag patterns as first written: the linear ones in models.vocabulary must match exactly the same strings.
+_LINE_BREAK_V1 = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+_HTML_TAG_V1 = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.lists(st.sampled_from(["<", ">", "/", " ", "\t", "br", "BR", "b", "x y", "<br />", "1", "é"]),
+                     max_size=40).map("".join))
+def test_tag_patterns_match_what_the_first_ones_matched(text):
+    from models import vocabulary as v
+
+    assert v._LINE_BREAK.sub("|", text) == _LINE_BREAK_V1.sub("|", text)
+    assert v._HTML_TAG.sub("|", text) == _HTML_TAG_V1.sub("|", text)
+
+
+@pytest.mark.timeout(120)  # a hang guard, 1000 times what these take: the quadratic patterns took hours on them
+@pytest.mark.parametrize("text", [
+    "good film <" + " " * 1_000_000,
+    "good film </" + " " * 1_000_000,
+    "<br" + " " * 1_000_000,
+    "< " * 500_000,
+    "<" * 1_000_000,
+    "&" * 1_000_000,
+    "&#" * 500_000,
+    "'" * 1_000_000,
+    "a'" * 500_000,
+    '"' * 1_000_000,
+    "<a" + "b" * 1_000_000,
+])
+def test_tokenizer_is_linear_on_worst_cases(text):
+    assert isinstance(tokenize(text), list)
+    assert isinstance(tokenize_tail(text, 80)[0], list)
