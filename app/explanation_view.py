@@ -1,10 +1,12 @@
 """One scored review, explained: the verdict, a probability gauge, and the words the model read
-highlighted by how much each pushed the score (models/explain.py). The Predict tab shows the
+highlighted by how much each pushed the score (models/explain.py), with the line that says how the
+pushes add up (from the baseline, every word unknown, to the score). The Predict tab shows the
 review being typed with it; the Evaluate tab shows the review picked in its table."""
 
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.explain import Explanation, TokenContribution
+from models.explain import OCCLUSION, SHAPLEY_EXACT, Explanation, TokenContribution
 from models.prediction import NEGATIVE, POSITIVE, Prediction
 
 EXCERPT_CHARS = 120
 TOKENS_LEGEND = (
     "Green words pushed the score towards positive, red words towards negative; the stronger the colour, "
     "the bigger the push (relative to this review's strongest word). Hover a word to see by how much, in "
-    "log-odds: a push of 1 multiplies the odds of positive by e (2.7). "
+    "log-odds: a push of 1 multiplies the odds of positive by e (2.7). Each push is the word's Shapley "
+    "value: its effect averaged over every set of the other words, so the pushes add up to the score. "
     "Struck-through grey words are not in the model's vocabulary: it reads each of them as the same "
     "unknown word (id 2)."
 )
@@ -111,6 +114,41 @@ def confidence_text(probability: float) -> str:
 
 def verdict_text(probability: float, label: str) -> str:
     return f"{label.capitalize()}  ({confidence_text(probability)})"
+
+
+def probability_text(probability: float) -> str:
+    """A probability as the panel shows it: three decimals, more near 0 or 1 so it never reads 0.000."""
+    for digits in (3, 4, 5, 6):
+        shown = f"{probability:.{digits}f}"
+        if 0 < float(shown) < 1:
+            return shown
+    return f"{probability:.2g}"
+
+
+def adds_up_text(explanation: Explanation) -> str:
+    """The line under the gauge that says where the score came from, e.g. "From 0.435 with every word
+    unknown to 0.003: these pushes add up to the difference, in log-odds (-5.70)"."""
+    base, score = probability_text(explanation.baseline_probability), probability_text(explanation.probability)
+    if not explanation.adds_up:
+        return (f"From {base} with every word unknown to {score}. Occlusion: each push is the change when only "
+                "that word is read as unknown; the pushes do not add up to the difference.")
+    return (f"From {base} with every word unknown to {score}: these pushes add up to the difference, "
+            f"in log-odds ({signed(explanation.total_push()).rstrip('0').rstrip('.')}).")
+
+
+def method_text(explanation: Explanation, refining: bool = False) -> str:
+    """How the pushes were computed, in words (the panel's small print)."""
+    known = sum(1 for t in explanation.tokens if t.known)
+    if explanation.method == SHAPLEY_EXACT:
+        return (f"Shapley values, exact: all {2 ** known:,} subsets of the {known:,} known "
+                f"word{'s' if known != 1 else ''} scored.")
+    if explanation.method == OCCLUSION:
+        return "Occlusion: one word at a time read as unknown."
+    if explanation.sampled:
+        text = (f"Shapley values estimated from {explanation.samples:,} orderings of the {known:,} known words "
+                f"(largest uncertainty ±{explanation.max_standard_error():.2f}, one standard error)")
+        return text + (": refining…" if refining else ".")
+    return f"{explanation.method} values."
 
 
 @dataclass(frozen=True)
@@ -212,6 +250,13 @@ class ExplanationView(QWidget):
         self.score_label = QLabel()
         self.score_label.setWordWrap(True)
         self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Where the score came from: baseline, score, and that the pushes add up (models/explain.py).
+        self.adds_up_label = QLabel()
+        self.adds_up_label.setWordWrap(True)
+        self.adds_up_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.method_label = QLabel()
+        self.method_label.setWordWrap(True)
+        self._refining = False
         self.note_label = QLabel()
         self.note_label.setWordWrap(True)
         self.note_label.hide()
@@ -240,10 +285,12 @@ class ExplanationView(QWidget):
         layout.addWidget(self.gauge)
         layout.addLayout(ends)
         layout.addWidget(self.score_label)
+        layout.addWidget(self.adds_up_label)
         layout.addWidget(self.note_label)
         layout.addLayout(seen_row)
         layout.addWidget(self.tokens_view, 1)
         layout.addWidget(self.top_words_label)
+        layout.addWidget(self.method_label)
         layout.addWidget(self.tokens_legend)
 
     def shown(self) -> ScoredReview | None:
@@ -257,15 +304,28 @@ class ExplanationView(QWidget):
         self.result_title.setText(title)
         self.gauge.setValue(None)
         self.score_label.clear()
+        self.adds_up_label.clear()
+        self.method_label.clear()
         self.note_label.setText(detail)
         self.note_label.setVisible(bool(detail))
         self.tokens_view.clear()
         self.top_words_label.clear()
 
-    def show_result(self, result: ScoredReview, extra_note: str = "") -> None:
+    def show_result(self, result: ScoredReview, extra_note: str = "", refining: bool = False) -> None:
+        """Show a scored review; ``refining`` says a sampled explanation is being refined in the background
+        (a later ``show_result`` with the refined one replaces it)."""
         self._shown = result
         self._extra_note = extra_note
+        self._refining = refining
         self.render()
+
+    def set_refining(self, refining: bool) -> None:
+        if refining != self._refining:
+            self._refining = refining
+            self.render()
+
+    def refining(self) -> bool:
+        return self._refining and self._shown is not None
 
     @Slot()
     def render(self) -> None:
@@ -294,6 +354,11 @@ class ExplanationView(QWidget):
             )
         self.note_label.setText("\n".join(notes))
         self.note_label.setVisible(bool(notes))
+        explanation = result.explanation
+        self.adds_up_label.setText(adds_up_text(explanation) if explanation is not None and explanation.tokens else "")
+        self.method_label.setText(method_text(explanation, self._refining) if explanation is not None else "")
+        muted = muted_color(palette).name()
+        self.method_label.setStyleSheet(f"color: {muted};")
         self.tokens_view.setHtml(self.tokens_html(result, palette))
         self.top_words_label.setText(self.top_words_html(result.explanation, palette))
 
@@ -322,9 +387,7 @@ class ExplanationView(QWidget):
             elif result.explanation is None:
                 tip = ""
             else:
-                without = result.explanation.without(index)
-                tip = (f"\u201c{t.token}\u201d moved the score by {signed(t.contribution)} in log-odds: read as an "
-                       f"unknown word instead, P(positive) would be {without:.3f}.")
+                tip = push_tooltip(result.explanation, index)
                 background = highlight_color(palette, t.contribution, scale)
                 if background is not None:
                     word = f'<span style="background-color:{background.name()}">{word}</span>'
@@ -353,3 +416,30 @@ class ExplanationView(QWidget):
         # A light/dark switch: re-pick readable colours (not during construction).
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "tokens_view"):
             self.render()
+
+
+def push_tooltip(explanation: Explanation, index: int) -> str:
+    """What hovering a known word says: its push in log-odds, with its uncertainty when sampled."""
+    t = explanation.tokens[index]
+    error = explanation.standard_error(index)
+    size = signed(t.contribution) + (f" \u00b1 {error:.3f}" if error is not None else "")
+    if explanation.method == OCCLUSION:
+        without = 1.0 / (1.0 + math.exp(-_clamp(_logit_of(explanation.probability) - t.contribution)))
+        return (f"\u201c{t.token}\u201d moved the score by {size} in log-odds (occlusion): read as an unknown "
+                f"word instead, P(positive) would be {without:.3f}.")
+    factor = math.exp(_clamp(t.contribution))
+    odds = f"multiplies the odds of positive by {factor:.2f}" if t.contribution >= 0 else \
+        f"divides the odds of positive by {1 / factor:.2f}"
+    uncertainty = " (\u00b1 one standard error: the value is estimated from sampled orderings)" \
+        if error is not None else ""
+    return (f"\u201c{t.token}\u201d pushed the score by {size} in log-odds{uncertainty}: on average over every set "
+            f"of the other words, reading it rather than the unknown word {odds}.")
+
+
+def _clamp(x: float) -> float:
+    return max(-700.0, min(700.0, x))
+
+
+def _logit_of(probability: float) -> float:
+    p = min(max(probability, 1e-7), 1 - 1e-7)
+    return math.log(p / (1 - p))
