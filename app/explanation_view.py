@@ -38,6 +38,9 @@ MAX_HIGHLIGHT_MIX = 0.6  # at most this share of sentiment colour in the backgro
 MIN_HIGHLIGHT_MIX = 0.03  # a word with less than 5% of the strongest word's push stays uncoloured
 MIN_CONTRAST = 4.5  # WCAG AA for normal text, checked against the highlight
 TOP_WORDS = 3
+# A word is listed as pushing one way from 0.05 in log-odds (odds times 1.05): "time +0.003" listed as
+# "towards positive" in a clearly negative review reads as a claim the numbers do not make.
+MIN_LISTED_PUSH = 0.05
 SURE_CAP = 0.995  # from this on the rounded percentage would read "100% sure", which no model is
 NO_KNOWN_WORD_NOTE = (
     "None of these words are in the model's vocabulary, so the score means little: "
@@ -133,7 +136,7 @@ def adds_up_text(explanation: Explanation) -> str:
         return (f"From {base} with every word unknown to {score}. Occlusion: each push is the change when only "
                 "that word is read as unknown; the pushes do not add up to the difference.")
     return (f"From {base} with every word unknown to {score}: these pushes add up to the difference, "
-            f"in log-odds ({signed(explanation.total_push()).rstrip('0').rstrip('.')}).")
+            f"in log-odds ({f'{explanation.total_push():+.2f}'.replace('-', chr(0x2212))}).")
 
 
 def method_text(explanation: Explanation, refining: bool = False) -> str:
@@ -404,7 +407,7 @@ class ExplanationView(QWidget):
         lines = []
         for label, top in (("towards positive", explanation.top_positive(TOP_WORDS)),
                            ("towards negative", explanation.top_negative(TOP_WORDS))):
-            strong = [t for t in top if abs(t.contribution) >= 0.001]
+            strong = [t for t in top if abs(t.contribution) >= MIN_LISTED_PUSH]
             color = colors[POSITIVE if label.endswith(POSITIVE) else NEGATIVE].name()
             words = ", ".join(f'<span style="color:{color}"><b>{html.escape(t.token)}</b> '
                               f"{signed(t.contribution)}</span>" for t in strong) or "no word"
