@@ -81,7 +81,7 @@ _EPSILON = 1e-7  # Keras' backend epsilon
 
 # Exact enumeration while 2^n rows are affordable. Measured with the built-in model on one core
 # (tests/benchmarks/explain_speed.py): a row-step (one LSTM step of one row, 128 units) costs
-# about 2-3 microseconds in batches of hundreds of rows.
+# about 2 microseconds of CPU in batches of hundreds of rows.
 EXACT_MAX_WORDS = 14
 EXACT_MAX_ROW_STEPS = 40_000
 FIRST_ANSWER_ROW_STEPS = 120_000  # estimated (prefix sharing does about half): about 150-250 ms on one core
