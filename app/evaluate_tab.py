@@ -629,13 +629,13 @@ class EvaluateTab(QWidget):
 
         def job() -> tuple[ScoredReview, Iterator[Explanation]]:
             stages = explain_stages(predictor, review.text, should_stop=stop.is_set)
-            return ScoredReview.of(next(stages), name), stages
+            return ScoredReview.of(next(stages), name, review.text), stages
 
         def refined(explanation: Explanation) -> None:
             if request != self._explain_request or self.explanation.shown() is None:
                 self.refiner.stop()  # another review picked, or a message replaced this one
             else:
-                self.explanation.show_result(ScoredReview.of(explanation, name), note,
+                self.explanation.show_result(ScoredReview.of(explanation, name, review.text), note,
                                              refining=needs_refining(explanation))
 
         def shown(outcome: tuple[ScoredReview, Iterator[Explanation]]) -> None:

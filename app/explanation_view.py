@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.explain import OCCLUSION, SHAPLEY_EXACT, Explanation, TokenContribution
+from models.explain import OCCLUSION, SHAPLEY_EXACT, Explanation, TokenContribution, sentence_pushes
 from models.prediction import NEGATIVE, POSITIVE, Prediction
 
 EXCERPT_CHARS = 120
@@ -160,15 +160,16 @@ class ScoredReview:
     total_words: int  # tokens in the whole review, before truncation
     model_name: str
     explanation: Explanation | None = None  # each seen token's contribution to the score
+    text: str = ""  # the review as written, for the sums per sentence ("" where not kept)
 
     @property
     def words_cut(self) -> int:
         return max(0, self.total_words - len(self.prediction.tokens))
 
     @classmethod
-    def of(cls, explanation: Explanation, model_name: str) -> ScoredReview:
+    def of(cls, explanation: Explanation, model_name: str, text: str = "") -> ScoredReview:
         return cls(explanation.prediction, explanation.words_cut + len(explanation.tokens), model_name,
-                   explanation)
+                   explanation, text)
 
 
 class ProbabilityGauge(QWidget):
@@ -266,6 +267,11 @@ class ExplanationView(QWidget):
         seen_row = QHBoxLayout()
         seen_row.addWidget(QLabel(intro))
         seen_row.addStretch(1)
+        self.per_sentence = QCheckBox("Per &sentence")
+        self.per_sentence.setToolTip("Each sentence's pushes summed: the sums add up to the score's difference "
+                                     "from the baseline too")
+        self.per_sentence.toggled.connect(self.render)
+        seen_row.addWidget(self.per_sentence)
         self.show_ids = QCheckBox("Show word &ids")
         self.show_ids.toggled.connect(self.render)
         seen_row.addWidget(self.show_ids)
@@ -362,7 +368,9 @@ class ExplanationView(QWidget):
         self.method_label.setText(method_text(explanation, self._refining) if explanation is not None else "")
         muted = muted_color(palette).name()
         self.method_label.setStyleSheet(f"color: {muted};")
-        self.tokens_view.setHtml(self.tokens_html(result, palette))
+        sentences = self.sentences_html(result, palette) if self.per_sentence.isChecked() else None
+        self.per_sentence.setEnabled(explanation is not None and explanation.adds_up and bool(result.text))
+        self.tokens_view.setHtml(sentences if sentences is not None else self.tokens_html(result, palette))
         self.top_words_label.setText(self.top_words_html(result.explanation, palette))
 
     def tokens_html(self, result: ScoredReview, palette: QPalette) -> str:
@@ -398,6 +406,30 @@ class ExplanationView(QWidget):
                 word += f'<sub style="color:{muted}">{t.id}</sub>'
             parts.append(f'<span title="{html.escape(tip)}">{word}</span>' if tip else word)
         return f"<p style='line-height: 150%'>{' '.join(parts)}</p>"
+
+    def sentences_html(self, result: ScoredReview, palette: QPalette) -> str | None:
+        """Each sentence the model read with the sum of its words' pushes, coloured like a word (None when
+        the sentences cannot be matched to the words read, or the method does not add up)."""
+        if result.explanation is None or not result.text:
+            return None
+        sentences = sentence_pushes(result.text, result.explanation)
+        if not sentences:
+            return None
+        muted = muted_color(palette).name()
+        scale = max(abs(s.push) for s in sentences)
+        rows = []
+        if result.words_cut:
+            rows.append(f'<p style="color:{muted}"><i>[{result.words_cut:,} words cut]</i></p>')
+        for sentence in sentences:
+            background = highlight_color(palette, sentence.push, scale)
+            style = f"background-color:{background.name()}; " if background is not None else ""
+            shown = ("\u2026 " if sentence.cut else "") + excerpt(sentence.text, 300)
+            tip = (f"The {sentence.words:,} word{'s' if sentence.words != 1 else ''} of this sentence that the model "
+                   f"read pushed the score by {signed(sentence.push)} in log-odds together"
+                   + (" (its front was cut)." if sentence.cut else "."))
+            rows.append(f'<p title="{html.escape(tip)}"><span style="{style}font-family: monospace">'
+                        f"<b>{signed(sentence.push)}</b></span>&nbsp; {html.escape(shown)}</p>")
+        return "".join(rows)
 
     def top_words_html(self, explanation: Explanation | None, palette: QPalette) -> str:
         """The words that moved the score most, in words, for those who do not tell red from green."""

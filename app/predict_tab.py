@@ -338,7 +338,7 @@ class PredictTab(QWidget):
             # The score and its explanation come from the same pass, so they arrive together; the
             # first answer is within the interactive budget, later rounds refine it (_on_scored).
             stages = explain_stages(predictor, text, should_stop=stop.is_set)
-            return ScoredReview.of(next(stages), name), stages, stop
+            return ScoredReview.of(next(stages), name, text), stages, stop
 
         self.tasks.run(
             job,
@@ -367,7 +367,7 @@ class PredictTab(QWidget):
         if key != self._current_request() or self.explanation.shown() is None:
             self.refiner.stop()  # the text or model changed, or a message replaced this review
             return
-        refined = ScoredReview.of(explanation, first.model_name)
+        refined = ScoredReview.of(explanation, first.model_name, first.text)
         self.explanation.show_result(refined, refining=needs_refining(explanation))
         self.explanation_refined.emit(refined)
 

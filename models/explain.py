@@ -55,6 +55,7 @@ engine) the same rows are scored whole through ``Predictor.probabilities``, in b
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,7 @@ import numpy as np
 
 from models.numpy_lstm import NumpyLSTMClassifier, _sigmoid, lstm_cell
 from models.prediction import Prediction, Predictor, label_of, require_text
-from models.vocabulary import OOV_ID, EncodedReview
+from models.vocabulary import OOV_ID, EncodedReview, tokenize
 
 # Machine names of the methods (Explanation.method, the CLI's "explanation_method"). The n-gram
 # family's explainer uses LINEAR_EXACT with the same record.
@@ -178,6 +179,49 @@ class Explanation:
         if self.samples:
             data["permutations"] = self.samples
         return data
+
+
+# A sentence ends at ., ! or ? followed by white space, at a line break, or at an HTML line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|<\s*br\s*(?:/\s*)?>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SentencePush:
+    """One sentence of a review and the sum of its words' pushes (exact for an additive method)."""
+
+    text: str  # the sentence as written (stripped)
+    push: float  # in log-odds: the sum of the contributions of its words that the model read
+    words: int  # of them the model read
+    cut: bool  # the front of this sentence was cut (the model reads only the end of a long review)
+
+
+def sentence_pushes(text: str, explanation: Explanation) -> list[SentencePush] | None:
+    """The review's sentences that the model read (in part or whole), each with the sum of its words'
+    pushes. Since Shapley values add up, a sentence's sum is its share of logit(P) - logit(baseline),
+    and the sums add up to it too. None when the sentences cannot be matched to the tokens read (the
+    text is not the one explained) or the method does not add up."""
+    if not explanation.adds_up:
+        return None
+    pieces = [p.strip() for p in _SENTENCE_END.split(text)]
+    pieces = [p for p in pieces if p]
+    remaining = len(explanation.tokens)
+    found: list[SentencePush] = []
+    end = len(explanation.tokens)
+    for piece in reversed(pieces):
+        if remaining == 0:
+            break
+        tokens = tokenize(piece)
+        if not tokens:
+            continue
+        taken = min(len(tokens), remaining)
+        start = end - taken
+        if [t.token for t in explanation.tokens[start:end]] != tokens[len(tokens) - taken:]:
+            return None
+        push = float(sum(t.contribution for t in explanation.tokens[start:end]))
+        found.append(SentencePush(piece, push, taken, cut=taken < len(tokens)))
+        remaining -= taken
+        end = start
+    return list(reversed(found)) if remaining == 0 else None
 
 
 def explain(predictor: Predictor, text: str, method: str = SHAPLEY) -> Explanation:
@@ -533,7 +577,3 @@ def _explanation(e: EncodedReview, known_values: np.ndarray, full_logit: float, 
                        baseline_probability=float(_sigmoid(np.float64(empty_logit))),
                        standard_errors=tuple(standard_errors) if errors is not None else None, samples=samples)
 
-
-__all__ = ["ADDITIVE_METHODS", "EXPLAIN_METHODS", "LINEAR_EXACT", "OCCLUSION", "SHAPLEY", "SHAPLEY_EXACT",
-           "SHAPLEY_SAMPLED", "Explanation", "PermutationSampler", "TokenContribution", "coalition_logits",
-           "explain", "explain_many", "explain_refined", "explain_stages", "exact_shapley", "logit"]

@@ -31,6 +31,7 @@ from models.explain import (
     known_positions,
     logit,
     occlusion_rows,
+    sentence_pushes,
     subset_masks,
 )
 from models.numpy_lstm import NumpyLSTMClassifier
@@ -465,3 +466,23 @@ def test_cli_predict_explain_rows_add_up(tmp_path, monkeypatch):
     proc = run_cli("predict", GREAT)
     assert json.loads(proc.stdout)["probability"] == pytest.approx(pos["probability"], abs=2e-6)
     assert "explanation" not in json.loads(proc.stdout)
+
+
+def test_sums_per_sentence_add_up_and_follow_the_cut(predictor):
+    e = explain(predictor, ISSUE_NEGATIVE)
+    first, second = sentence_pushes(ISSUE_NEGATIVE, e)
+    assert (first.text, first.words, second.text, second.words) == (
+        "This was a terrible waste of time.", 7, "Boring plot, awful acting.", 4)
+    assert first.push + second.push == pytest.approx(e.total_push(), abs=1e-9)
+    assert first.push < -1 and second.push < -1
+    text = "Great<br /><br />film! But the end... meh?\nOK"
+    assert [p.text for p in sentence_pushes(text, explain(predictor, text))] == \
+        ["Great", "film!", "But the end...", "meh?", "OK"]
+    long_review = " ".join(["The acting was great."] * 25) + " Zyzzyva liked it."  # 103 words, 80 read
+    e = explain(predictor, long_review)
+    sentences = sentence_pushes(long_review, e)
+    assert sentences[0].cut and sentences[0].words == 1 and not any(s.cut for s in sentences[1:])
+    assert sum(s.words for s in sentences) == 80
+    assert sum(s.push for s in sentences) == pytest.approx(e.total_push(), abs=1e-9)
+    assert sentence_pushes("something else entirely", e) is None  # not the text explained
+    assert sentence_pushes(ISSUE_NEGATIVE, explain(predictor, ISSUE_NEGATIVE, method=OCCLUSION)) is None

@@ -546,3 +546,15 @@ def test_typing_stops_the_refinement_and_is_scored_at_once(qtbot, builtin_tab):
     qtbot.waitUntil(tab.tasks.settled, timeout=LOAD_TIMEOUT)
     assert tab.shown_result().prediction is p  # no late round of the old text replaced it
     assert all(r.prediction.tokens != p.tokens for r in refined)
+
+
+def test_sums_per_sentence(qtbot, builtin_tab):
+    tab = builtin_tab
+    score(qtbot, tab, ISSUE_REVIEW)
+    assert tab.explanation.per_sentence.isEnabled()
+    tab.explanation.per_sentence.setChecked(True)
+    shown = tab.explanation.tokens_view.toPlainText()
+    assert "\u22122.898 This was a terrible waste of time." in shown.replace("\u00a0", " ").replace("  ", " ")
+    assert "\u22122.807 Boring plot, awful acting." in shown.replace("\u00a0", " ").replace("  ", " ")
+    tab.explanation.per_sentence.setChecked(False)
+    assert "terrible waste of time boring" in tab.explanation.tokens_view.toPlainText()
