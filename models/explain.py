@@ -85,6 +85,7 @@ _EPSILON = 1e-7  # Keras' backend epsilon
 # about 2 microseconds of CPU in batches of hundreds of rows.
 EXACT_MAX_WORDS = 14
 EXACT_MAX_ROW_STEPS = 40_000
+EXACT_MAX_BYTES = 256 * 1024**2  # the rows of all subsets at once (a model with many units enumerates fewer)
 FIRST_ANSWER_ROW_STEPS = 120_000  # estimated (prefix sharing does about half): about 150-250 ms on one core
 MIN_PAIRS = 4  # at least this many antithetic pairs, so the standard error means something
 REFINE_ROUND_ROW_STEPS = 120_000  # one background refinement round (the view updates after each)
@@ -475,6 +476,14 @@ def sampling_pairs(positions: np.ndarray, steps: int, row_steps: int) -> int:
     return max(MIN_PAIRS, row_steps // max(1, 2 * (n - 1) * span))
 
 
+def _row_step_weight(predictor: Predictor) -> tuple[float, int]:
+    """(How many of the built-in model's row-steps (128 units) one row-step of this model costs, its
+    units). The recurrent product grows with the units squared; a smaller model keeps the budgets
+    (its steps are mostly Python overhead). The Keras engine is weighed as the built-in model."""
+    units = predictor.model.units if isinstance(predictor.model, NumpyLSTMClassifier) else 128
+    return max(1.0, (units / 128) ** 2), units
+
+
 def _shapley_stages(predictor: Predictor, e: EncodedReview,
                     should_stop: Callable[[], bool] | None = None) -> Iterator[Explanation]:
     positions = known_positions(e)
@@ -483,17 +492,20 @@ def _shapley_stages(predictor: Predictor, e: EncodedReview,
     def values_of(keep: np.ndarray) -> np.ndarray:
         return coalition_logits(predictor, e.ids, positions, keep)
 
-    if n <= EXACT_MAX_WORDS and exact_row_steps(positions, steps) <= EXACT_MAX_ROW_STEPS:
+    weight, units = _row_step_weight(predictor)
+    exact_bytes = (1 << n) * 6 * units * 4  # float32 state, cell and gates of every subset's row
+    if n <= EXACT_MAX_WORDS and exact_row_steps(positions, steps) * weight <= EXACT_MAX_ROW_STEPS \
+            and exact_bytes <= EXACT_MAX_BYTES:
         values = values_of(subset_masks(n))
         yield _explanation(e, exact_shapley(values, n) if n else np.empty(0), values[-1], values[0], SHAPLEY_EXACT)
         return
     sampler = PermutationSampler(values_of, n)
-    round_pairs = sampling_pairs(positions, steps, FIRST_ANSWER_ROW_STEPS)
+    round_pairs = sampling_pairs(positions, steps, int(FIRST_ANSWER_ROW_STEPS / weight))
     sampler.run(round_pairs)
     phi, error = sampler.estimate()
     yield _explanation(e, phi, sampler.v_all, sampler.v_empty, SHAPLEY_SAMPLED, error, 2 * sampler.pairs)
-    refine_pairs = sampling_pairs(positions, steps, REFINE_ROUND_ROW_STEPS)
-    most_pairs = sampling_pairs(positions, steps, MAX_REFINE_ROW_STEPS)
+    refine_pairs = sampling_pairs(positions, steps, int(REFINE_ROUND_ROW_STEPS / weight))
+    most_pairs = sampling_pairs(positions, steps, int(MAX_REFINE_ROW_STEPS / weight))
     while float(np.max(error)) > TARGET_STANDARD_ERROR and sampler.pairs < most_pairs:
         if should_stop is not None and should_stop():
             return

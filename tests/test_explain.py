@@ -486,3 +486,17 @@ def test_sums_per_sentence_add_up_and_follow_the_cut(predictor):
     assert sum(s.push for s in sentences) == pytest.approx(e.total_push(), abs=1e-9)
     assert sentence_pushes("something else entirely", e) is None  # not the text explained
     assert sentence_pushes(ISSUE_NEGATIVE, explain(predictor, ISSUE_NEGATIVE, method=OCCLUSION)) is None
+
+
+def test_a_model_with_many_units_samples_rather_than_enumerate_past_its_memory(monkeypatch):
+    """Exact enumeration keeps every subset's row in memory: a wider model enumerates fewer words,
+    and its budgets in rows shrink with the cost of a step (units squared)."""
+    import models.explain as explain_module
+
+    predictor = tiny_predictor(0, units=8)
+    text = random_review(np.random.default_rng(0), 10, 10)
+    assert explain(predictor, text).method == SHAPLEY_EXACT
+    monkeypatch.setattr(explain_module, "EXACT_MAX_BYTES", (1 << 10) * 6 * 8 * 4 - 1)
+    sampled = explain(predictor, text)
+    assert sampled.method == SHAPLEY_SAMPLED and sampled.adds_up
+    assert explain_module._row_step_weight(tiny_predictor(0, units=256)) == (4.0, 256)
