@@ -85,6 +85,7 @@ _EPSILON = 1e-7  # Keras' backend epsilon
 # about 2 microseconds of CPU in batches of hundreds of rows.
 EXACT_MAX_WORDS = 14
 EXACT_MAX_ROW_STEPS = 40_000
+KERAS_ROW_STEP_WEIGHT = 1.5
 EXACT_MAX_BYTES = 256 * 1024**2  # the rows of all subsets at once (a model with many units enumerates fewer)
 FIRST_ANSWER_ROW_STEPS = 120_000  # estimated (prefix sharing does about half): about 150-250 ms on one core
 MIN_PAIRS = 4  # at least this many antithetic pairs, so the standard error means something
@@ -302,7 +303,9 @@ def coalition_logits(predictor: Predictor, ids: np.ndarray, positions: np.ndarra
     block = 4096
     for start in range(0, len(keep), block):
         rows = coalition_rows(ids, positions, keep[start:start + block])
-        out[start:start + len(rows)] = logit(predictor.probabilities(rows))
+        # One call per block: a Keras call costs seconds of fixed overhead (eager, step by step), and
+        # about 2 ms per row of 80 steps on top (on the development machine, busy).
+        out[start:start + len(rows)] = logit(predictor.probabilities(rows, batch_size=block))
     return out
 
 
@@ -468,20 +471,32 @@ class PermutationSampler:
         return phi, error
 
 
-def sampling_pairs(positions: np.ndarray, steps: int, row_steps: int) -> int:
+def sampling_pairs(positions: np.ndarray, steps: int, row_steps: int, shared: bool = True) -> int:
     """Antithetic pairs that fit ``row_steps`` of LSTM work: a pair is 2 (n - 1) rows, each run
-    from the first known word to the end at most (shared prefixes make it less)."""
+    from the first known word to the end at most when prefixes are shared (which makes it less),
+    whole otherwise."""
     n = len(positions)
-    span = steps - int(positions[0]) if n else steps
+    span = steps - int(positions[0]) if n and shared else steps
     return max(MIN_PAIRS, row_steps // max(1, 2 * (n - 1) * span))
 
 
-def _row_step_weight(predictor: Predictor) -> tuple[float, int]:
-    """(How many of the built-in model's row-steps (128 units) one row-step of this model costs, its
-    units). The recurrent product grows with the units squared; a smaller model keeps the budgets
-    (its steps are mostly Python overhead). The Keras engine is weighed as the built-in model."""
-    units = predictor.model.units if isinstance(predictor.model, NumpyLSTMClassifier) else 128
-    return max(1.0, (units / 128) ** 2), units
+@dataclass(frozen=True)
+class _Engine:
+    """What a row-step costs with this predictor, against the NumPy engine on the built-in model."""
+
+    weight: float  # built-in model NumPy row-steps per row-step
+    units: int
+    shared: bool  # prefixes shared (the NumPy engine) or whole rows scored (Keras)
+
+    @classmethod
+    def of(cls, predictor: Predictor) -> _Engine:
+        # NumPy: the recurrent product grows with the units squared; a smaller model keeps the budgets
+        # (its steps are mostly Python overhead). Keras scores whole rows (no shared prefixes), and its
+        # cost is mostly a fixed overhead per call: weighed so that a first answer is one call of about
+        # 1,000 rows of 80 steps, and exact enumeration stops at 8 known words (256 rows).
+        if isinstance(predictor.model, NumpyLSTMClassifier):
+            return cls(max(1.0, (predictor.model.units / 128) ** 2), predictor.model.units, True)
+        return cls(KERAS_ROW_STEP_WEIGHT, 128, False)
 
 
 def _shapley_stages(predictor: Predictor, e: EncodedReview,
@@ -492,20 +507,21 @@ def _shapley_stages(predictor: Predictor, e: EncodedReview,
     def values_of(keep: np.ndarray) -> np.ndarray:
         return coalition_logits(predictor, e.ids, positions, keep)
 
-    weight, units = _row_step_weight(predictor)
-    exact_bytes = (1 << n) * 6 * units * 4  # float32 state, cell and gates of every subset's row
-    if n <= EXACT_MAX_WORDS and exact_row_steps(positions, steps) * weight <= EXACT_MAX_ROW_STEPS \
-            and exact_bytes <= EXACT_MAX_BYTES:
+    engine = _Engine.of(predictor)
+    weight = engine.weight
+    exact_bytes = (1 << n) * 6 * engine.units * 4  # float32 state, cell and gates of every subset's row
+    exact_cost = exact_row_steps(positions, steps) if engine.shared else (1 << n) * steps
+    if n <= EXACT_MAX_WORDS and exact_cost * weight <= EXACT_MAX_ROW_STEPS and exact_bytes <= EXACT_MAX_BYTES:
         values = values_of(subset_masks(n))
         yield _explanation(e, exact_shapley(values, n) if n else np.empty(0), values[-1], values[0], SHAPLEY_EXACT)
         return
     sampler = PermutationSampler(values_of, n)
-    round_pairs = sampling_pairs(positions, steps, int(FIRST_ANSWER_ROW_STEPS / weight))
+    round_pairs = sampling_pairs(positions, steps, int(FIRST_ANSWER_ROW_STEPS / weight), engine.shared)
     sampler.run(round_pairs)
     phi, error = sampler.estimate()
     yield _explanation(e, phi, sampler.v_all, sampler.v_empty, SHAPLEY_SAMPLED, error, 2 * sampler.pairs)
-    refine_pairs = sampling_pairs(positions, steps, int(REFINE_ROUND_ROW_STEPS / weight))
-    most_pairs = sampling_pairs(positions, steps, int(MAX_REFINE_ROW_STEPS / weight))
+    refine_pairs = sampling_pairs(positions, steps, int(REFINE_ROUND_ROW_STEPS / weight), engine.shared)
+    most_pairs = sampling_pairs(positions, steps, int(MAX_REFINE_ROW_STEPS / weight), engine.shared)
     while float(np.max(error)) > TARGET_STANDARD_ERROR and sampler.pairs < most_pairs:
         if should_stop is not None and should_stop():
             return
@@ -529,11 +545,14 @@ def _occlusion(predictor: Predictor, e: EncodedReview) -> Explanation:
     Not additive: with the other words of the same sign still there, one word's removal changes
     little, and the LSTM's order effects can give it the opposite sign."""
     positions = known_positions(e)
+    nothing_known = np.zeros((1, len(positions)), dtype=bool)
     if isinstance(predictor.model, NumpyLSTMClassifier):
         logits = _occlusion_numpy(predictor.model, e.ids, positions)
-    else:
-        logits = logit(predictor.probabilities(occlusion_rows(e.ids, positions)))
-    empty = coalition_logits(predictor, e.ids, positions, np.zeros((1, len(positions)), dtype=bool))[0]
+        empty = float(coalition_logits(predictor, e.ids, positions, nothing_known)[0])
+    else:  # one call for all rows and the baseline's (a Keras call's overhead is most of its cost)
+        rows = np.concatenate([occlusion_rows(e.ids, positions), coalition_rows(e.ids, positions, nothing_known)])
+        both = logit(predictor.probabilities(rows, batch_size=len(rows)))
+        logits, empty = both[:-1], float(both[-1])
     return _explanation(e, logits[0] - logits[1:], logits[0], empty, OCCLUSION)
 
 
