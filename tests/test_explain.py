@@ -479,7 +479,7 @@ def test_cli_predict_explain_rows_add_up(tmp_path, monkeypatch):
         # the printed figures are rounded to 6 decimals: allow for that rounding
         slack = 5e-7 * (1 / (p * (1 - p)) + 1 / (b * (1 - b))) + 5e-7 * len(row["explanation"])
         assert total == pytest.approx(float(logit(p) - logit(b)), abs=slack + 1e-9)
-    proc = run_cli("predict", "--explain", "--explain-method", "occlusion", AWFUL)
+    proc = run_cli("predict", "--explain-method", "occlusion", AWFUL)  # implies --explain
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["explanation_method"] == OCCLUSION
     proc = run_cli("predict", GREAT)
