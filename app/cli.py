@@ -116,8 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write the JSON lines to FILE (whole or not at all) instead of stdout")
     predict.add_argument("text", nargs="*", help="review texts; with none and no --file, lines from stdin")
     predict.add_argument("--explain", action="store_true",
-                         help="add each word's contribution to the score in log-odds (logit(P) minus logit(P) when "
-                              "the model reads the word as unknown), in reading order, and the top words each way")
+                         help="add each word's push on the score in log-odds, in reading order, and the top words "
+                              "each way; the pushes add up to logit(probability) - logit(baseline_probability)")
+    predict.add_argument("--explain-method", choices=("shapley", "occlusion"),
+                         help="how --explain computes the pushes (implies --explain): shapley (the default: exact for "
+                              "short reviews, sampled with standard errors above that) or occlusion (one word at a "
+                              "time; does not add up)")
 
     evaluate = sub.add_parser(
         "evaluate", help="score a data set's test split once: one JSON object with accuracy, ROC AUC, log loss, the "
@@ -330,11 +334,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = {"model": predictor.name}  # which model scored: the newest one unless --model says
     progress = _CountProgress(live=args.file is not None and sys.stderr.isatty())
     with _output(args.output) as out:
-        if args.explain:
-            from models.explain import explain
+        if args.explain or args.explain_method:
+            from models.explain import explain_refined
 
             for text in _with_words(texts):  # one at a time, so each line appears as soon as it is ready
-                explanation = explain(predictor, text)
+                # what the GUI settles on
+                explanation = explain_refined(predictor, text, args.explain_method or "shapley")
                 out.write(json.dumps(model | explanation.prediction.to_json() | explanation.to_json()) + "\n")
                 out.flush()
                 progress(1)

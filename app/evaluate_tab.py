@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +42,13 @@ from PySide6.QtWidgets import (
 
 from app.background import BackgroundTasks
 from app.evaluation_plots import EvaluationPlots
+from app.explanation_refiner import ExplanationRefiner, needs_refining
 from app.explanation_view import ExplanationView, ScoredReview, sentiment_colors
 from app.model_cache import ModelCache, ModelPicker, usable_models
 from app.results_table import Column, ResultsPanel, text_column
 from models import evaluation as ev
 from models.datasets import Dataset, load_source, source_at_hand
-from models.explain import explain
+from models.explain import Explanation, explain_stages
 from models.prediction import NEGATIVE, POSITIVE, Predictor
 from models.store import ModelInfo, ModelStore
 
@@ -115,6 +117,8 @@ class EvaluateTab(QWidget):
         self._data: tuple[tuple, Dataset] | None = None  # the last data set read (by _data_key), kept
         self._cancel: threading.Event | None = None
         self._explain_request = 0
+        self.refiner = ExplanationRefiner(tasks, self)  # refines a sampled "Why" while it is on display
+        self.refiner.finished.connect(lambda: self.explanation.set_refining(False))
         self._predictors: list[Predictor] = []
         self._progress.connect(self._on_progress)
         self._phase.connect(lambda text: self.panel.set_message(text))
@@ -620,13 +624,27 @@ class EvaluateTab(QWidget):
         note = (f"True label: {_label(review.label)}. At threshold {self.threshold():.3f} the model says "
                 f"{_label(predicted)} ({verdict}).")
         name = first.model_name
+        self.refiner.stop()
+        stop = threading.Event()
 
-        def job() -> ScoredReview:
-            return ScoredReview.of(explain(predictor, review.text), name)
+        def job() -> tuple[ScoredReview, Iterator[Explanation]]:
+            stages = explain_stages(predictor, review.text, should_stop=stop.is_set)
+            return ScoredReview.of(next(stages), name, review.text), stages
 
-        def shown(result: ScoredReview) -> None:
+        def refined(explanation: Explanation) -> None:
+            if request != self._explain_request or self.explanation.shown() is None:
+                self.refiner.stop()  # another review picked, or a message replaced this one
+            else:
+                self.explanation.show_result(ScoredReview.of(explanation, name, review.text), note,
+                                             refining=needs_refining(explanation))
+
+        def shown(outcome: tuple[ScoredReview, Iterator[Explanation]]) -> None:
+            result, stages = outcome
             if request == self._explain_request:
-                self.explanation.show_result(result, note)
+                refining = needs_refining(result.explanation)
+                self.explanation.show_result(result, note, refining=refining)
+                if refining:  # the same method and refinement as the Predict tab
+                    self.refiner.start(stages, stop, refined)
 
         def failed(message: str) -> None:
             if request == self._explain_request:

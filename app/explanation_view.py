@@ -1,10 +1,12 @@
 """One scored review, explained: the verdict, a probability gauge, and the words the model read
-highlighted by how much each pushed the score (models/explain.py). The Predict tab shows the
+highlighted by how much each pushed the score (models/explain.py), with the line that says how the
+pushes add up (from the baseline, every word unknown, to the score). The Predict tab shows the
 review being typed with it; the Evaluate tab shows the review picked in its table."""
 
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.explain import Explanation, TokenContribution
+from models.explain import OCCLUSION, SHAPLEY_EXACT, Explanation, TokenContribution, sentence_pushes
 from models.prediction import NEGATIVE, POSITIVE, Prediction
 
 EXCERPT_CHARS = 120
 TOKENS_LEGEND = (
     "Green words pushed the score towards positive, red words towards negative; the stronger the colour, "
     "the bigger the push (relative to this review's strongest word). Hover a word to see by how much, in "
-    "log-odds: a push of 1 multiplies the odds of positive by e (2.7). "
+    "log-odds: a push of 1 multiplies the odds of positive by e (2.7). Each push is the word's Shapley "
+    "value: its effect averaged over every set of the other words, so the pushes add up to the score. "
     "Struck-through grey words are not in the model's vocabulary: it reads each of them as the same "
     "unknown word (id 2)."
 )
@@ -35,6 +38,9 @@ MAX_HIGHLIGHT_MIX = 0.6  # at most this share of sentiment colour in the backgro
 MIN_HIGHLIGHT_MIX = 0.03  # a word with less than 5% of the strongest word's push stays uncoloured
 MIN_CONTRAST = 4.5  # WCAG AA for normal text, checked against the highlight
 TOP_WORDS = 3
+# A word is listed as pushing one way from 0.05 in log-odds (odds times 1.05): "time +0.003" listed as
+# "towards positive" in a clearly negative review reads as a claim the numbers do not make.
+MIN_LISTED_PUSH = 0.05
 SURE_CAP = 0.995  # from this on the rounded percentage would read "100% sure", which no model is
 NO_KNOWN_WORD_NOTE = (
     "None of these words are in the model's vocabulary, so the score means little: "
@@ -113,21 +119,57 @@ def verdict_text(probability: float, label: str) -> str:
     return f"{label.capitalize()}  ({confidence_text(probability)})"
 
 
+def probability_text(probability: float) -> str:
+    """A probability as the panel shows it: three decimals, more near 0 or 1 so it never reads 0.000."""
+    for digits in (3, 4, 5, 6):
+        shown = f"{probability:.{digits}f}"
+        if 0 < float(shown) < 1:
+            return shown
+    return f"{probability:.2g}"
+
+
+def adds_up_text(explanation: Explanation) -> str:
+    """The line under the gauge that says where the score came from, e.g. "From 0.435 with every word
+    unknown to 0.003: these pushes add up to the difference, in log-odds (-5.70)"."""
+    base, score = probability_text(explanation.baseline_probability), probability_text(explanation.probability)
+    if not explanation.adds_up:
+        return (f"From {base} with every word unknown to {score}. Occlusion: each push is the change when only "
+                "that word is read as unknown; the pushes do not add up to the difference.")
+    return (f"From {base} with every word unknown to {score}: these pushes add up to the difference, "
+            f"in log-odds ({f'{explanation.total_push():+.2f}'.replace('-', chr(0x2212))}).")
+
+
+def method_text(explanation: Explanation, refining: bool = False) -> str:
+    """How the pushes were computed, in words (the panel's small print)."""
+    known = sum(1 for t in explanation.tokens if t.known)
+    if explanation.method == SHAPLEY_EXACT:
+        return (f"Shapley values, exact: all {2 ** known:,} subsets of the {known:,} known "
+                f"word{'s' if known != 1 else ''} scored.")
+    if explanation.method == OCCLUSION:
+        return "Occlusion: one word at a time read as unknown."
+    if explanation.sampled:
+        text = (f"Shapley values estimated from {explanation.samples:,} orderings of the {known:,} known words "
+                f"(largest uncertainty ±{explanation.max_standard_error():.2f}, one standard error)")
+        return text + (": refining…" if refining else ".")
+    return f"{explanation.method} values."
+
+
 @dataclass(frozen=True)
 class ScoredReview:
     prediction: Prediction
     total_words: int  # tokens in the whole review, before truncation
     model_name: str
     explanation: Explanation | None = None  # each seen token's contribution to the score
+    text: str = ""  # the review as written, for the sums per sentence ("" where not kept)
 
     @property
     def words_cut(self) -> int:
         return max(0, self.total_words - len(self.prediction.tokens))
 
     @classmethod
-    def of(cls, explanation: Explanation, model_name: str) -> ScoredReview:
+    def of(cls, explanation: Explanation, model_name: str, text: str = "") -> ScoredReview:
         return cls(explanation.prediction, explanation.words_cut + len(explanation.tokens), model_name,
-                   explanation)
+                   explanation, text)
 
 
 class ProbabilityGauge(QWidget):
@@ -212,12 +254,24 @@ class ExplanationView(QWidget):
         self.score_label = QLabel()
         self.score_label.setWordWrap(True)
         self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Where the score came from: baseline, score, and that the pushes add up (models/explain.py).
+        self.adds_up_label = QLabel()
+        self.adds_up_label.setWordWrap(True)
+        self.adds_up_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.method_label = QLabel()
+        self.method_label.setWordWrap(True)
+        self._refining = False
         self.note_label = QLabel()
         self.note_label.setWordWrap(True)
         self.note_label.hide()
         seen_row = QHBoxLayout()
         seen_row.addWidget(QLabel(intro))
         seen_row.addStretch(1)
+        self.per_sentence = QCheckBox("Per &sentence")
+        self.per_sentence.setToolTip("Each sentence's pushes summed: the sums add up to the score's difference "
+                                     "from the baseline too")
+        self.per_sentence.toggled.connect(self.render)
+        seen_row.addWidget(self.per_sentence)
         self.show_ids = QCheckBox("Show word &ids")
         self.show_ids.toggled.connect(self.render)
         seen_row.addWidget(self.show_ids)
@@ -240,10 +294,12 @@ class ExplanationView(QWidget):
         layout.addWidget(self.gauge)
         layout.addLayout(ends)
         layout.addWidget(self.score_label)
+        layout.addWidget(self.adds_up_label)
         layout.addWidget(self.note_label)
         layout.addLayout(seen_row)
         layout.addWidget(self.tokens_view, 1)
         layout.addWidget(self.top_words_label)
+        layout.addWidget(self.method_label)
         layout.addWidget(self.tokens_legend)
 
     def shown(self) -> ScoredReview | None:
@@ -257,15 +313,28 @@ class ExplanationView(QWidget):
         self.result_title.setText(title)
         self.gauge.setValue(None)
         self.score_label.clear()
+        self.adds_up_label.clear()
+        self.method_label.clear()
         self.note_label.setText(detail)
         self.note_label.setVisible(bool(detail))
         self.tokens_view.clear()
         self.top_words_label.clear()
 
-    def show_result(self, result: ScoredReview, extra_note: str = "") -> None:
+    def show_result(self, result: ScoredReview, extra_note: str = "", refining: bool = False) -> None:
+        """Show a scored review; ``refining`` says a sampled explanation is being refined in the background
+        (a later ``show_result`` with the refined one replaces it)."""
         self._shown = result
         self._extra_note = extra_note
+        self._refining = refining
         self.render()
+
+    def set_refining(self, refining: bool) -> None:
+        if refining != self._refining:
+            self._refining = refining
+            self.render()
+
+    def refining(self) -> bool:
+        return self._refining and self._shown is not None
 
     @Slot()
     def render(self) -> None:
@@ -294,7 +363,14 @@ class ExplanationView(QWidget):
             )
         self.note_label.setText("\n".join(notes))
         self.note_label.setVisible(bool(notes))
-        self.tokens_view.setHtml(self.tokens_html(result, palette))
+        explanation = result.explanation
+        self.adds_up_label.setText(adds_up_text(explanation) if explanation is not None and explanation.tokens else "")
+        self.method_label.setText(method_text(explanation, self._refining) if explanation is not None else "")
+        muted = muted_color(palette).name()
+        self.method_label.setStyleSheet(f"color: {muted};")
+        sentences = self.sentences_html(result, palette) if self.per_sentence.isChecked() else None
+        self.per_sentence.setEnabled(explanation is not None and explanation.adds_up and bool(result.text))
+        self.tokens_view.setHtml(sentences if sentences is not None else self.tokens_html(result, palette))
         self.top_words_label.setText(self.top_words_html(result.explanation, palette))
 
     def tokens_html(self, result: ScoredReview, palette: QPalette) -> str:
@@ -322,9 +398,7 @@ class ExplanationView(QWidget):
             elif result.explanation is None:
                 tip = ""
             else:
-                without = result.explanation.without(index)
-                tip = (f"\u201c{t.token}\u201d moved the score by {signed(t.contribution)} in log-odds: read as an "
-                       f"unknown word instead, P(positive) would be {without:.3f}.")
+                tip = push_tooltip(result.explanation, index)
                 background = highlight_color(palette, t.contribution, scale)
                 if background is not None:
                     word = f'<span style="background-color:{background.name()}">{word}</span>'
@@ -332,6 +406,30 @@ class ExplanationView(QWidget):
                 word += f'<sub style="color:{muted}">{t.id}</sub>'
             parts.append(f'<span title="{html.escape(tip)}">{word}</span>' if tip else word)
         return f"<p style='line-height: 150%'>{' '.join(parts)}</p>"
+
+    def sentences_html(self, result: ScoredReview, palette: QPalette) -> str | None:
+        """Each sentence the model read with the sum of its words' pushes, coloured like a word (None when
+        the sentences cannot be matched to the words read, or the method does not add up)."""
+        if result.explanation is None or not result.text:
+            return None
+        sentences = sentence_pushes(result.text, result.explanation)
+        if not sentences:
+            return None
+        muted = muted_color(palette).name()
+        scale = max(abs(s.push) for s in sentences)
+        rows = []
+        if result.words_cut:
+            rows.append(f'<p style="color:{muted}"><i>[{result.words_cut:,} words cut]</i></p>')
+        for sentence in sentences:
+            background = highlight_color(palette, sentence.push, scale)
+            style = f"background-color:{background.name()}; " if background is not None else ""
+            shown = ("\u2026 " if sentence.cut else "") + excerpt(sentence.text, 300)
+            tip = (f"The {sentence.words:,} word{'s' if sentence.words != 1 else ''} of this sentence that the model "
+                   f"read pushed the score by {signed(sentence.push)} in log-odds together"
+                   + (" (its front was cut)." if sentence.cut else "."))
+            rows.append(f'<p title="{html.escape(tip)}"><span style="{style}font-family: monospace">'
+                        f"<b>{signed(sentence.push)}</b></span>&nbsp; {html.escape(shown)}</p>")
+        return "".join(rows)
 
     def top_words_html(self, explanation: Explanation | None, palette: QPalette) -> str:
         """The words that moved the score most, in words, for those who do not tell red from green."""
@@ -341,7 +439,7 @@ class ExplanationView(QWidget):
         lines = []
         for label, top in (("towards positive", explanation.top_positive(TOP_WORDS)),
                            ("towards negative", explanation.top_negative(TOP_WORDS))):
-            strong = [t for t in top if abs(t.contribution) >= 0.001]
+            strong = [t for t in top if abs(t.contribution) >= MIN_LISTED_PUSH]
             color = colors[POSITIVE if label.endswith(POSITIVE) else NEGATIVE].name()
             words = ", ".join(f'<span style="color:{color}"><b>{html.escape(t.token)}</b> '
                               f"{signed(t.contribution)}</span>" for t in strong) or "no word"
@@ -353,3 +451,30 @@ class ExplanationView(QWidget):
         # A light/dark switch: re-pick readable colours (not during construction).
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "tokens_view"):
             self.render()
+
+
+def push_tooltip(explanation: Explanation, index: int) -> str:
+    """What hovering a known word says: its push in log-odds, with its uncertainty when sampled."""
+    t = explanation.tokens[index]
+    error = explanation.standard_error(index)
+    size = signed(t.contribution) + (f" \u00b1 {error:.3f}" if error is not None else "")
+    if explanation.method == OCCLUSION:
+        without = 1.0 / (1.0 + math.exp(-_clamp(_logit_of(explanation.probability) - t.contribution)))
+        return (f"\u201c{t.token}\u201d moved the score by {size} in log-odds (occlusion): read as an unknown "
+                f"word instead, P(positive) would be {without:.3f}.")
+    factor = math.exp(_clamp(t.contribution))
+    odds = f"multiplies the odds of positive by {factor:.2f}" if t.contribution >= 0 else \
+        f"divides the odds of positive by {1 / factor:.2f}"
+    uncertainty = " (\u00b1 one standard error: the value is estimated from sampled orderings)" \
+        if error is not None else ""
+    return (f"\u201c{t.token}\u201d pushed the score by {size} in log-odds{uncertainty}: on average over every set "
+            f"of the other words, reading it rather than the unknown word {odds}.")
+
+
+def _clamp(x: float) -> float:
+    return max(-700.0, min(700.0, x))
+
+
+def _logit_of(probability: float) -> float:
+    p = min(max(probability, 1e-7), 1 - 1e-7)
+    return math.log(p / (1 - p))

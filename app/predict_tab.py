@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import BackgroundTasks
+from app.explanation_refiner import ExplanationRefiner, needs_refining
 from app.explanation_view import (
     NO_KNOWN_WORD_NOTE,
     ExplanationView,
@@ -36,7 +38,7 @@ from app.model_cache import ModelCache, ModelKey, ModelPicker, model_key, usable
 from app.results_table import Column, ResultsPanel, text_column
 from models.datasets import read_review_texts
 from models.errors import DataSourceError
-from models.explain import explain
+from models.explain import Explanation, explain_stages
 from models.prediction import NEGATIVE, POSITIVE, Prediction, Predictor
 from models.store import ModelInfo, ModelStore
 from models.vocabulary import tokenize
@@ -110,6 +112,7 @@ class PredictTab(QWidget):
 
     status_message = Signal(str)
     prediction_ready = Signal(object)  # a Prediction, after each scoring of the text in the box
+    explanation_refined = Signal(object)  # a ScoredReview, after each background refinement round shown
     _batch_progress = Signal(int, int)  # emitted from the scoring thread; delivered queued
 
     def __init__(self, store: ModelStore, tasks: BackgroundTasks, parent: QWidget | None = None,
@@ -119,6 +122,9 @@ class PredictTab(QWidget):
         self.tasks = tasks
         self.cache = cache or ModelCache(store, tasks, self)
         self._scoring = False
+        # A sampled explanation on display is refined in the background, one round at a time.
+        self.refiner = ExplanationRefiner(tasks, self)
+        self.refiner.finished.connect(lambda: self.explanation.set_refining(False))
         self._batch_cancel: threading.Event | None = None
         self._batch_source: Path | None = None
         self._text_at_refusal: str | None = None
@@ -301,6 +307,7 @@ class PredictTab(QWidget):
 
     @Slot()
     def _request_score(self) -> None:
+        self.refiner.stop()  # the explanation being refined is about to be replaced: typing never waits for it
         text = self.editor.toPlainText()
         info = self.current_model()
         if info is None:
@@ -325,10 +332,13 @@ class PredictTab(QWidget):
         self._scoring = True
         key = (model_key(info), text)
         name = info.name
+        stop = threading.Event()
 
-        def job() -> ScoredReview:
-            # The score and its explanation come from the same batched pass, so they arrive together.
-            return ScoredReview.of(explain(predictor, text), name)
+        def job() -> tuple[ScoredReview, Iterator[Explanation], threading.Event]:
+            # The score and its explanation come from the same pass, so they arrive together; the
+            # first answer is within the interactive budget, later rounds refine it (_on_scored).
+            stages = explain_stages(predictor, text, should_stop=stop.is_set)
+            return ScoredReview.of(next(stages), name, text), stages, stop
 
         self.tasks.run(
             job,
@@ -340,13 +350,26 @@ class PredictTab(QWidget):
         info = self.current_model()
         return (model_key(info) if info is not None else None), self.editor.toPlainText()
 
-    def _on_scored(self, key: tuple[ModelKey, str], result: ScoredReview) -> None:
+    def _on_scored(self, key: tuple[ModelKey, str],
+                   outcome: tuple[ScoredReview, Iterator[Explanation], threading.Event]) -> None:
         self._scoring = False
+        result, stages, stop = outcome
         if key == self._current_request():
-            self.explanation.show_result(result)
+            refining = needs_refining(result.explanation)
+            self.explanation.show_result(result, refining=refining)
             self.prediction_ready.emit(result.prediction)
+            if refining:
+                self.refiner.start(stages, stop, lambda explanation: self._on_refined(key, result, explanation))
         elif not self._debounce.isActive():
             self._request_score()  # the text or model changed meanwhile: score what is there now
+
+    def _on_refined(self, key: tuple[ModelKey, str], first: ScoredReview, explanation: Explanation) -> None:
+        if key != self._current_request() or self.explanation.shown() is None:
+            self.refiner.stop()  # the text or model changed, or a message replaced this review
+            return
+        refined = ScoredReview.of(explanation, first.model_name, first.text)
+        self.explanation.show_result(refined, refining=needs_refining(explanation))
+        self.explanation_refined.emit(refined)
 
     def _on_score_failed(self, key: tuple[ModelKey, str], message: str) -> None:
         self._scoring = False

@@ -115,6 +115,9 @@ def test_evaluate_click_a_cell_move_the_threshold_and_match_the_cli(qtbot, tab, 
         qtbot.waitUntil(lambda: tab.explanation.shown() is not None, timeout=TIMEOUT)
         assert "True label" in tab.explanation.note_label.text()
         assert tab.explanation.tokens_view.toPlainText().strip()
+        why = tab.explanation.shown().explanation  # the same method as the Predict tab: Shapley values
+        assert why.method.startswith("shapley-") and why.adds_up
+        assert "add up to the difference" in tab.explanation.adds_up_label.text()
 
     # The listed reviews export as CSV (the true positives: a cell the tiny model is sure to fill).
     qtbot.mouseClick(tab.confusion_table.viewport(), Qt.MouseButton.LeftButton,

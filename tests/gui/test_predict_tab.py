@@ -392,10 +392,12 @@ def test_words_are_highlighted_by_how_they_moved_the_score(qtbot, builtin_tab):
     assert result.explanation.top_negative()[0].token == "awful"
     awful = background_of(tab, "awful")
     assert awful is not None and awful.red() > awful.green() + 40  # red: pushed towards negative
-    assert "Pushed towards negative: awful \u22123.9" in plain_text(tab.explanation.top_words_label.text())
+    assert "Pushed towards negative: awful \u22122.81" in plain_text(tab.explanation.top_words_label.text())
     tip = hover(tab, "awful")
-    assert tip.startswith("\u201cawful\u201d moved the score by \u22123.9") and "in log-odds" in tip
-    assert "would be 0.6" in tip
+    assert tip.startswith("\u201cawful\u201d pushed the score by \u22122.81") and "in log-odds" in tip
+    assert "divides the odds of positive by 16.6" in tip and "\u00b1" not in tip  # exact: no uncertainty
+    assert tab.explanation.adds_up_label.text().startswith(
+        "From 0.420 with every word unknown to 0.039: these pushes add up to the difference, in log-odds")
 
     p = score(qtbot, tab, GREAT_REVIEW)
     assert p.label == POSITIVE and tab.shown_result().explanation.top_positive()[0].token == "great"
@@ -405,7 +407,9 @@ def test_words_are_highlighted_by_how_they_moved_the_score(qtbot, builtin_tab):
     base = tab.explanation.tokens_view.palette().color(QPalette.ColorRole.Base)
     again = background_of(tab, "again") or base
     assert abs(great.green() - great.red()) > abs(again.green() - again.red())
-    assert "Pushed towards positive: great +1.1" in plain_text(tab.explanation.top_words_label.text())
+    assert re.search(r"Pushed towards positive: great \+1\.0\d", plain_text(tab.explanation.top_words_label.text()))
+    tip = hover(tab, "great")  # sampled: the push comes with its standard error
+    assert re.match(r"\u201cgreat\u201d pushed the score by \+1\.0\d\d \u00b1 0\.0\d\d in log-odds", tip), tip
 
 
 @pytest.mark.qt_log_ignore("This plugin does not support raise")
@@ -486,3 +490,71 @@ def test_a_review_the_model_is_sure_of_still_shows_its_words(qtbot, builtin_tab)
     color = background_of(tab, strongest.token)
     assert color is not None and color.red() > color.green() + 40  # coloured at full strength, no floor hides it
     assert "sure" in tab.explanation.result_title.text() and "100%" not in tab.explanation.result_title.text()
+
+
+ISSUE_REVIEW = "This was a terrible waste of time. Boring plot, awful acting."
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")
+def test_the_panel_says_the_pushes_add_up_to_the_score(qtbot, builtin_tab):
+    """Issue 21's example: every sentiment word pushes towards negative, and the panel says how the
+    pushes add up (from the baseline, every word unknown, to the score)."""
+    tab = builtin_tab
+    p = score(qtbot, tab, ISSUE_REVIEW)
+    explanation = tab.shown_result().explanation
+    assert explanation.method == "shapley-exact" and p.probability < 0.005
+    assert tab.explanation.adds_up_label.text() == ("From 0.435 with every word unknown to 0.003: these pushes "
+                                                    "add up to the difference, in log-odds (\u22125.70).")
+    assert "exact: all 2,048 subsets of the 11 known words" in tab.explanation.method_label.text()
+    for word in ("terrible", "waste", "boring", "awful"):
+        color = background_of(tab, word)
+        assert color is not None and color.red() > color.green(), word
+        assert "pushed the score by \u2212" in hover(tab, word)
+    assert plain_text(tab.explanation.top_words_label.text()) == (
+        "Pushed towards positive: no word\n"  # "time" pushes by +0.003: too little to list as a push
+        "Pushed towards negative: waste \u22121.522, acting \u22121.154, awful \u22120.996")
+
+
+LONG_REVIEW = " ".join([GREAT_REVIEW, AWFUL_REVIEW] * 3)  # 80 tokens read, most of them known
+
+
+def test_a_sampled_explanation_is_refined_in_the_background(qtbot, builtin_tab):
+    tab = builtin_tab
+    refined = []
+    tab.explanation_refined.connect(refined.append)
+    score(qtbot, tab, LONG_REVIEW)
+    first = tab.shown_result().explanation
+    assert first.method == "shapley-sampled" and tab.refiner.running() and tab.explanation.refining()
+    assert "refining" in tab.explanation.method_label.text()
+    qtbot.waitUntil(lambda: not tab.refiner.running(), timeout=LOAD_TIMEOUT)
+    assert refined and tab.shown_result() is refined[-1]  # the view shows the last round
+    last = refined[-1].explanation
+    assert last.samples > first.samples and last.max_standard_error() < first.max_standard_error()
+    assert last.probability == first.probability and not tab.explanation.refining()
+    assert "refining" not in tab.explanation.method_label.text()
+    assert last.contributions().sum() == pytest.approx(last.total_push(), abs=1e-6)
+
+
+def test_typing_stops_the_refinement_and_is_scored_at_once(qtbot, builtin_tab):
+    tab = builtin_tab
+    refined = []
+    tab.explanation_refined.connect(refined.append)
+    score(qtbot, tab, LONG_REVIEW)
+    assert tab.refiner.running()
+    p = score(qtbot, tab, AWFUL_REVIEW)  # a new text: the chain stops, the new score does not wait for it
+    assert not tab.refiner.running() and p.tokens[:3] == ["the", "cast", "is"]
+    qtbot.waitUntil(tab.tasks.settled, timeout=LOAD_TIMEOUT)
+    assert tab.shown_result().prediction is p  # no late round of the old text replaced it
+    assert all(r.prediction.tokens != p.tokens for r in refined)
+
+
+def test_sums_per_sentence(qtbot, builtin_tab):
+    tab = builtin_tab
+    score(qtbot, tab, ISSUE_REVIEW)
+    assert tab.explanation.per_sentence.isEnabled()
+    tab.explanation.per_sentence.setChecked(True)
+    shown = tab.explanation.tokens_view.toPlainText()
+    assert "\u22122.898 This was a terrible waste of time." in shown.replace("\u00a0", " ").replace("  ", " ")
+    assert "\u22122.807 Boring plot, awful acting." in shown.replace("\u00a0", " ").replace("  ", " ")
+    tab.explanation.per_sentence.setChecked(False)
+    assert "terrible waste of time boring" in tab.explanation.tokens_view.toPlainText()
