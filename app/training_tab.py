@@ -161,6 +161,9 @@ class TrainingTab(QWidget):
         self._run_preset = DEFAULT_PRESET  # the preset (or "custom (from ...)") of the current or last run
         self._after_result: Callable[[bool], None] | None = None  # save_then's callback, once a run stops
         self._saving: TrainingResult | None = None  # the result a background save is writing
+        self._held = False  # the window is asking what to do with the run (see hold)
+        self._held_success: TrainingResult | None = None  # a finished run's result that arrived meanwhile
+        self._discarding = False  # the run was discarded: its result, when it comes, is not kept
 
         self._build_data_group()
         self._build_model_group()
@@ -211,9 +214,16 @@ class TrainingTab(QWidget):
         self.limit_box.setSuffix(" per split")
         self.limit_box.setToolTip("Train and test on at most this many reviews of each split, balanced between "
                                   "the labels (as the command line's --limit): a first run in seconds. 0 = all.")
+        self.limit_box.valueChanged.connect(self._on_config_edited)
         limit_row = QHBoxLayout()
-        limit_row.addWidget(QLabel("Reviews to use"))
+        limit_label = QLabel("&Reviews to use")
+        limit_label.setBuddy(self.limit_box)
+        limit_row.addWidget(limit_label)
         limit_row.addWidget(self.limit_box, 1)
+        self.limit_note = QLabel("")  # a problem with it, said here beside the box in the form's own words
+        self.limit_note.setWordWrap(True)
+        self.limit_note.setStyleSheet("color: #d62728")
+        self.limit_note.hide()
 
         box = QGroupBox("Data")
         layout = QVBoxLayout(box)
@@ -223,6 +233,7 @@ class TrainingTab(QWidget):
         layout.addWidget(self.length_plot)
         layout.addWidget(self.truncation_note)
         layout.addLayout(limit_row)
+        layout.addWidget(self.limit_note)
         self.data_group = box
 
     def _build_model_group(self) -> None:
@@ -392,11 +403,25 @@ class TrainingTab(QWidget):
         chosen = PRESETS[name].config.with_changes(**how)
         return name if self.config().with_changes(**how) == chosen else f"custom (from {name})"
 
+    def limit_problem(self) -> str | None:
+        """What is wrong with "Reviews to use", in the form's words; None when it can be used."""
+        limit = self.limit_box.value()
+        if limit == 1:  # 0 is "all"; a balanced sample needs a review of each label
+            return "Reviews to use: at least 2 per split (one of each label), or 0 for all of them."
+        return None
+
+    def form_problems(self) -> list[str]:
+        """Everything that keeps Train disabled, first the hyperparameters', then the data's."""
+        return validation_problems(self.config()) + [p for p in (self.limit_problem(),) if p]
+
     @Slot()
     def _on_config_edited(self, *_: object) -> None:
         config = self.config()
         problems = validation_problems(config)
         self.config_problem.setText(problems[0] if problems else "")
+        limit_problem = self.limit_problem()
+        self.limit_note.setText(limit_problem or "")
+        self.limit_note.setVisible(limit_problem is not None)
         self.fields["validation_split"].setEnabled(config.validation == VALIDATE_ON_SPLIT)
         self._update_length_marker()
         self._update_buttons()
@@ -484,6 +509,7 @@ class TrainingTab(QWidget):
         if self._pending_train:
             self._pending_train = False
             self.start_training()
+            self._update_buttons()  # Stop was on for the pending run: off again if it did not start
 
     def _on_data_failed(self, message: str) -> None:
         self._loading = False
@@ -518,9 +544,9 @@ class TrainingTab(QWidget):
     def start_training(self) -> None:
         if self.run is not None or self._loading and not self._pending_train:
             return
-        problems = validation_problems(self.config())
+        problems = self.form_problems()
         if problems:
-            self.status_message.emit(problems[0])
+            self._refuse(problems[0])
             return
         if self.unsaved is not None:
             answer = ask_save_discard_cancel(
@@ -543,10 +569,11 @@ class TrainingTab(QWidget):
         config = self.config()
         try:
             data = self.data.limited(self.limit_box.value() or None)
-        except UserFacingError as exc:
-            self.status_message.emit(str(exc))
+        except UserFacingError as exc:  # the form checks the limit first: this is a last guard
+            self._refuse(str(exc))
             return
         self.unsaved = None
+        self._discarding = False
         self._run_preset = self.preset_name()
         self.plots.reset()
         self.summary.setText("")
@@ -616,6 +643,34 @@ class TrainingTab(QWidget):
         running = self.run is not None and self._epochs_done > 0 and not self._result_in
         return (self.unsaved is not None and not saving) or running
 
+    def hold(self) -> None:
+        """While the window asks Save / Discard / Cancel: the run pauses after its current batch, so it
+        cannot finish and save itself behind the question, and a result that arrives meanwhile (a run
+        that had just ended) waits for the answer. ``release`` says the answer."""
+        self._held = True
+        if self.run is not None and not self._result_in and not self.run.worker.stop_requested:
+            self.run.worker.pause()
+            self.progress.setFormat("Paused until you answer …")
+
+    def release(self, answer: str) -> None:
+        """The answer to the question ``hold`` was for: DISCARD drops the run and its result, CANCEL
+        goes on as before, SAVE goes on to ``save_then`` (called next)."""
+        self._held = False
+        if answer == DISCARD:
+            self._held_success = None
+            self._discarding = True
+            self.unsaved = None
+            if self.run is not None:
+                self.run.stop()  # also wakes the paused run, which then stops at once
+            self._log("Discarded.")
+            return
+        if self.run is not None and self.run.worker.paused:
+            self.run.worker.resume()
+            self.progress.setFormat("Training …")
+        held, self._held_success = self._held_success, None
+        if answer == CANCEL and held is not None and held is self.unsaved:
+            self.save_result(on_done=self._take_after_result())  # a finished run saves itself, as always
+
     def save_then(self, done: Callable[[bool], None]) -> None:
         """Keep the finished epochs, then call ``done(True)``; ``done(False)`` if the save failed.
 
@@ -674,7 +729,12 @@ class TrainingTab(QWidget):
         self.progress.setValue(1000)
         self.progress.setFormat("Finished")
         self._log(run_sentence(result, rich=False))
+        if self._discarding:
+            return
         self.unsaved, self.unsaved_preset = result, self._run_preset
+        if self._held:  # the window is asking whether to keep it: the answer decides (release)
+            self._held_success = result
+            return
         self.save_result(on_done=self._take_after_result())
 
     @Slot(object)
@@ -686,6 +746,8 @@ class TrainingTab(QWidget):
         """The stopped state; ``result`` is a run with completed epochs to offer for saving, or None."""
         self.progress.setFormat("Stopped")
         done = self._take_after_result()
+        if self._discarding:
+            result = None
         if result is not None:
             self.unsaved, self.unsaved_preset = result, self._run_preset
             self.summary.setText(run_sentence(result, "unsaved"))
@@ -807,13 +869,21 @@ class TrainingTab(QWidget):
             self.status_message.emit(f"Wrote {path}")
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _refuse(self, message: str) -> None:
+        """A run that cannot start: said in the tab (summary and log) and the status bar, buttons reset."""
+        self._pending_train = False
+        self.summary.setText(f"<span style='color:#d62728'><b>Not started</b>: {html.escape(message)}</span>")
+        self._log(f"Not started: {message}")
+        self.status_message.emit(message)
+        self._update_buttons()
+
     def _log(self, line: str) -> None:
         self.log.appendPlainText(f"{datetime.now():%H:%M:%S}  {line}")
 
     def _update_buttons(self) -> None:
         running = self.run is not None
         busy = running or self._loading
-        valid = not validation_problems(self.config())
+        valid = not self.form_problems()
         self.train_button.setEnabled(not busy and valid)
         self.stop_button.setEnabled((running and not self.run.worker.stop_requested) or self._pending_train)
         self.save_button.setEnabled(self.unsaved is not None and not running)
