@@ -204,6 +204,11 @@ class TrainingTab(QWidget):
                                                                       "fill": QApplication.palette().color(
                                                                           QPalette.ColorRole.Base)})
         self.length_plot.addItem(self.maxlen_line)
+        # The longest 1% are left out of the bins (they would stretch the axis into one tall spike at its
+        # end); this says how many there are and how long they get.
+        self.length_overflow = pg.TextItem("", color=QApplication.palette().color(QPalette.ColorRole.Text),
+                                           anchor=(1.0, 0.0))
+        self.length_plot.addItem(self.length_overflow, ignoreBounds=True)
         self.truncation_note = QLabel("")
         self.truncation_note.setWordWrap(True)
         self.limit_box = QSpinBox()
@@ -499,8 +504,12 @@ class TrainingTab(QWidget):
             f"Median length {int(np.median(lengths)) if len(lengths) else 0} words.")
         if len(lengths):
             top = max(10, int(np.percentile(lengths, 99)))
-            counts, edges = np.histogram(np.minimum(lengths, top), bins=60, range=(0, top))
+            counts, edges = np.histogram(lengths[lengths <= top], bins=60, range=(0, top))
             self.length_hist.setData(edges, counts)
+            longer = int(np.sum(lengths > top))
+            self.length_overflow.setText(f"not shown: {longer:,} longer than {top:,}\n(up to {int(lengths.max()):,} "
+                                         "words)" if longer else "")
+            self.length_overflow.setPos(top, max(1, int(counts.max())))
             self.length_plot.show()
         self._update_length_marker()
         self.status_message.emit(f"Loaded {s['train'] + s['test']:,} reviews.")
@@ -517,6 +526,7 @@ class TrainingTab(QWidget):
         # The previous data set's figures would read as this one's: clear them with it.
         self.data, self.data_spec, self.lengths = None, None, None
         self.length_hist.setData([0, 1], [0])
+        self.length_overflow.setText("")
         self.length_plot.hide()
         self.truncation_note.setText("")
         self.data_summary.setText(f"<span style='color:#d62728'>{message}</span>")

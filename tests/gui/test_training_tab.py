@@ -36,7 +36,7 @@ def test_load_shows_counts_histogram_and_truncation(qtbot, tab, tiny_csv):
     assert "192 training reviews" in tab.data_summary.text()
     assert "48 test reviews" in tab.data_summary.text()
     xs, ys = tab.length_hist.getData()
-    assert ys.sum() == 192
+    assert ys.sum() + int(sum(tab.lengths > xs[-1])) == 192
     tab.fields["maxlen"].setValue(5)
     assert tab.maxlen_line.value() == 5
     assert "100% of training reviews are longer than 5 words" in tab.truncation_note.text()
@@ -269,3 +269,21 @@ def test_a_run_refused_after_loading_turns_stop_off(qtbot, tab, tiny_csv, monkey
         assert tab.stop_button.isEnabled()  # the pending run can be called off while loading
     assert not tab.is_training() and not tab.stop_button.isEnabled() and tab.train_button.isEnabled()
     assert "too few reviews" in tab.summary.text() and "too few reviews" in tab.log.toPlainText()
+
+
+def test_the_longest_reviews_are_counted_beside_the_histogram_not_lumped_into_its_last_bin(qtbot, tab, tmp_path):
+    import csv
+
+    path = tmp_path / "lengths.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label", "split"])
+        for i in range(400):
+            words = 3000 if i < 3 else 20 + i % 50  # three reviews far past the 99th percentile
+            w.writerow([" ".join(["word"] * words), i % 2, "train"])
+        w.writerows([["a test review", i % 2, "test"] for i in range(4)])
+    load(qtbot, tab, path)
+    xs, ys = tab.length_hist.getData()
+    top = xs[-1]
+    assert top < 3000 and ys.sum() == 397 and ys[-1] <= ys[:-1].max()  # no spike at the right edge
+    assert tab.length_overflow.toPlainText() == f"not shown: 3 longer than {int(top):,}\n(up to 3,000 words)"
