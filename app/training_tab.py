@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -46,9 +45,10 @@ from models.config import (
     VALIDATE_ON_SPLIT,
     VALIDATE_ON_TEST,
     TrainingConfig,
+    preset_label,
     validation_problems,
 )
-from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source
+from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source, resolved_source
 from models.errors import UserFacingError
 from models.store import ModelStore
 from models.training import TrainingResult, training_metadata
@@ -403,10 +403,7 @@ class TrainingTab(QWidget):
 
     def preset_name(self) -> str:
         """The chosen preset's name, or "custom (from NAME)" once a hyperparameter differs from it."""
-        name = self.preset_combo.currentData()
-        how = {"jit_compile": True, "fused_lstm": True}  # how it runs, not what it trains
-        chosen = PRESETS[name].config.with_changes(**how)
-        return name if self.config().with_changes(**how) == chosen else f"custom (from {name})"
+        return preset_label(self.preset_combo.currentData(), self.config())
 
     def limit_problem(self) -> str | None:
         """What is wrong with "Reviews to use", in the form's words; None when it can be used."""
@@ -478,8 +475,8 @@ class TrainingTab(QWidget):
         if self._loading:
             return
         if spec.lower() not in (KERAS_SOURCE, STANFORD_SOURCE):
-            # Absolute, so the remembered source still works when the app starts in another folder.
-            spec = os.path.abspath(os.path.expanduser(spec))
+            # Resolved, so the remembered source still works when the app starts in another folder.
+            spec = resolved_source(spec)
             self.source_path.setText(spec)
         self._loading = True
         self.data_summary.setText(f"Loading {spec} …")
