@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -45,6 +46,7 @@ from app.explanation_view import ExplanationView, ScoredReview, sentiment_colors
 from app.model_cache import ModelCache, ModelPicker, usable_models
 from app.results_table import Column, ResultsPanel, text_column
 from models import evaluation as ev
+from models import reports
 from models.datasets import Dataset, load_source, source_at_hand
 from models.explain import explain
 from models.prediction import NEGATIVE, POSITIVE, Predictor
@@ -52,8 +54,9 @@ from models.store import ModelInfo, ModelStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SLIDER_STEPS = 1000  # the threshold moves in steps of 0.001
-SECOND_MODEL_COLUMN = 2  # in the reviews table: shown only when two models are compared
-SELECT_A_REVIEW = ("Select a review", "Its words appear here, coloured by how they moved the score.")
+SECOND_MODEL_COLUMNS = (2, 5)  # in the reviews table, the second model's P and prediction: shown when comparing
+ORDINALS = ("1st model", "2nd model")  # the metrics' column headers when two are compared (names are long)
+SELECT_A_REVIEW = ("Select a review", "Its words appear here, coloured by how they moved the chosen model's score.")
 NO_DATA_HINT = "an aclImdb folder or .tar.gz, a .csv, or 'imdb' / 'stanford' (downloads)"
 
 # What the reviews table shows: (label, actual, predicted); None = every wrong review.
@@ -116,6 +119,7 @@ class EvaluateTab(QWidget):
         self._cancel: threading.Event | None = None
         self._explain_request = 0
         self._predictors: list[Predictor] = []
+        self._evaluated_ids: tuple[str, ...] = ()  # the models of the last pass, to know a new choice
         self._progress.connect(self._on_progress)
         self._phase.connect(lambda text: self.panel.set_message(text))
         self._build_ui()
@@ -168,21 +172,27 @@ class EvaluateTab(QWidget):
                                          "follows at once, without scoring again.")
         self.threshold_slider.valueChanged.connect(self._on_threshold)
         self.threshold_label = QLabel()
-        reset = QPushButton("0.5")
-        reset.setToolTip("Back to the default threshold")
-        reset.clicked.connect(lambda: self.set_threshold(0.5))
+        # A button that says what it does: a bare "0.5" beside the slider read as a value.
+        self.reset_threshold_button = QPushButton(f"Reset to {ev.DEFAULT_THRESHOLD:g}")
+        self.reset_threshold_button.setToolTip("Back to the default threshold")
+        self.reset_threshold_button.clicked.connect(lambda: self.set_threshold(ev.DEFAULT_THRESHOLD))
         threshold_row = QHBoxLayout()
         threshold_row.addWidget(QLabel("&Threshold:"))
         threshold_row.itemAt(0).widget().setBuddy(self.threshold_slider)
         threshold_row.addWidget(self.threshold_slider, 1)
         threshold_row.addWidget(self.threshold_label)
-        threshold_row.addWidget(reset)
+        threshold_row.addWidget(self.reset_threshold_button)
 
         self.metrics_table = QTableWidget(0, 1)
         self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.metrics_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.metrics_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.metrics_table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # The headers are short ("1st model"); the models' full names are in the line above the table.
+        self.metrics_table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.models_legend = QLabel()
+        self.models_legend.setWordWrap(True)
+        self.models_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.models_legend.hide()
         self.metrics_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.metrics_note = QLabel()
         self.metrics_note.setWordWrap(True)
@@ -196,16 +206,40 @@ class EvaluateTab(QWidget):
         self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.confusion_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.confusion_table.setToolTip("Click a cell to list its reviews below")
-        self.confusion_table.setMinimumHeight(110)
+        # Each row holds a two-line cell: the table is never shorter than its header and both rows.
+        two_lines = 2 * self.fontMetrics().lineSpacing() + 10
+        self.confusion_table.verticalHeader().setMinimumSectionSize(two_lines)
+        self.confusion_table.setMinimumHeight(self.confusion_table.horizontalHeader().sizeHint().height()
+                                              + 2 * two_lines + 2 * self.confusion_table.frameWidth())
         self.confusion_table.cellClicked.connect(self.select_cell)
+        # Which model the matrix, the reviews listed and the Why panel are about, when two are compared.
+        self.focus_combo = QComboBox()
+        self.focus_combo.setToolTip("The model whose confusion matrix, reviews and explanations are shown")
+        self.focus_combo.currentIndexChanged.connect(self._on_focus_changed)
+        self.focus_combo.hide()
+        self.confusion_label = QLabel("Confusion matrix (click a cell to list its reviews):")
+        self.confusion_label.setWordWrap(True)
+        focus_row = QHBoxLayout()
+        focus_row.addWidget(self.confusion_label, 1)
+        focus_row.addWidget(self.focus_combo)
 
-        figures = QGroupBox("Figures")
-        figures_layout = QVBoxLayout(figures)
+        figures_page = QWidget()
+        figures_layout = QVBoxLayout(figures_page)
         figures_layout.addLayout(threshold_row)
-        figures_layout.addWidget(self.metrics_table, 3)
+        figures_layout.addWidget(self.models_legend)
+        figures_layout.addWidget(self.metrics_table)
         figures_layout.addWidget(self.metrics_note)
-        figures_layout.addWidget(QLabel("Confusion matrix (the first model; click a cell):"))
-        figures_layout.addWidget(self.confusion_table, 2)
+        figures_layout.addLayout(focus_row)
+        figures_layout.addWidget(self.confusion_table, 1)
+        # Scrolls when the window is small (1024x700) instead of squeezing the tables under each other.
+        self.figures_scroll = QScrollArea()
+        self.figures_scroll.setWidget(figures_page)
+        self.figures_scroll.setWidgetResizable(True)
+        self.figures_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        figures = QGroupBox("Figures")
+        figures_box = QVBoxLayout(figures)
+        figures_box.setContentsMargins(2, 2, 2, 2)
+        figures_box.addWidget(self.figures_scroll)
 
         # Curves, and accuracy by length.
         self.plots = EvaluationPlots()
@@ -238,6 +272,7 @@ class EvaluateTab(QWidget):
         self.show_combo.currentIndexChanged.connect(self._refresh_reviews)
         self.panel = ResultsPanel(self._columns(), [self.evaluate_button],
                                   "Pick a model and a data set, then press Evaluate.", "evaluation")
+        self.panel.csv_writer = self._write_csv  # the columns of evaluate --misclassified, by the same writer
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.row_selected.connect(self._on_row_selected)
         show_row = QHBoxLayout()
@@ -248,7 +283,7 @@ class EvaluateTab(QWidget):
         reviews_layout = QVBoxLayout(reviews_box)
         reviews_layout.addLayout(show_row)
         reviews_layout.addWidget(self.panel, 1)
-        self.explanation = ExplanationView(intro="What the first model read, and which words moved its score:",
+        self.explanation = ExplanationView(intro="What the model read, and which words moved its score:",
                                            compact=True)
         self.explanation.show_message(*SELECT_A_REVIEW)
         why_box = QGroupBox("Why")
@@ -282,6 +317,9 @@ class EvaluateTab(QWidget):
         def p(k):
             return lambda i: float(tab.evaluations[k].probabilities[i]) if len(tab.evaluations) > k else -1.0
 
+        def said(k):  # model k's prediction at the threshold, "" without a second model
+            return lambda i: _label(p(k)(i) >= tab.threshold()) if len(tab.evaluations) > k else ""
+
         return [
             text_column("Review", lambda i: first(i).texts[i]),
             Column("P(positive)", lambda i: f"{p(0)(i):.3f}", p(0), "probability", lambda i: f"{p(0)(i):.6f}",
@@ -291,9 +329,10 @@ class EvaluateTab(QWidget):
                    align_right=True),
             Column("True label", lambda i: _label(first(i).labels[i]), lambda i: int(first(i).labels[i]),
                    "true_label", lambda i: _label(first(i).labels[i]), sentiment=lambda i: _label(first(i).labels[i])),
-            Column("Predicted", lambda i: _label(p(0)(i) >= tab.threshold()), lambda i: p(0)(i) >= tab.threshold(),
-                   "predicted_label", lambda i: _label(p(0)(i) >= tab.threshold()),
-                   sentiment=lambda i: _label(p(0)(i) >= tab.threshold())),
+            Column("Predicted", said(0), lambda i: p(0)(i) >= tab.threshold(), "predicted_label", said(0),
+                   sentiment=said(0)),
+            Column("Predicted (2nd)", said(1), lambda i: p(1)(i) >= tab.threshold(), "predicted_label_second_model",
+                   said(1), sentiment=lambda i: said(1)(i) or None),
             Column("Tokens", lambda i: f"{first(i).lengths[i]:,}", lambda i: int(first(i).lengths[i]), "length_tokens",
                    lambda i: int(first(i).lengths[i]), align_right=True),
             Column("Cut", lambda i: "yes" if first(i).cut[i] else "", lambda i: bool(first(i).cut[i]), "cut",
@@ -364,6 +403,7 @@ class EvaluateTab(QWidget):
 
     def _show_threshold(self) -> None:
         self.threshold_label.setText(f"{self.threshold():.3f}")
+        self.reset_threshold_button.setEnabled(self.threshold() != ev.DEFAULT_THRESHOLD)
         self.explanation.gauge.set_threshold(self.threshold())
 
     @Slot(int)
@@ -452,24 +492,76 @@ class EvaluateTab(QWidget):
         self._data = (_data_key(outcome.spec), outcome.data)
         for info, predictor in zip(outcome.infos, outcome.predictors):
             self.cache.keep(info, predictor)
+        # A threshold set for other models is not carried over to these: back to the default, and said.
+        # Evaluating the same models again keeps it, and says so too.
+        ids = tuple(info.id for info in outcome.infos)
+        threshold_note = ""
+        if self.threshold() != ev.DEFAULT_THRESHOLD:
+            if ids != self._evaluated_ids:
+                threshold_note = (f" Threshold back to {ev.DEFAULT_THRESHOLD:g} (it was {self.threshold():.3f} "
+                                  "for the models evaluated before).")
+                self.threshold_slider.blockSignals(True)
+                self.set_threshold(ev.DEFAULT_THRESHOLD)
+                self.threshold_slider.blockSignals(False)
+                self._show_threshold()
+            else:
+                threshold_note = f" Threshold kept at {self.threshold():.3f}, as set for these models."
+        self._evaluated_ids = ids
         self.evaluations = outcome.evaluations
         self._predictors = outcome.predictors
         self._aucs = [ev.roc_auc_score(e.labels, e.probabilities) for e in self.evaluations]
         self.plots.show_evaluations(self.evaluations, self._aucs)
         first = self.evaluations[0]
+        compared = len(self.evaluations) > 1
         self.metrics_table.setColumnCount(len(self.evaluations))
-        self.metrics_table.setHorizontalHeaderLabels([e.model_name for e in self.evaluations])
-        self.show_combo.model().item(SHOW_DISAGREE).setEnabled(len(self.evaluations) > 1)
-        self.panel.table.setColumnHidden(SECOND_MODEL_COLUMN, len(self.evaluations) < 2)
-        if len(self.evaluations) < 2 and self.show_combo.currentData() == SHOW_DISAGREE:
+        self.metrics_table.setHorizontalHeaderLabels(list(ORDINALS) if compared else ["Value"])
+        for c, e in enumerate(self.evaluations):
+            self.metrics_table.horizontalHeaderItem(c).setToolTip(e.model_name)
+        self.models_legend.setText(self.plots.models_html(self.evaluations, ORDINALS if compared else None))
+        self.models_legend.show()
+        self.focus_combo.blockSignals(True)
+        self.focus_combo.clear()
+        for ordinal, e in zip(ORDINALS, self.evaluations):
+            self.focus_combo.addItem(f"{ordinal}: {e.model_name}")
+            self.focus_combo.setItemData(self.focus_combo.count() - 1, e.model_name, Qt.ItemDataRole.ToolTipRole)
+        self.focus_combo.setCurrentIndex(0)
+        self.focus_combo.blockSignals(False)
+        self.focus_combo.setVisible(compared)
+        self._show_focus()
+        self.show_combo.model().item(SHOW_DISAGREE).setEnabled(compared)
+        for column in SECOND_MODEL_COLUMNS:
+            self.panel.table.setColumnHidden(column, not compared)
+        if not compared and self.show_combo.currentData() == SHOW_DISAGREE:
             self.show_combo.setCurrentIndex(SHOW_WRONG)
         self._apply_threshold()
         self.panel.export_name = f"evaluation-{first.model_name}"
         message = f"Evaluated {first.model_name!r} on {first.n:,} test reviews of {outcome.spec}"
-        if len(self.evaluations) > 1:
+        if compared:
             message += f", and {self.evaluations[1].model_name!r} on the same reviews"
-        self.status_message.emit(message + ".")
+        self.status_message.emit(message + "." + threshold_note)
         self.evaluated.emit()
+
+    # -- which model the matrix, the reviews and Why are about ------------------------------------
+    def focus(self) -> int:
+        """0 for the first model, 1 for the one compared with it."""
+        return max(0, min(self.focus_combo.currentIndex(), len(self.evaluations) - 1))
+
+    def set_focus(self, k: int) -> None:
+        self.focus_combo.setCurrentIndex(k)
+
+    def _show_focus(self) -> None:
+        if len(self.evaluations) > 1:
+            self.confusion_label.setText("Confusion matrix (click a cell to list its reviews) of the")
+        else:
+            self.confusion_label.setText("Confusion matrix (click a cell to list its reviews):")
+
+    @Slot(int)
+    def _on_focus_changed(self, _index: int) -> None:
+        self._show_focus()
+        if self.evaluations:
+            self._fill_confusion()
+            self._fill_lengths()
+            self._refresh_reviews()
 
     def _on_failed(self, message: str) -> None:
         self._end()
@@ -478,7 +570,16 @@ class EvaluateTab(QWidget):
 
     def _clear_results(self) -> None:
         self.evaluations, self._predictors, self._aucs, self._metrics = [], [], [], []
+        self._explain_request += 1  # an explanation still on its way belongs to the pass before
         self.metrics_table.setRowCount(0)
+        self.metrics_table.setColumnCount(0)  # no header of the pass before either
+        self.models_legend.clear()
+        self.models_legend.hide()
+        self.focus_combo.blockSignals(True)
+        self.focus_combo.clear()
+        self.focus_combo.blockSignals(False)
+        self.focus_combo.hide()
+        self._show_focus()
         self.metrics_note.hide()
         for actual in (0, 1):
             for predicted in (0, 1):
@@ -542,7 +643,7 @@ class EvaluateTab(QWidget):
         self.metrics_note.setVisible(bool(notes))
 
     def _fill_confusion(self) -> None:
-        m = self._metrics[0]
+        m = self._metrics[self.focus()]
         n = max(1, m.n)
         colors = sentiment_colors(self.palette())
         for actual in (0, 1):
@@ -557,7 +658,7 @@ class EvaluateTab(QWidget):
                 self.confusion_table.setItem(actual, predicted, item)
 
     def _fill_lengths(self) -> None:
-        e = self.evaluations[0]
+        e = self.evaluations[self.focus()]
         buckets = ev.accuracy_by_length(e, self.threshold())
         self.length_table.setRowCount(len(buckets))
         for r, b in enumerate(buckets):
@@ -584,16 +685,16 @@ class EvaluateTab(QWidget):
         """The reviews the table lists, in the order of the model's certainty."""
         if not self.evaluations:
             return np.empty(0, dtype=np.int64)
-        first, t = self.evaluations[0], self.threshold()
+        chosen, t = self.evaluations[self.focus()], self.threshold()
         choice = self.show_combo.currentData()
         if choice == SHOW_DISAGREE:
             if len(self.evaluations) < 2:
                 return np.empty(0, dtype=np.int64)
-            return ev.disagreements(first, self.evaluations[1], t, t)
+            return ev.disagreements(chosen, self.evaluations[1 - self.focus()], t, t)
         if choice == SHOW_WRONG:
-            return first.misclassified(t)
+            return chosen.misclassified(t)
         cell = next(c for value, _, c in SHOW_CHOICES if value == choice)
-        return first.cell(*cell, threshold=t)
+        return chosen.cell(*cell, threshold=t)
 
     @Slot()
     def _refresh_reviews(self) -> None:
@@ -602,7 +703,8 @@ class EvaluateTab(QWidget):
         indices = self.shown_indices()
         self.panel.set_rows([int(i) for i in indices])
         name = self.show_combo.currentText()
-        self.panel.set_message(f"{name}: {len(indices):,} of {self.evaluations[0].n:,} reviews at threshold "
+        whose = f" of the {ORDINALS[self.focus()]}" if len(self.evaluations) > 1 else ""
+        self.panel.set_message(f"{name}{whose}: {len(indices):,} of {self.evaluations[0].n:,} reviews at threshold "
                                f"{self.threshold():.3f}, the surest first. Select one to see why.")
         self.explanation.show_message(*SELECT_A_REVIEW)
 
@@ -610,9 +712,10 @@ class EvaluateTab(QWidget):
     def _on_row_selected(self, index: int | None) -> None:
         if index is None or not self.evaluations:
             return
-        first = self.evaluations[0]
+        k = self.focus()
+        first = self.evaluations[k]
         review = first.review(index)
-        predictor = self._predictors[0]
+        predictor = self._predictors[k]
         self._explain_request += 1
         request = self._explain_request
         predicted = review.predicted(self.threshold())
@@ -636,3 +739,9 @@ class EvaluateTab(QWidget):
 
     def export_csv(self, path: Path) -> bool:
         return self.panel.export_csv(path)
+
+    def _write_csv(self, path: Path, rows: list[int]) -> int:
+        """The listed reviews, in the order shown, as ``evaluate --misclassified`` writes them."""
+        second = self.evaluations[1] if len(self.evaluations) > 1 else None
+        return reports.write_csv(path, reports.evaluation_header(second is not None),
+                                 reports.evaluation_rows(self.evaluations[0], rows, self.threshold(), second))

@@ -159,6 +159,13 @@ class MainWindow(QMainWindow):
         """Open the Evaluate tab on a model and the Train tab's data set (already read), and score it."""
         self.tabs.setCurrentIndex(TAB_EVALUATE)
         self.evaluate_tab.refresh_models(select_id=model_id)
+        chosen = self.evaluate_tab.current_model()
+        if chosen is None or chosen.id != model_id:  # deleted since: never evaluate another model instead
+            self.train_tab.refresh_compare_runs()  # forgets it: "Evaluate this model" goes off
+            message = "The model this training saved is no longer in the store (deleted): nothing was evaluated."
+            self.evaluate_tab.panel.set_message(message, error=True)
+            self.show_status(message)
+            return
         if self.train_tab.data is not None and self.train_tab.data_spec:
             self.evaluate_tab.set_data_source(self.train_tab.data_spec, self.train_tab.data)
         self.evaluate_tab.start()

@@ -132,6 +132,8 @@ class ResultsPanel(QWidget):
                  message: str = "", export_name: str = "reviews", parent: QWidget | None = None):
         super().__init__(parent)
         self.export_name = export_name  # the suggested file name's stem
+        # Writes (path, rows in the order shown) and returns the rows written; None: the columns' own values.
+        self.csv_writer: Callable[[Path, list[Any]], int] | None = None
         self.export_folder: Path | None = None
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -263,7 +265,7 @@ class ResultsPanel(QWidget):
             self.set_message("There is nothing to export yet.", error=True)
             return False
         try:
-            count = self.model.write_csv(path)
+            count = self.csv_writer(path, self.model.rows()) if self.csv_writer else self.model.write_csv(path)
         except OSError as exc:
             self.set_message(f"Could not write {path}: {exc.strerror or exc}.", error=True)
             return False

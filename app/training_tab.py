@@ -837,11 +837,16 @@ class TrainingTab(QWidget):
         current = self.compare_combo.currentData()
         self.compare_combo.clear()
         self.compare_combo.addItem("(none)", None)
-        for info in self.store.list():
+        infos = self.store.list()
+        for info in infos:
             if info.damaged is None and info.metadata and info.metadata.history.get("val_accuracy"):
                 self.compare_combo.addItem(info.name, info.id)
         index = self.compare_combo.findData(current)
         self.compare_combo.setCurrentIndex(max(0, index))
+        if self.last_saved_id is not None and not any(i.id == self.last_saved_id and i.damaged is None
+                                                      for i in infos):
+            self.last_saved_id = None  # deleted (or damaged) since: "Evaluate this model" has nothing to open
+            self._update_buttons()
 
     def _on_compare(self, _: int) -> None:
         ref = self.compare_combo.currentData()
