@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -80,6 +80,39 @@ class EvaluationOutcome:
     evaluations: list[ev.Evaluation]  # the model, then the one compared with it
     predictors: list[Predictor]
     infos: list[ModelInfo]
+
+
+class WrappingScrollArea(QScrollArea):
+    """A scroll area for a page of wrapped text. Qt does not pass a layout's height-for-width up through
+    a scroll area, so a page narrower than its text squeezed each wrapped label to one line, drawn over
+    the next; here the page is given the height its text needs at the width it has, and scrolls."""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidget(page)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        page.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        page = self.widget()
+        layout = page.layout() if page is not None else None
+        if layout is None:
+            return
+        width = max(self.viewport().width(), layout.totalMinimumSize().width())
+        needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
+        if needed != page.minimumHeight():
+            page.setMinimumHeight(needed)
 
 
 def _data_key(spec: str) -> tuple:
@@ -186,7 +219,11 @@ class EvaluateTab(QWidget):
         self.metrics_table = QTableWidget(0, 1)
         self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.metrics_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.metrics_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Sized to its figures, whole (no scroll bars): see _fill_metrics.
+        self.metrics_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.metrics_table.horizontalHeader().setStretchLastSection(True)
+        for policy in (self.metrics_table.setHorizontalScrollBarPolicy, self.metrics_table.setVerticalScrollBarPolicy):
+            policy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # The headers are short ("1st model"); the models' full names are in the line above the table.
         self.metrics_table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
         self.models_legend = QLabel()
@@ -216,26 +253,32 @@ class EvaluateTab(QWidget):
         self.focus_combo = QComboBox()
         self.focus_combo.setToolTip("The model whose confusion matrix, reviews and explanations are shown")
         self.focus_combo.currentIndexChanged.connect(self._on_focus_changed)
+        self.focus_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.focus_combo.setMinimumContentsLength(14)  # the models' names are long: the list shows them whole
         self.focus_combo.hide()
         self.confusion_label = QLabel("Confusion matrix (click a cell to list its reviews):")
         self.confusion_label.setWordWrap(True)
-        focus_row = QHBoxLayout()
-        focus_row.addWidget(self.confusion_label, 1)
-        focus_row.addWidget(self.focus_combo)
 
+        # Side by side, not stacked: at 1024x700 the metrics, the threshold and the matrix fit the height
+        # the plots beside them need anyway (stacked, the matrix's label was drawn over a metric).
+        metrics_column = QVBoxLayout()
+        metrics_column.addWidget(self.models_legend)
+        metrics_column.addWidget(self.metrics_table)
+        metrics_column.addWidget(self.metrics_note)
+        metrics_column.addStretch(1)
+        matrix_column = QVBoxLayout()
+        matrix_column.addLayout(threshold_row)
+        matrix_column.addWidget(self.confusion_label)
+        matrix_column.addWidget(self.focus_combo)
+        matrix_column.addWidget(self.confusion_table)
+        matrix_column.addStretch(1)
         figures_page = QWidget()
-        figures_layout = QVBoxLayout(figures_page)
-        figures_layout.addLayout(threshold_row)
-        figures_layout.addWidget(self.models_legend)
-        figures_layout.addWidget(self.metrics_table)
-        figures_layout.addWidget(self.metrics_note)
-        figures_layout.addLayout(focus_row)
-        figures_layout.addWidget(self.confusion_table, 1)
-        # Scrolls when the window is small (1024x700) instead of squeezing the tables under each other.
-        self.figures_scroll = QScrollArea()
-        self.figures_scroll.setWidget(figures_page)
-        self.figures_scroll.setWidgetResizable(True)
-        self.figures_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        figures_layout = QHBoxLayout(figures_page)
+        figures_layout.setContentsMargins(0, 0, 0, 0)
+        figures_layout.addLayout(metrics_column, 1)
+        figures_layout.addLayout(matrix_column, 1)
+        # Scrolls if the window is smaller still, instead of squeezing the tables over each other.
+        self.figures_scroll = WrappingScrollArea(figures_page)
         figures = QGroupBox("Figures")
         figures_box = QVBoxLayout(figures)
         figures_box.setContentsMargins(2, 2, 2, 2)
@@ -258,9 +301,9 @@ class EvaluateTab(QWidget):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(figures)
         top.addWidget(self.plots)
-        top.setStretchFactor(0, 2)
-        top.setStretchFactor(1, 3)
-        top.setSizes([520, 880])
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setSizes([800, 600])
 
         # The reviews, and why one got its score.
         self.evaluate_button = QPushButton("E&valuate")
@@ -270,29 +313,31 @@ class EvaluateTab(QWidget):
         for value, text, _ in SHOW_CHOICES:
             self.show_combo.addItem(text, value)
         self.show_combo.currentIndexChanged.connect(self._refresh_reviews)
+        self.show_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.show_combo.setMinimumContentsLength(16)
+        show_label = QLabel("&Show:")
+        show_label.setBuddy(self.show_combo)
+        # On the buttons' line: at 1024x700 every line above the table is a review less in view.
         self.panel = ResultsPanel(self._columns(), [self.evaluate_button],
-                                  "Pick a model and a data set, then press Evaluate.", "evaluation")
+                                  "Pick a model and a data set, then press Evaluate.", "evaluation",
+                                  trailing=[show_label, self.show_combo])
         self.panel.csv_writer = self._write_csv  # the columns of evaluate --misclassified, by the same writer
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.row_selected.connect(self._on_row_selected)
-        show_row = QHBoxLayout()
-        show_row.addWidget(QLabel("&Show:"))
-        show_row.itemAt(0).widget().setBuddy(self.show_combo)
-        show_row.addWidget(self.show_combo, 1)
         reviews_box = QGroupBox("Reviews")
         reviews_layout = QVBoxLayout(reviews_box)
-        reviews_layout.addLayout(show_row)
         reviews_layout.addWidget(self.panel, 1)
-        self.explanation = ExplanationView(intro="What the model read, and which words moved its score:",
-                                           compact=True)
+        self.explanation = ExplanationView(intro="How each word moved the score:", compact=True)
         self.explanation.show_message(*SELECT_A_REVIEW)
         why_box = QGroupBox("Why")
-        QVBoxLayout(why_box).addWidget(self.explanation)
+        # A long explanation scrolls; it never takes the figures' height, nor draws a line over another.
+        QVBoxLayout(why_box).addWidget(WrappingScrollArea(self.explanation))
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(reviews_box)
         bottom.addWidget(why_box)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 2)
+        bottom.setSizes([580, 420])
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
@@ -322,21 +367,21 @@ class EvaluateTab(QWidget):
 
         return [
             text_column("Review", lambda i: first(i).texts[i]),
-            Column("P(positive)", lambda i: f"{p(0)(i):.3f}", p(0), "probability", lambda i: f"{p(0)(i):.6f}",
+            Column("P(pos.)", lambda i: f"{p(0)(i):.3f}", p(0), "probability", lambda i: f"{p(0)(i):.6f}",
                    align_right=True),
-            Column("P (2nd model)", lambda i: f"{p(1)(i):.3f}" if len(tab.evaluations) > 1 else "", p(1),
+            Column("P (2nd)", lambda i: f"{p(1)(i):.3f}" if len(tab.evaluations) > 1 else "", p(1),
                    "probability_second_model", lambda i: f"{p(1)(i):.6f}" if len(tab.evaluations) > 1 else "",
                    align_right=True),
-            Column("True label", lambda i: _label(first(i).labels[i]), lambda i: int(first(i).labels[i]),
+            Column("Label", lambda i: _label(first(i).labels[i]), lambda i: int(first(i).labels[i]),
                    "true_label", lambda i: _label(first(i).labels[i]), sentiment=lambda i: _label(first(i).labels[i])),
             Column("Predicted", said(0), lambda i: p(0)(i) >= tab.threshold(), "predicted_label", said(0),
                    sentiment=said(0)),
-            Column("Predicted (2nd)", said(1), lambda i: p(1)(i) >= tab.threshold(), "predicted_label_second_model",
+            Column("2nd says", said(1), lambda i: p(1)(i) >= tab.threshold(), "predicted_label_second_model",
                    said(1), sentiment=lambda i: said(1)(i) or None),
-            Column("Tokens", lambda i: f"{first(i).lengths[i]:,}", lambda i: int(first(i).lengths[i]), "length_tokens",
-                   lambda i: int(first(i).lengths[i]), align_right=True),
-            Column("Cut", lambda i: "yes" if first(i).cut[i] else "", lambda i: bool(first(i).cut[i]), "cut",
-                   lambda i: int(first(i).cut[i])),
+            # "cut": longer than the model reads (its front was never read); one column, not two, for width.
+            Column("Tokens", lambda i: f"{first(i).lengths[i]:,}" + (", cut" if first(i).cut[i] else ""),
+                   lambda i: int(first(i).lengths[i]), "length_tokens", lambda i: int(first(i).lengths[i]),
+                   align_right=True),
         ]
 
     # -- models and data ----------------------------------------------------------------
@@ -624,8 +669,9 @@ class EvaluateTab(QWidget):
                 ("Precision (negative)", lambda m: _figure(m.per_class[NEGATIVE].precision)),
                 ("Recall (negative)", lambda m: _figure(m.per_class[NEGATIVE].recall)),
                 ("F1 (negative)", lambda m: _figure(m.per_class[NEGATIVE].f1)),
-                ("Reviews (positive / negative)", lambda m: f"{m.n:,} ({m.per_class[POSITIVE].support:,} / "
-                                                           f"{m.per_class[NEGATIVE].support:,})")]
+                ("Reviews", lambda m: f"{m.n:,}"),
+                ("Positive / negative", lambda m: f"{m.per_class[POSITIVE].support:,} / "
+                                                  f"{m.per_class[NEGATIVE].support:,}")]
         self.metrics_table.setRowCount(len(rows))
         self.metrics_table.setVerticalHeaderLabels([name for name, _ in rows])
         for r, (_, show) in enumerate(rows):
@@ -633,9 +679,12 @@ class EvaluateTab(QWidget):
                 item = QTableWidgetItem(show(m))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.metrics_table.setItem(r, c, item)
-        table = self.metrics_table  # tall enough for every row: no scrolling for the last figure
-        table.setMinimumHeight(table.horizontalHeader().height() + table.verticalHeader().length()
+        table = self.metrics_table  # tall and wide enough for every figure: nothing scrolls or is cut
+        table.resizeColumnsToContents()
+        table.setMinimumHeight(table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
                                + 2 * table.frameWidth())
+        table.setMinimumWidth(max(table.verticalHeader().sizeHint().width(), table.verticalHeader().width())
+                              + 2 * table.frameWidth() + table.horizontalHeader().length() + 4)
         notes = [n for n in (self._metrics[0].roc_auc_note,) if n]
         if any(c.precision is None for m in self._metrics for c in m.per_class.values()):
             notes.append("\"-\": undefined at this threshold (no review was predicted in that class).")

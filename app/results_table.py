@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -129,7 +130,8 @@ class ResultsPanel(QWidget):
     row_selected = Signal(object)  # the selected row, or None
 
     def __init__(self, columns: Sequence[Column], actions: Sequence[QPushButton] = (),
-                 message: str = "", export_name: str = "reviews", parent: QWidget | None = None):
+                 message: str = "", export_name: str = "reviews", parent: QWidget | None = None,
+                 trailing: Sequence[QWidget] = ()):
         super().__init__(parent)
         self.export_name = export_name  # the suggested file name's stem
         # Writes (path, rows in the order shown) and returns the rows written; None: the columns' own values.
@@ -151,6 +153,8 @@ class ResultsPanel(QWidget):
             buttons.addWidget(button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.export_button)
+        for widget in trailing:  # more controls on the same line (the Evaluate tab's "Show:" choice)
+            buttons.addWidget(widget, 1 if isinstance(widget, QComboBox) else 0)
         buttons.addWidget(self.progress, 4)
         buttons.addWidget(self.eta_label)
         buttons.addStretch(1)

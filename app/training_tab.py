@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
@@ -115,6 +115,35 @@ def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str |
     tail = {"unsaved": "; press <i>Save model</i> to keep it", "saving": "; saving …",
             "saved": f"; saved as <b>{html.escape(saved_name or '')}</b>"}.get(saving or "", "")
     return head + kept + test + tail + ("" if saving == "saving" else ".")
+
+
+class WrappedLabel(QLabel):
+    """A word-wrapped label that asks its layout for the height its text needs at its width. A plain
+    one asks for one line, and in a splitter (the run's sentence under the plots at 1024x700) the
+    rest of the sentence was cut."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self._asked = 0
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        if self.width() > 0:
+            hint.setHeight(max(hint.height(), self.heightForWidth(self.width())))
+        return hint
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        needed = self.heightForWidth(self.width())
+        if needed != self._asked:  # a new width needs another height: lay out again
+            self._asked = needed
+            self.updateGeometry()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._asked = 0
+        self.updateGeometry()
 
 
 class LabelledProgressBar(QProgressBar):
@@ -331,8 +360,7 @@ class TrainingTab(QWidget):
         tools.addWidget(self.export_png_button)
         tools.addWidget(self.export_csv_button)
 
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
+        self.summary = WrappedLabel("")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
@@ -367,7 +395,9 @@ class TrainingTab(QWidget):
         log_layout = QVBoxLayout(log_box)
         log_layout.setContentsMargins(0, 0, 0, 0)
         log_layout.addWidget(self.summary)
-        log_layout.addWidget(self.log)
+        log_layout.addWidget(self.log, 1)
+        # The log scrolls, the run's sentence must not be cut: at 1024x700 the log gives way to it.
+        self.log.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 10)
         bottom.addWidget(log_box)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 1)
