@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from app.formatting import format_clock
-from models.config import DEFAULT_PRESET, PRESETS, preset
+from models.config import DEFAULT_PRESET, PRESETS, preset, preset_label
 from models.errors import StoreWriteError, UserFacingError
 
 EXIT_USER_ERROR = 2
@@ -209,7 +209,7 @@ def _emit(obj) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.datasets import load_source
+    from models.datasets import load_source, resolved_source
     from models.training import train, training_metadata
 
     chosen = preset(args.preset)
@@ -222,8 +222,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         changes["fused_lstm"] = False
     config = chosen.config.with_changes(**changes).validated()
 
-    _say(f"Loading {args.data} ...")
-    data = load_source(args.data, progress=_say)
+    source = resolved_source(args.data)  # recorded as a path that works from any folder, not as typed
+    _say(f"Loading {source} ...")
+    data = load_source(source, progress=_say)
     data = data.limited(args.limit)
     s = data.summary()
     _say(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
@@ -244,8 +245,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     if result.epochs_completed == 0:
         raise UserFacingError("Training stopped before the first epoch finished; nothing was saved.")
-    name = args.name or f"{args.preset} {result.data_summary['source'].split('/')[-1]}"
-    metadata = training_metadata(result, args.preset)
+    recorded_preset = preset_label(chosen.name, config)  # as the window records it: "custom (from ...)"
+    name = args.name or f"{recorded_preset} {Path(result.data_summary['source']).name}"
+    metadata = training_metadata(result, recorded_preset)
     store = _store()
     try:
         info = store.save(result.model, result.vocabulary, metadata, name)
@@ -424,10 +426,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         result = metrics(evaluation.labels, evaluation.probabilities, threshold)
         out = {"model": predictor.name, "data": data.source, **result.to_json()}
         if wrong_out is not None:
-            from models.reports import EVALUATION_HEADER, evaluation_rows, write_csv_rows
+            from models.reports import evaluation_header, evaluation_rows, write_csv_rows
 
             wrong = evaluation.misclassified(threshold)
-            write_csv_rows(wrong_out, EVALUATION_HEADER, evaluation_rows(evaluation, wrong, threshold))
+            write_csv_rows(wrong_out, evaluation_header(), evaluation_rows(evaluation, wrong, threshold))
             out["misclassified"] = {"path": str(args.misclassified), "rows": len(wrong)}
     _emit(out)
     return 0

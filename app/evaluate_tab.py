@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -47,6 +48,7 @@ from app.explanation_view import ExplanationView, ScoredReview, sentiment_colors
 from app.model_cache import ModelCache, ModelPicker, usable_models
 from app.results_table import Column, ResultsPanel, text_column
 from models import evaluation as ev
+from models import reports
 from models.datasets import Dataset, load_source, source_at_hand
 from models.explain import Explanation, explain_stages
 from models.prediction import NEGATIVE, POSITIVE, Predictor
@@ -54,8 +56,9 @@ from models.store import ModelInfo, ModelStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SLIDER_STEPS = 1000  # the threshold moves in steps of 0.001
-SECOND_MODEL_COLUMN = 2  # in the reviews table: shown only when two models are compared
-SELECT_A_REVIEW = ("Select a review", "Its words appear here, coloured by how they moved the score.")
+SECOND_MODEL_COLUMNS = (2, 5)  # in the reviews table, the second model's P and prediction: shown when comparing
+ORDINALS = ("1st model", "2nd model")  # the metrics' column headers when two are compared (names are long)
+SELECT_A_REVIEW = ("Select a review", "Its words appear here, coloured by how they moved the chosen model's score.")
 NO_DATA_HINT = "an aclImdb folder or .tar.gz, a .csv, or 'imdb' / 'stanford' (downloads)"
 
 # What the reviews table shows: (label, actual, predicted); None = every wrong review.
@@ -79,6 +82,39 @@ class EvaluationOutcome:
     evaluations: list[ev.Evaluation]  # the model, then the one compared with it
     predictors: list[Predictor]
     infos: list[ModelInfo]
+
+
+class WrappingScrollArea(QScrollArea):
+    """A scroll area for a page of wrapped text. Qt does not pass a layout's height-for-width up through
+    a scroll area, so a page narrower than its text squeezed each wrapped label to one line, drawn over
+    the next; here the page is given the height its text needs at the width it has, and scrolls."""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidget(page)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        page.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        page = self.widget()
+        layout = page.layout() if page is not None else None
+        if layout is None:
+            return
+        width = max(self.viewport().width(), layout.totalMinimumSize().width())
+        needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
+        if needed != page.minimumHeight():
+            page.setMinimumHeight(needed)
 
 
 def _data_key(spec: str) -> tuple:
@@ -120,6 +156,7 @@ class EvaluateTab(QWidget):
         self.refiner = ExplanationRefiner(tasks, self)  # refines a sampled "Why" while it is on display
         self.refiner.finished.connect(lambda: self.explanation.set_refining(False))
         self._predictors: list[Predictor] = []
+        self._evaluated_ids: tuple[str, ...] = ()  # the models of the last pass, to know a new choice
         self._progress.connect(self._on_progress)
         self._phase.connect(lambda text: self.panel.set_message(text))
         self._build_ui()
@@ -172,21 +209,31 @@ class EvaluateTab(QWidget):
                                          "follows at once, without scoring again.")
         self.threshold_slider.valueChanged.connect(self._on_threshold)
         self.threshold_label = QLabel()
-        reset = QPushButton("0.5")
-        reset.setToolTip("Back to the default threshold")
-        reset.clicked.connect(lambda: self.set_threshold(0.5))
+        # A button that says what it does: a bare "0.5" beside the slider read as a value.
+        self.reset_threshold_button = QPushButton(f"Reset to {ev.DEFAULT_THRESHOLD:g}")
+        self.reset_threshold_button.setToolTip("Back to the default threshold")
+        self.reset_threshold_button.clicked.connect(lambda: self.set_threshold(ev.DEFAULT_THRESHOLD))
         threshold_row = QHBoxLayout()
         threshold_row.addWidget(QLabel("&Threshold:"))
         threshold_row.itemAt(0).widget().setBuddy(self.threshold_slider)
         threshold_row.addWidget(self.threshold_slider, 1)
         threshold_row.addWidget(self.threshold_label)
-        threshold_row.addWidget(reset)
+        threshold_row.addWidget(self.reset_threshold_button)
 
         self.metrics_table = QTableWidget(0, 1)
         self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.metrics_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.metrics_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.metrics_table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # Sized to its figures, whole (no scroll bars): see _fill_metrics.
+        self.metrics_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.metrics_table.horizontalHeader().setStretchLastSection(True)
+        for policy in (self.metrics_table.setHorizontalScrollBarPolicy, self.metrics_table.setVerticalScrollBarPolicy):
+            policy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The headers are short ("1st model"); the models' full names are in the line above the table.
+        self.metrics_table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.models_legend = QLabel()
+        self.models_legend.setWordWrap(True)
+        self.models_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.models_legend.hide()
         self.metrics_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.metrics_note = QLabel()
         self.metrics_note.setWordWrap(True)
@@ -200,16 +247,46 @@ class EvaluateTab(QWidget):
         self.confusion_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.confusion_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.confusion_table.setToolTip("Click a cell to list its reviews below")
-        self.confusion_table.setMinimumHeight(110)
+        # Each row holds a two-line cell: the table is never shorter than its header and both rows.
+        two_lines = 2 * self.fontMetrics().lineSpacing() + 10
+        self.confusion_table.verticalHeader().setMinimumSectionSize(two_lines)
+        self.confusion_table.setMinimumHeight(self.confusion_table.horizontalHeader().sizeHint().height()
+                                              + 2 * two_lines + 2 * self.confusion_table.frameWidth())
         self.confusion_table.cellClicked.connect(self.select_cell)
+        # Which model the matrix, the reviews listed and the Why panel are about, when two are compared.
+        self.focus_combo = QComboBox()
+        self.focus_combo.setToolTip("The model whose confusion matrix, reviews and explanations are shown")
+        self.focus_combo.currentIndexChanged.connect(self._on_focus_changed)
+        self.focus_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.focus_combo.setMinimumContentsLength(14)  # the models' names are long: the list shows them whole
+        self.focus_combo.hide()
+        self.confusion_label = QLabel("Confusion matrix (click a cell to list its reviews):")
+        self.confusion_label.setWordWrap(True)
 
+        # Side by side, not stacked: at 1024x700 the metrics, the threshold and the matrix fit the height
+        # the plots beside them need anyway (stacked, the matrix's label was drawn over a metric).
+        metrics_column = QVBoxLayout()
+        metrics_column.addWidget(self.models_legend)
+        metrics_column.addWidget(self.metrics_table)
+        metrics_column.addWidget(self.metrics_note)
+        metrics_column.addStretch(1)
+        matrix_column = QVBoxLayout()
+        matrix_column.addLayout(threshold_row)
+        matrix_column.addWidget(self.confusion_label)
+        matrix_column.addWidget(self.focus_combo)
+        matrix_column.addWidget(self.confusion_table)
+        matrix_column.addStretch(1)
+        figures_page = QWidget()
+        figures_layout = QHBoxLayout(figures_page)
+        figures_layout.setContentsMargins(0, 0, 0, 0)
+        figures_layout.addLayout(metrics_column, 1)
+        figures_layout.addLayout(matrix_column, 1)
+        # Scrolls if the window is smaller still, instead of squeezing the tables over each other.
+        self.figures_scroll = WrappingScrollArea(figures_page)
         figures = QGroupBox("Figures")
-        figures_layout = QVBoxLayout(figures)
-        figures_layout.addLayout(threshold_row)
-        figures_layout.addWidget(self.metrics_table, 3)
-        figures_layout.addWidget(self.metrics_note)
-        figures_layout.addWidget(QLabel("Confusion matrix (the first model; click a cell):"))
-        figures_layout.addWidget(self.confusion_table, 2)
+        figures_box = QVBoxLayout(figures)
+        figures_box.setContentsMargins(2, 2, 2, 2)
+        figures_box.addWidget(self.figures_scroll)
 
         # Curves, and accuracy by length.
         self.plots = EvaluationPlots()
@@ -228,9 +305,9 @@ class EvaluateTab(QWidget):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(figures)
         top.addWidget(self.plots)
-        top.setStretchFactor(0, 2)
-        top.setStretchFactor(1, 3)
-        top.setSizes([520, 880])
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setSizes([800, 600])
 
         # The reviews, and why one got its score.
         self.evaluate_button = QPushButton("E&valuate")
@@ -240,28 +317,31 @@ class EvaluateTab(QWidget):
         for value, text, _ in SHOW_CHOICES:
             self.show_combo.addItem(text, value)
         self.show_combo.currentIndexChanged.connect(self._refresh_reviews)
+        self.show_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.show_combo.setMinimumContentsLength(16)
+        show_label = QLabel("&Show:")
+        show_label.setBuddy(self.show_combo)
+        # On the buttons' line: at 1024x700 every line above the table is a review less in view.
         self.panel = ResultsPanel(self._columns(), [self.evaluate_button],
-                                  "Pick a model and a data set, then press Evaluate.", "evaluation")
+                                  "Pick a model and a data set, then press Evaluate.", "evaluation",
+                                  trailing=[show_label, self.show_combo])
+        self.panel.csv_writer = self._write_csv  # the columns of evaluate --misclassified, by the same writer
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.row_selected.connect(self._on_row_selected)
-        show_row = QHBoxLayout()
-        show_row.addWidget(QLabel("&Show:"))
-        show_row.itemAt(0).widget().setBuddy(self.show_combo)
-        show_row.addWidget(self.show_combo, 1)
         reviews_box = QGroupBox("Reviews")
         reviews_layout = QVBoxLayout(reviews_box)
-        reviews_layout.addLayout(show_row)
         reviews_layout.addWidget(self.panel, 1)
-        self.explanation = ExplanationView(intro="What the first model read, and which words moved its score:",
-                                           compact=True)
+        self.explanation = ExplanationView(intro="How each word moved the score:", compact=True)
         self.explanation.show_message(*SELECT_A_REVIEW)
         why_box = QGroupBox("Why")
-        QVBoxLayout(why_box).addWidget(self.explanation)
+        # A long explanation scrolls; it never takes the figures' height, nor draws a line over another.
+        QVBoxLayout(why_box).addWidget(WrappingScrollArea(self.explanation))
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(reviews_box)
         bottom.addWidget(why_box)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 2)
+        bottom.setSizes([580, 420])
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
@@ -286,22 +366,26 @@ class EvaluateTab(QWidget):
         def p(k):
             return lambda i: float(tab.evaluations[k].probabilities[i]) if len(tab.evaluations) > k else -1.0
 
+        def said(k):  # model k's prediction at the threshold, "" without a second model
+            return lambda i: _label(p(k)(i) >= tab.threshold()) if len(tab.evaluations) > k else ""
+
         return [
             text_column("Review", lambda i: first(i).texts[i]),
-            Column("P(positive)", lambda i: f"{p(0)(i):.3f}", p(0), "probability", lambda i: f"{p(0)(i):.6f}",
+            Column("P(pos.)", lambda i: f"{p(0)(i):.3f}", p(0), "probability", lambda i: f"{p(0)(i):.6f}",
                    align_right=True),
-            Column("P (2nd model)", lambda i: f"{p(1)(i):.3f}" if len(tab.evaluations) > 1 else "", p(1),
+            Column("P (2nd)", lambda i: f"{p(1)(i):.3f}" if len(tab.evaluations) > 1 else "", p(1),
                    "probability_second_model", lambda i: f"{p(1)(i):.6f}" if len(tab.evaluations) > 1 else "",
                    align_right=True),
-            Column("True label", lambda i: _label(first(i).labels[i]), lambda i: int(first(i).labels[i]),
+            Column("Label", lambda i: _label(first(i).labels[i]), lambda i: int(first(i).labels[i]),
                    "true_label", lambda i: _label(first(i).labels[i]), sentiment=lambda i: _label(first(i).labels[i])),
-            Column("Predicted", lambda i: _label(p(0)(i) >= tab.threshold()), lambda i: p(0)(i) >= tab.threshold(),
-                   "predicted_label", lambda i: _label(p(0)(i) >= tab.threshold()),
-                   sentiment=lambda i: _label(p(0)(i) >= tab.threshold())),
-            Column("Tokens", lambda i: f"{first(i).lengths[i]:,}", lambda i: int(first(i).lengths[i]), "length_tokens",
-                   lambda i: int(first(i).lengths[i]), align_right=True),
-            Column("Cut", lambda i: "yes" if first(i).cut[i] else "", lambda i: bool(first(i).cut[i]), "cut",
-                   lambda i: int(first(i).cut[i])),
+            Column("Predicted", said(0), lambda i: p(0)(i) >= tab.threshold(), "predicted_label", said(0),
+                   sentiment=said(0)),
+            Column("2nd says", said(1), lambda i: p(1)(i) >= tab.threshold(), "predicted_label_second_model",
+                   said(1), sentiment=lambda i: said(1)(i) or None),
+            # "cut": longer than the model reads (its front was never read); one column, not two, for width.
+            Column("Tokens", lambda i: f"{first(i).lengths[i]:,}" + (", cut" if first(i).cut[i] else ""),
+                   lambda i: int(first(i).lengths[i]), "length_tokens", lambda i: int(first(i).lengths[i]),
+                   align_right=True),
         ]
 
     # -- models and data ----------------------------------------------------------------
@@ -368,6 +452,7 @@ class EvaluateTab(QWidget):
 
     def _show_threshold(self) -> None:
         self.threshold_label.setText(f"{self.threshold():.3f}")
+        self.reset_threshold_button.setEnabled(self.threshold() != ev.DEFAULT_THRESHOLD)
         self.explanation.gauge.set_threshold(self.threshold())
 
     @Slot(int)
@@ -456,24 +541,76 @@ class EvaluateTab(QWidget):
         self._data = (_data_key(outcome.spec), outcome.data)
         for info, predictor in zip(outcome.infos, outcome.predictors):
             self.cache.keep(info, predictor)
+        # A threshold set for other models is not carried over to these: back to the default, and said.
+        # Evaluating the same models again keeps it, and says so too.
+        ids = tuple(info.id for info in outcome.infos)
+        threshold_note = ""
+        if self.threshold() != ev.DEFAULT_THRESHOLD:
+            if ids != self._evaluated_ids:
+                threshold_note = (f" Threshold back to {ev.DEFAULT_THRESHOLD:g} (it was {self.threshold():.3f} "
+                                  "for the models evaluated before).")
+                self.threshold_slider.blockSignals(True)
+                self.set_threshold(ev.DEFAULT_THRESHOLD)
+                self.threshold_slider.blockSignals(False)
+                self._show_threshold()
+            else:
+                threshold_note = f" Threshold kept at {self.threshold():.3f}, as set for these models."
+        self._evaluated_ids = ids
         self.evaluations = outcome.evaluations
         self._predictors = outcome.predictors
         self._aucs = [ev.roc_auc_score(e.labels, e.probabilities) for e in self.evaluations]
         self.plots.show_evaluations(self.evaluations, self._aucs)
         first = self.evaluations[0]
+        compared = len(self.evaluations) > 1
         self.metrics_table.setColumnCount(len(self.evaluations))
-        self.metrics_table.setHorizontalHeaderLabels([e.model_name for e in self.evaluations])
-        self.show_combo.model().item(SHOW_DISAGREE).setEnabled(len(self.evaluations) > 1)
-        self.panel.table.setColumnHidden(SECOND_MODEL_COLUMN, len(self.evaluations) < 2)
-        if len(self.evaluations) < 2 and self.show_combo.currentData() == SHOW_DISAGREE:
+        self.metrics_table.setHorizontalHeaderLabels(list(ORDINALS) if compared else ["Value"])
+        for c, e in enumerate(self.evaluations):
+            self.metrics_table.horizontalHeaderItem(c).setToolTip(e.model_name)
+        self.models_legend.setText(self.plots.models_html(self.evaluations, ORDINALS if compared else None))
+        self.models_legend.show()
+        self.focus_combo.blockSignals(True)
+        self.focus_combo.clear()
+        for ordinal, e in zip(ORDINALS, self.evaluations):
+            self.focus_combo.addItem(f"{ordinal}: {e.model_name}")
+            self.focus_combo.setItemData(self.focus_combo.count() - 1, e.model_name, Qt.ItemDataRole.ToolTipRole)
+        self.focus_combo.setCurrentIndex(0)
+        self.focus_combo.blockSignals(False)
+        self.focus_combo.setVisible(compared)
+        self._show_focus()
+        self.show_combo.model().item(SHOW_DISAGREE).setEnabled(compared)
+        for column in SECOND_MODEL_COLUMNS:
+            self.panel.table.setColumnHidden(column, not compared)
+        if not compared and self.show_combo.currentData() == SHOW_DISAGREE:
             self.show_combo.setCurrentIndex(SHOW_WRONG)
         self._apply_threshold()
         self.panel.export_name = f"evaluation-{first.model_name}"
         message = f"Evaluated {first.model_name!r} on {first.n:,} test reviews of {outcome.spec}"
-        if len(self.evaluations) > 1:
+        if compared:
             message += f", and {self.evaluations[1].model_name!r} on the same reviews"
-        self.status_message.emit(message + ".")
+        self.status_message.emit(message + "." + threshold_note)
         self.evaluated.emit()
+
+    # -- which model the matrix, the reviews and Why are about ------------------------------------
+    def focus(self) -> int:
+        """0 for the first model, 1 for the one compared with it."""
+        return max(0, min(self.focus_combo.currentIndex(), len(self.evaluations) - 1))
+
+    def set_focus(self, k: int) -> None:
+        self.focus_combo.setCurrentIndex(k)
+
+    def _show_focus(self) -> None:
+        if len(self.evaluations) > 1:
+            self.confusion_label.setText("Confusion matrix (click a cell to list its reviews) of the")
+        else:
+            self.confusion_label.setText("Confusion matrix (click a cell to list its reviews):")
+
+    @Slot(int)
+    def _on_focus_changed(self, _index: int) -> None:
+        self._show_focus()
+        if self.evaluations:
+            self._fill_confusion()
+            self._fill_lengths()
+            self._refresh_reviews()
 
     def _on_failed(self, message: str) -> None:
         self._end()
@@ -482,7 +619,16 @@ class EvaluateTab(QWidget):
 
     def _clear_results(self) -> None:
         self.evaluations, self._predictors, self._aucs, self._metrics = [], [], [], []
+        self._explain_request += 1  # an explanation still on its way belongs to the pass before
         self.metrics_table.setRowCount(0)
+        self.metrics_table.setColumnCount(0)  # no header of the pass before either
+        self.models_legend.clear()
+        self.models_legend.hide()
+        self.focus_combo.blockSignals(True)
+        self.focus_combo.clear()
+        self.focus_combo.blockSignals(False)
+        self.focus_combo.hide()
+        self._show_focus()
         self.metrics_note.hide()
         for actual in (0, 1):
             for predicted in (0, 1):
@@ -527,8 +673,9 @@ class EvaluateTab(QWidget):
                 ("Precision (negative)", lambda m: _figure(m.per_class[NEGATIVE].precision)),
                 ("Recall (negative)", lambda m: _figure(m.per_class[NEGATIVE].recall)),
                 ("F1 (negative)", lambda m: _figure(m.per_class[NEGATIVE].f1)),
-                ("Reviews (positive / negative)", lambda m: f"{m.n:,} ({m.per_class[POSITIVE].support:,} / "
-                                                           f"{m.per_class[NEGATIVE].support:,})")]
+                ("Reviews", lambda m: f"{m.n:,}"),
+                ("Positive / negative", lambda m: f"{m.per_class[POSITIVE].support:,} / "
+                                                  f"{m.per_class[NEGATIVE].support:,}")]
         self.metrics_table.setRowCount(len(rows))
         self.metrics_table.setVerticalHeaderLabels([name for name, _ in rows])
         for r, (_, show) in enumerate(rows):
@@ -536,9 +683,12 @@ class EvaluateTab(QWidget):
                 item = QTableWidgetItem(show(m))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.metrics_table.setItem(r, c, item)
-        table = self.metrics_table  # tall enough for every row: no scrolling for the last figure
-        table.setMinimumHeight(table.horizontalHeader().height() + table.verticalHeader().length()
+        table = self.metrics_table  # tall and wide enough for every figure: nothing scrolls or is cut
+        table.resizeColumnsToContents()
+        table.setMinimumHeight(table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
                                + 2 * table.frameWidth())
+        table.setMinimumWidth(max(table.verticalHeader().sizeHint().width(), table.verticalHeader().width())
+                              + 2 * table.frameWidth() + table.horizontalHeader().length() + 4)
         notes = [n for n in (self._metrics[0].roc_auc_note,) if n]
         if any(c.precision is None for m in self._metrics for c in m.per_class.values()):
             notes.append("\"-\": undefined at this threshold (no review was predicted in that class).")
@@ -546,7 +696,7 @@ class EvaluateTab(QWidget):
         self.metrics_note.setVisible(bool(notes))
 
     def _fill_confusion(self) -> None:
-        m = self._metrics[0]
+        m = self._metrics[self.focus()]
         n = max(1, m.n)
         colors = sentiment_colors(self.palette())
         for actual in (0, 1):
@@ -561,7 +711,7 @@ class EvaluateTab(QWidget):
                 self.confusion_table.setItem(actual, predicted, item)
 
     def _fill_lengths(self) -> None:
-        e = self.evaluations[0]
+        e = self.evaluations[self.focus()]
         buckets = ev.accuracy_by_length(e, self.threshold())
         self.length_table.setRowCount(len(buckets))
         for r, b in enumerate(buckets):
@@ -588,16 +738,16 @@ class EvaluateTab(QWidget):
         """The reviews the table lists, in the order of the model's certainty."""
         if not self.evaluations:
             return np.empty(0, dtype=np.int64)
-        first, t = self.evaluations[0], self.threshold()
+        chosen, t = self.evaluations[self.focus()], self.threshold()
         choice = self.show_combo.currentData()
         if choice == SHOW_DISAGREE:
             if len(self.evaluations) < 2:
                 return np.empty(0, dtype=np.int64)
-            return ev.disagreements(first, self.evaluations[1], t, t)
+            return ev.disagreements(chosen, self.evaluations[1 - self.focus()], t, t)
         if choice == SHOW_WRONG:
-            return first.misclassified(t)
+            return chosen.misclassified(t)
         cell = next(c for value, _, c in SHOW_CHOICES if value == choice)
-        return first.cell(*cell, threshold=t)
+        return chosen.cell(*cell, threshold=t)
 
     @Slot()
     def _refresh_reviews(self) -> None:
@@ -606,7 +756,8 @@ class EvaluateTab(QWidget):
         indices = self.shown_indices()
         self.panel.set_rows([int(i) for i in indices])
         name = self.show_combo.currentText()
-        self.panel.set_message(f"{name}: {len(indices):,} of {self.evaluations[0].n:,} reviews at threshold "
+        whose = f" of the {ORDINALS[self.focus()]}" if len(self.evaluations) > 1 else ""
+        self.panel.set_message(f"{name}{whose}: {len(indices):,} of {self.evaluations[0].n:,} reviews at threshold "
                                f"{self.threshold():.3f}, the surest first. Select one to see why.")
         self.explanation.show_message(*SELECT_A_REVIEW)
 
@@ -614,9 +765,10 @@ class EvaluateTab(QWidget):
     def _on_row_selected(self, index: int | None) -> None:
         if index is None or not self.evaluations:
             return
-        first = self.evaluations[0]
+        k = self.focus()
+        first = self.evaluations[k]
         review = first.review(index)
-        predictor = self._predictors[0]
+        predictor = self._predictors[k]
         self._explain_request += 1
         request = self._explain_request
         predicted = review.predicted(self.threshold())
@@ -654,3 +806,9 @@ class EvaluateTab(QWidget):
 
     def export_csv(self, path: Path) -> bool:
         return self.panel.export_csv(path)
+
+    def _write_csv(self, path: Path, rows: list[int]) -> int:
+        """The listed reviews, in the order shown, as ``evaluate --misclassified`` writes them."""
+        second = self.evaluations[1] if len(self.evaluations) > 1 else None
+        return reports.write_csv(path, reports.evaluation_header(second is not None),
+                                 reports.evaluation_rows(self.evaluations[0], rows, self.threshold(), second))

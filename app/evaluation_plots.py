@@ -2,16 +2,17 @@
 with the current threshold marked on each model's ROC and precision-recall curve.
 
 Curves come from models/evaluation.py, computed once per scoring pass; moving the threshold only
-moves the markers (``set_threshold``)."""
+moves the markers (``set_threshold``). Each plot's legend is a line of text above it, as on the Train
+tab: drawn inside, it covered calibration points and ran past the plot at 1024x700."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from app.plots import themed_plot
+from app.plots import legend_html, themed_plot
 from models import evaluation as ev
 
 MODEL_COLORS = ("#1f77b4", "#ff7f0e")  # the model evaluated, the one compared with it
@@ -43,16 +44,10 @@ class EvaluationPlots(QTabWidget):
         chance = pg.mkPen(DIAGONAL_COLOR, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
         for plot in (self.roc_plot, self.calibration_plot):
             plot.plot([0, 1], [0, 1], pen=chance)
-        # Each legend in the corner its curves leave empty: ROC curves hug the top left, precision-recall
-        # curves fall towards the bottom right, calibration points follow the diagonal.
-        palette = QApplication.palette()
-        text = palette.color(QPalette.ColorRole.Text)
-        backing = QColor(palette.color(QPalette.ColorRole.Base))
-        backing.setAlpha(220)
-        self.legends = [plot.addLegend(offset=offset, labelTextColor=text, brush=pg.mkBrush(backing),
-                                       pen=pg.mkPen(palette.color(QPalette.ColorRole.Mid)))
-                        for plot, offset in ((self.roc_plot, (-10, -10)), (self.pr_plot, (10, -10)),
-                                             (self.calibration_plot, (10, 10)))]
+        self.legends = [QLabel() for _ in range(3)]  # ROC, precision-recall, calibration: above each plot
+        for legend in self.legends:
+            legend.setWordWrap(True)
+            legend.setTextFormat(Qt.TextFormat.RichText)
         self.roc_curves, self.pr_curves, self.calibration_curves = [], [], []
         self.roc_markers, self.pr_markers = [], []
         for color in MODEL_COLORS:
@@ -67,16 +62,22 @@ class EvaluationPlots(QTabWidget):
                 marker = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(color), pen=pg.mkPen("k", width=1))
                 plot.addItem(marker)
                 markers.append(marker)
-        self.addTab(self.roc_plot, "ROC")
-        self.addTab(self.pr_plot, "Precision-recall")
-        self.addTab(self.calibration_plot, "Calibration")
+        for plot, legend, title in ((self.roc_plot, self.legends[0], "ROC"),
+                                    (self.pr_plot, self.legends[1], "Precision-recall"),
+                                    (self.calibration_plot, self.legends[2], "Calibration")):
+            page = QWidget()
+            layout = QVBoxLayout(page)
+            layout.setContentsMargins(4, 4, 4, 4)
+            layout.setSpacing(2)
+            layout.addWidget(legend)
+            layout.addWidget(plot, 1)
+            self.addTab(page, title)
         self._evaluations: list[ev.Evaluation] = []
 
     def show_evaluations(self, evaluations: list[ev.Evaluation], aucs: list[float | None]) -> None:
         """Draw the curves of one or two evaluations (the threshold markers follow ``set_threshold``)."""
         self._evaluations = evaluations
-        for legend in self.legends:
-            legend.clear()
+        entries: list[list[tuple[str, str, Qt.PenStyle]]] = [[], [], []]
         for i in range(len(MODEL_COLORS)):
             curves = (self.roc_curves[i], self.pr_curves[i], self.calibration_curves[i])
             if i >= len(evaluations):
@@ -93,12 +94,23 @@ class EvaluationPlots(QTabWidget):
             self.pr_curves[i].setData(pr.x, pr.y)
             self.calibration_curves[i].setData([b.mean_probability for b in bins], [b.positive_rate for b in bins])
             auc = aucs[i]
-            self.legends[0].addItem(self.roc_curves[i], f"{e.model_name}: AUC "
-                                    + (f"{auc:.3f}" if auc is not None else "undefined (one class)"))
-            self.legends[1].addItem(self.pr_curves[i], e.model_name)
+            solid, color = Qt.PenStyle.SolidLine, MODEL_COLORS[i]
+            entries[0].append((f"{e.model_name}: AUC " + (f"{auc:.3f}" if auc is not None else "undefined (one class)"),
+                               color, solid))
+            entries[1].append((e.model_name, color, solid))
             ece = ev.expected_calibration_error(ev.calibration(e.labels, e.probabilities))
-            self.legends[2].addItem(self.calibration_curves[i], f"{e.model_name}: calibration error "
-                                    + (f"{ece:.3f}" if ece is not None else "-"))
+            entries[2].append((f"{e.model_name}: calibration error " + (f"{ece:.3f}" if ece is not None else "-"),
+                               color, solid))
+        for legend, shown in zip(self.legends, entries):
+            legend.setText("<br>".join(legend_html([entry]) for entry in shown))
+            legend.setVisible(bool(shown))
+
+    @staticmethod
+    def models_html(evaluations: list[ev.Evaluation], ordinals: tuple[str, ...] | None) -> str:
+        """The models by name, each in its curves' colour, ``ordinals`` ("1st model", ...) before them."""
+        return "<br>".join(legend_html([(f"{ordinals[i]}: {e.model_name}" if ordinals else e.model_name,
+                                         MODEL_COLORS[i], Qt.PenStyle.SolidLine)])
+                           for i, e in enumerate(evaluations))
 
     def set_threshold(self, thresholds: list[float]) -> None:
         """Mark each model's operating point at its threshold."""

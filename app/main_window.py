@@ -14,7 +14,7 @@ from app.evaluate_tab import EvaluateTab
 from app.model_cache import ModelCache
 from app.models_tab import ModelsTab
 from app.predict_tab import PredictTab
-from app.training_tab import CANCEL, SAVE, TrainingTab, ask_save_discard_cancel
+from app.training_tab import CANCEL, DISCARD, SAVE, TrainingTab, ask_save_discard_cancel
 from models import __version__, keras_runtime, paths
 from models.store import ModelStore
 
@@ -159,6 +159,13 @@ class MainWindow(QMainWindow):
         """Open the Evaluate tab on a model and the Train tab's data set (already read), and score it."""
         self.tabs.setCurrentIndex(TAB_EVALUATE)
         self.evaluate_tab.refresh_models(select_id=model_id)
+        chosen = self.evaluate_tab.current_model()
+        if chosen is None or chosen.id != model_id:  # deleted since: never evaluate another model instead
+            self.train_tab.refresh_compare_runs()  # forgets it: "Evaluate this model" goes off
+            message = "The model this training saved is no longer in the store (deleted): nothing was evaluated."
+            self.evaluate_tab.panel.set_message(message, error=True)
+            self.show_status(message)
+            return
         if self.train_tab.data is not None and self.train_tab.data_spec:
             self.evaluate_tab.set_data_source(self.train_tab.data_spec, self.train_tab.data)
         self.evaluate_tab.start()
@@ -199,10 +206,15 @@ class MainWindow(QMainWindow):
             self.training_label.setText("")
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # While a question is open the training is held (paused after its batch): it cannot finish and
+        # save itself behind the dialog, and the answer alone decides what is kept.
         if not self._may_close and self.train_tab.has_unsaved_work():
+            running = self.train_tab.run_in_progress()
+            self.train_tab.hold()
             answer = ask_save_discard_cancel(
                 self, "Unsaved model", "A trained model has not been saved. Save its best epoch before quitting?"
-                + (" The running training stops after its current batch." if self.train_tab.run_in_progress() else ""))
+                + (" The training is paused; Save or Discard stops it." if running else ""))
+            self.train_tab.release(answer)
             if answer == CANCEL:
                 event.ignore()
                 return
@@ -211,11 +223,14 @@ class MainWindow(QMainWindow):
                 self.train_tab.save_then(self._close_after_save)
                 return
         elif not self._may_close and self.train_tab.run_in_progress():
+            self.train_tab.hold()
             answer = QMessageBox.question(
                 self, "Training is running", "Stop the training and quit? No epoch has finished yet, so there "
                 "is nothing to save.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-            if answer != QMessageBox.StandardButton.Yes:
+            yes = answer == QMessageBox.StandardButton.Yes
+            self.train_tab.release(DISCARD if yes else CANCEL)
+            if not yes:
                 event.ignore()
                 return
         self._save_state()

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -56,6 +56,8 @@ COLUMNS = ("Name", "Created", "Preset", "Data", "Validation accuracy", "Test acc
 NAME, CREATED, PRESET, DATA, VAL_ACCURACY, ACCURACY, EPOCH, CHOSEN_ON, STATUS = range(len(COLUMNS))
 # What chose a model's best epoch, in words (ModelInfo.summary()'s "validated_on").
 VALIDATED_ON_TEXT = {"split": "held-out training reviews", "test": "the test split (test accuracy optimistic)"}
+# The same, short enough for a table cell (the details below the table say it in full).
+VALIDATED_ON_CELL = {"split": "held-out reviews", "test": "test split (optimistic)"}
 ID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ARCHIVE_FILTER = f"Sentiment Studio models (*{ARCHIVE_SUFFIX} *.zip);;All files (*)"
@@ -66,6 +68,7 @@ SSMODEL_EXPORT_FILTER = f"Sentiment Studio model (*{ARCHIVE_SUFFIX})"
 KERAS_EXPORT_FILTER = "Folder for plain Keras: model.keras, word_index.json, README.txt (*)"
 IMPORTED_STATUS = "Imported from {source}, {date}"
 BUILTIN_STATUS = "Built in (read-only)"
+NAME_WIDTH = 220  # px: the least the name column gets
 
 
 def format_created(iso: str) -> str:
@@ -119,6 +122,16 @@ class ModelsTab(QWidget):
         self._build_ui()
         self.refresh()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_name_column()
+        return super().eventFilter(watched, event)
+
+    def _fit_name_column(self) -> None:
+        header = self.table.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(len(COLUMNS)) if c != NAME)
+        header.resizeSection(NAME, max(NAME_WIDTH, self.table.viewport().width() - others))
+
     def _build_ui(self) -> None:
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -131,8 +144,14 @@ class ModelsTab(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
+        # The figures and dates take what they need; the name takes the rest, shortened with "…" where
+        # space is short (its tooltip and the details give it whole), and never less than NAME_WIDTH: the
+        # last column was cut at 1400 px. Narrower than every column needs (1024 px), the table scrolls.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        self.table.viewport().installEventFilter(self)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # automatic names differ at their end
         header.setSortIndicator(CREATED, Qt.SortOrder.DescendingOrder)  # newest first, as the store lists
         self.table.setSortingEnabled(True)
         self.table.itemChanged.connect(self._on_item_changed)
@@ -207,6 +226,7 @@ class ModelsTab(QWidget):
         self.table.setRowCount(0)
         self.table.setRowCount(len(infos))
         for row, info in enumerate(infos):
+            tested = _test_reviews(info)
             for col, (text, sort_key) in enumerate(_row_cells(info)):
                 item = _SortableItem(text)
                 item.setData(ID_ROLE, info.id)
@@ -222,9 +242,15 @@ class ModelsTab(QWidget):
                     item.setToolTip(f"This model cannot be used: {info.damaged}.")
                 elif info.builtin:
                     item.setToolTip("Ships with the app: it can be used and exported, not renamed or deleted.")
+                elif col == NAME:
+                    item.setToolTip(info.name)
+                elif col == ACCURACY and tested is not None:
+                    item.setToolTip(f"Accuracy on the {tested:,} reviews of its data set's test split")
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
         self._populating = False
+        self.table.horizontalHeader().resizeSections(QHeaderView.ResizeMode.ResizeToContents)
+        self._fit_name_column()
 
         self.empty_label.setVisible(not infos)
         if selected is not None and selected.id in self._infos:
@@ -508,12 +534,19 @@ def _renamable(info: ModelInfo) -> bool:
     return not info.builtin and info.metadata is not None and not info.path.is_symlink()
 
 
+def _test_reviews(info: ModelInfo) -> int | None:
+    """How many test reviews the model's test accuracy was measured on, if its metadata says."""
+    count = info.metadata.data.get("test") if info.metadata is not None else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+
+
 def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
     """(text, sort key) per column."""
     summary = info.summary()
     accuracy, val_accuracy = (float(v) if isinstance(v, (int, float)) else None
                               for v in (summary.get("test_accuracy"), summary.get("validation_accuracy")))
-    chosen_on = VALIDATED_ON_TEXT.get(str(summary.get("validated_on")), "")
+    chosen_on = VALIDATED_ON_CELL.get(str(summary.get("validated_on")), "")
+    tested = _test_reviews(info)
     epoch = summary.get("best_epoch")
     epoch = int(epoch) if isinstance(epoch, (int, float)) else None
     if info.damaged:
@@ -533,7 +566,8 @@ def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
         (preset, preset),
         (source, source.casefold()),
         ("" if val_accuracy is None else f"{val_accuracy:.1%}", val_accuracy),
-        ("" if accuracy is None else f"{accuracy:.1%}", accuracy),
+        # With the number of reviews behind it: 84% of 2,000 and 84% of 25,000 are not the same news.
+        ("" if accuracy is None else f"{accuracy:.1%}" + (f" of {tested:,}" if tested else ""), accuracy),
         ("" if epoch is None else str(epoch), epoch),
         (chosen_on, chosen_on),
         (status, status),

@@ -22,7 +22,7 @@ import math
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QIODevice, QPointF, Qt, QTimer
+from PySide6.QtCore import QBuffer, QEvent, QIODevice, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -164,6 +164,8 @@ class TrainingPlots(QWidget):
             plot.addItem(readout, ignoreBounds=True)
             self.readouts[plot] = readout
             plot.scene().sigMouseMoved.connect(lambda pos, plot=plot: self._on_mouse_moved(plot, pos))
+            plot.installEventFilter(self)  # the readout goes when the mouse leaves the plot
+            plot.viewport().installEventFilter(self)
 
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)  # weight 0.00-0.99, as TensorBoard's slider
@@ -216,7 +218,19 @@ class TrainingPlots(QWidget):
         self._dirty = self._batches_dirty = True
         for line in self.best_lines:
             line.hide()
+        self.hide_readouts()  # a readout of the last run's values must not stay over an empty plot
         self._update_legends()
+
+    def hide_readouts(self) -> None:
+        for readout in self.readouts.values():
+            readout.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Leave:
+            for plot, readout in self.readouts.items():
+                if watched is plot or watched is plot.viewport():
+                    readout.hide()
+        return super().eventFilter(watched, event)
 
     @property
     def smoothing_weight(self) -> float:
@@ -278,7 +292,10 @@ class TrainingPlots(QWidget):
 
     # -- legends, hover, options ------------------------------------------------------------
     def _update_legends(self) -> None:
-        best = [(f"best: epoch {self.best_epoch}", BEST_COLOR, Qt.PenStyle.DashLine)] if self.best_epoch else []
+        # The kept epoch is chosen by validation accuracy (models/training.py), which need not be where the
+        # validation loss is lowest: the legend says so on both plots.
+        best = [(f"kept: epoch {self.best_epoch} (highest val_accuracy)", BEST_COLOR, Qt.PenStyle.DashLine)] \
+            if self.best_epoch else []
         solid = Qt.PenStyle.SolidLine
         self.loss_legend.setText(legend_html([("loss", TRAIN_COLOR, solid), ("val_loss", VAL_COLOR, solid)]
                                              + best + self._overlay_legend))
@@ -303,7 +320,7 @@ class TrainingPlots(QWidget):
             return ""
         epoch = min(max(1, round(x)), n)
         keys = ("loss", "val_loss") if plot is self.loss_plot else ("accuracy", "val_accuracy")
-        lines = [f"epoch {epoch}" + (" (best)" if epoch == self.best_epoch else "")]
+        lines = [f"epoch {epoch}" + (" (kept: highest val_accuracy)" if epoch == self.best_epoch else "")]
         lines += [f"{key} {self.history[key][epoch - 1]:.4f}" for key in keys]
         return "\n".join(lines)
 

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -129,9 +130,12 @@ class ResultsPanel(QWidget):
     row_selected = Signal(object)  # the selected row, or None
 
     def __init__(self, columns: Sequence[Column], actions: Sequence[QPushButton] = (),
-                 message: str = "", export_name: str = "reviews", parent: QWidget | None = None):
+                 message: str = "", export_name: str = "reviews", parent: QWidget | None = None,
+                 trailing: Sequence[QWidget] = ()):
         super().__init__(parent)
         self.export_name = export_name  # the suggested file name's stem
+        # Writes (path, rows in the order shown) and returns the rows written; None: the columns' own values.
+        self.csv_writer: Callable[[Path, list[Any]], int] | None = None
         self.export_folder: Path | None = None
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -149,6 +153,8 @@ class ResultsPanel(QWidget):
             buttons.addWidget(button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.export_button)
+        for widget in trailing:  # more controls on the same line (the Evaluate tab's "Show:" choice)
+            buttons.addWidget(widget, 1 if isinstance(widget, QComboBox) else 0)
         buttons.addWidget(self.progress, 4)
         buttons.addWidget(self.eta_label)
         buttons.addStretch(1)
@@ -263,7 +269,7 @@ class ResultsPanel(QWidget):
             self.set_message("There is nothing to export yet.", error=True)
             return False
         try:
-            count = self.model.write_csv(path)
+            count = self.csv_writer(path, self.model.rows()) if self.csv_writer else self.model.write_csv(path)
         except OSError as exc:
             self.set_message(f"Could not write {path}: {exc.strerror or exc}.", error=True)
             return False

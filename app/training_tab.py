@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
@@ -46,9 +45,10 @@ from models.config import (
     VALIDATE_ON_SPLIT,
     VALIDATE_ON_TEST,
     TrainingConfig,
+    preset_label,
     validation_problems,
 )
-from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source
+from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source, resolved_source
 from models.errors import UserFacingError
 from models.store import ModelStore
 from models.training import TrainingResult, training_metadata
@@ -117,6 +117,35 @@ def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str |
     return head + kept + test + tail + ("" if saving == "saving" else ".")
 
 
+class WrappedLabel(QLabel):
+    """A word-wrapped label that asks its layout for the height its text needs at its width. A plain
+    one asks for one line, and in a splitter (the run's sentence under the plots at 1024x700) the
+    rest of the sentence was cut."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self._asked = 0
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        if self.width() > 0:
+            hint.setHeight(max(hint.height(), self.heightForWidth(self.width())))
+        return hint
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        needed = self.heightForWidth(self.width())
+        if needed != self._asked:  # a new width needs another height: lay out again
+            self._asked = needed
+            self.updateGeometry()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._asked = 0
+        self.updateGeometry()
+
+
 class LabelledProgressBar(QProgressBar):
     """A progress bar whose text is a label above it, not painted on the bar, where the fill's edge
     would split it into two colours. ``format()`` / ``setFormat()`` work as on a QProgressBar."""
@@ -161,6 +190,9 @@ class TrainingTab(QWidget):
         self._run_preset = DEFAULT_PRESET  # the preset (or "custom (from ...)") of the current or last run
         self._after_result: Callable[[bool], None] | None = None  # save_then's callback, once a run stops
         self._saving: TrainingResult | None = None  # the result a background save is writing
+        self._held = False  # the window is asking what to do with the run (see hold)
+        self._held_success: TrainingResult | None = None  # a finished run's result that arrived meanwhile
+        self._discarding = False  # the run was discarded: its result, when it comes, is not kept
 
         self._build_data_group()
         self._build_model_group()
@@ -201,6 +233,11 @@ class TrainingTab(QWidget):
                                                                       "fill": QApplication.palette().color(
                                                                           QPalette.ColorRole.Base)})
         self.length_plot.addItem(self.maxlen_line)
+        # The longest 1% are left out of the bins (they would stretch the axis into one tall spike at its
+        # end); this says how many there are and how long they get.
+        self.length_overflow = pg.TextItem("", color=QApplication.palette().color(QPalette.ColorRole.Text),
+                                           anchor=(1.0, 0.0))
+        self.length_plot.addItem(self.length_overflow, ignoreBounds=True)
         self.truncation_note = QLabel("")
         self.truncation_note.setWordWrap(True)
         self.limit_box = QSpinBox()
@@ -211,9 +248,16 @@ class TrainingTab(QWidget):
         self.limit_box.setSuffix(" per split")
         self.limit_box.setToolTip("Train and test on at most this many reviews of each split, balanced between "
                                   "the labels (as the command line's --limit): a first run in seconds. 0 = all.")
+        self.limit_box.valueChanged.connect(self._on_config_edited)
         limit_row = QHBoxLayout()
-        limit_row.addWidget(QLabel("Reviews to use"))
+        limit_label = QLabel("&Reviews to use")
+        limit_label.setBuddy(self.limit_box)
+        limit_row.addWidget(limit_label)
         limit_row.addWidget(self.limit_box, 1)
+        self.limit_note = QLabel("")  # a problem with it, said here beside the box in the form's own words
+        self.limit_note.setWordWrap(True)
+        self.limit_note.setStyleSheet("color: #d62728")
+        self.limit_note.hide()
 
         box = QGroupBox("Data")
         layout = QVBoxLayout(box)
@@ -223,6 +267,7 @@ class TrainingTab(QWidget):
         layout.addWidget(self.length_plot)
         layout.addWidget(self.truncation_note)
         layout.addLayout(limit_row)
+        layout.addWidget(self.limit_note)
         self.data_group = box
 
     def _build_model_group(self) -> None:
@@ -315,8 +360,7 @@ class TrainingTab(QWidget):
         tools.addWidget(self.export_png_button)
         tools.addWidget(self.export_csv_button)
 
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
+        self.summary = WrappedLabel("")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
@@ -351,7 +395,9 @@ class TrainingTab(QWidget):
         log_layout = QVBoxLayout(log_box)
         log_layout.setContentsMargins(0, 0, 0, 0)
         log_layout.addWidget(self.summary)
-        log_layout.addWidget(self.log)
+        log_layout.addWidget(self.log, 1)
+        # The log scrolls, the run's sentence must not be cut: at 1024x700 the log gives way to it.
+        self.log.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 10)
         bottom.addWidget(log_box)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 1)
@@ -387,16 +433,27 @@ class TrainingTab(QWidget):
 
     def preset_name(self) -> str:
         """The chosen preset's name, or "custom (from NAME)" once a hyperparameter differs from it."""
-        name = self.preset_combo.currentData()
-        how = {"jit_compile": True, "fused_lstm": True}  # how it runs, not what it trains
-        chosen = PRESETS[name].config.with_changes(**how)
-        return name if self.config().with_changes(**how) == chosen else f"custom (from {name})"
+        return preset_label(self.preset_combo.currentData(), self.config())
+
+    def limit_problem(self) -> str | None:
+        """What is wrong with "Reviews to use", in the form's words; None when it can be used."""
+        limit = self.limit_box.value()
+        if limit == 1:  # 0 is "all"; a balanced sample needs a review of each label
+            return "Reviews to use: at least 2 per split (one of each label), or 0 for all of them."
+        return None
+
+    def form_problems(self) -> list[str]:
+        """Everything that keeps Train disabled, first the hyperparameters', then the data's."""
+        return validation_problems(self.config()) + [p for p in (self.limit_problem(),) if p]
 
     @Slot()
     def _on_config_edited(self, *_: object) -> None:
         config = self.config()
         problems = validation_problems(config)
         self.config_problem.setText(problems[0] if problems else "")
+        limit_problem = self.limit_problem()
+        self.limit_note.setText(limit_problem or "")
+        self.limit_note.setVisible(limit_problem is not None)
         self.fields["validation_split"].setEnabled(config.validation == VALIDATE_ON_SPLIT)
         self._update_length_marker()
         self._update_buttons()
@@ -448,8 +505,8 @@ class TrainingTab(QWidget):
         if self._loading:
             return
         if spec.lower() not in (KERAS_SOURCE, STANFORD_SOURCE):
-            # Absolute, so the remembered source still works when the app starts in another folder.
-            spec = os.path.abspath(os.path.expanduser(spec))
+            # Resolved, so the remembered source still works when the app starts in another folder.
+            spec = resolved_source(spec)
             self.source_path.setText(spec)
         self._loading = True
         self.data_summary.setText(f"Loading {spec} …")
@@ -474,8 +531,12 @@ class TrainingTab(QWidget):
             f"Median length {int(np.median(lengths)) if len(lengths) else 0} words.")
         if len(lengths):
             top = max(10, int(np.percentile(lengths, 99)))
-            counts, edges = np.histogram(np.minimum(lengths, top), bins=60, range=(0, top))
+            counts, edges = np.histogram(lengths[lengths <= top], bins=60, range=(0, top))
             self.length_hist.setData(edges, counts)
+            longer = int(np.sum(lengths > top))
+            self.length_overflow.setText(f"not shown: {longer:,} longer than {top:,}\n(up to {int(lengths.max()):,} "
+                                         "words)" if longer else "")
+            self.length_overflow.setPos(top, max(1, int(counts.max())))
             self.length_plot.show()
         self._update_length_marker()
         self.status_message.emit(f"Loaded {s['train'] + s['test']:,} reviews.")
@@ -484,6 +545,7 @@ class TrainingTab(QWidget):
         if self._pending_train:
             self._pending_train = False
             self.start_training()
+            self._update_buttons()  # Stop was on for the pending run: off again if it did not start
 
     def _on_data_failed(self, message: str) -> None:
         self._loading = False
@@ -491,6 +553,7 @@ class TrainingTab(QWidget):
         # The previous data set's figures would read as this one's: clear them with it.
         self.data, self.data_spec, self.lengths = None, None, None
         self.length_hist.setData([0, 1], [0])
+        self.length_overflow.setText("")
         self.length_plot.hide()
         self.truncation_note.setText("")
         self.data_summary.setText(f"<span style='color:#d62728'>{message}</span>")
@@ -518,9 +581,9 @@ class TrainingTab(QWidget):
     def start_training(self) -> None:
         if self.run is not None or self._loading and not self._pending_train:
             return
-        problems = validation_problems(self.config())
+        problems = self.form_problems()
         if problems:
-            self.status_message.emit(problems[0])
+            self._refuse(problems[0])
             return
         if self.unsaved is not None:
             answer = ask_save_discard_cancel(
@@ -543,10 +606,11 @@ class TrainingTab(QWidget):
         config = self.config()
         try:
             data = self.data.limited(self.limit_box.value() or None)
-        except UserFacingError as exc:
-            self.status_message.emit(str(exc))
+        except UserFacingError as exc:  # the form checks the limit first: this is a last guard
+            self._refuse(str(exc))
             return
         self.unsaved = None
+        self._discarding = False
         self._run_preset = self.preset_name()
         self.plots.reset()
         self.summary.setText("")
@@ -616,6 +680,34 @@ class TrainingTab(QWidget):
         running = self.run is not None and self._epochs_done > 0 and not self._result_in
         return (self.unsaved is not None and not saving) or running
 
+    def hold(self) -> None:
+        """While the window asks Save / Discard / Cancel: the run pauses after its current batch, so it
+        cannot finish and save itself behind the question, and a result that arrives meanwhile (a run
+        that had just ended) waits for the answer. ``release`` says the answer."""
+        self._held = True
+        if self.run is not None and not self._result_in and not self.run.worker.stop_requested:
+            self.run.worker.pause()
+            self.progress.setFormat("Paused until you answer …")
+
+    def release(self, answer: str) -> None:
+        """The answer to the question ``hold`` was for: DISCARD drops the run and its result, CANCEL
+        goes on as before, SAVE goes on to ``save_then`` (called next)."""
+        self._held = False
+        if answer == DISCARD:
+            self._held_success = None
+            self._discarding = True
+            self.unsaved = None
+            if self.run is not None:
+                self.run.stop()  # also wakes the paused run, which then stops at once
+            self._log("Discarded.")
+            return
+        if self.run is not None and self.run.worker.paused:
+            self.run.worker.resume()
+            self.progress.setFormat("Training …")
+        held, self._held_success = self._held_success, None
+        if answer == CANCEL and held is not None and held is self.unsaved:
+            self.save_result(on_done=self._take_after_result())  # a finished run saves itself, as always
+
     def save_then(self, done: Callable[[bool], None]) -> None:
         """Keep the finished epochs, then call ``done(True)``; ``done(False)`` if the save failed.
 
@@ -674,7 +766,12 @@ class TrainingTab(QWidget):
         self.progress.setValue(1000)
         self.progress.setFormat("Finished")
         self._log(run_sentence(result, rich=False))
+        if self._discarding:
+            return
         self.unsaved, self.unsaved_preset = result, self._run_preset
+        if self._held:  # the window is asking whether to keep it: the answer decides (release)
+            self._held_success = result
+            return
         self.save_result(on_done=self._take_after_result())
 
     @Slot(object)
@@ -686,6 +783,8 @@ class TrainingTab(QWidget):
         """The stopped state; ``result`` is a run with completed epochs to offer for saving, or None."""
         self.progress.setFormat("Stopped")
         done = self._take_after_result()
+        if self._discarding:
+            result = None
         if result is not None:
             self.unsaved, self.unsaved_preset = result, self._run_preset
             self.summary.setText(run_sentence(result, "unsaved"))
@@ -768,11 +867,16 @@ class TrainingTab(QWidget):
         current = self.compare_combo.currentData()
         self.compare_combo.clear()
         self.compare_combo.addItem("(none)", None)
-        for info in self.store.list():
+        infos = self.store.list()
+        for info in infos:
             if info.damaged is None and info.metadata and info.metadata.history.get("val_accuracy"):
                 self.compare_combo.addItem(info.name, info.id)
         index = self.compare_combo.findData(current)
         self.compare_combo.setCurrentIndex(max(0, index))
+        if self.last_saved_id is not None and not any(i.id == self.last_saved_id and i.damaged is None
+                                                      for i in infos):
+            self.last_saved_id = None  # deleted (or damaged) since: "Evaluate this model" has nothing to open
+            self._update_buttons()
 
     def _on_compare(self, _: int) -> None:
         ref = self.compare_combo.currentData()
@@ -807,13 +911,21 @@ class TrainingTab(QWidget):
             self.status_message.emit(f"Wrote {path}")
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _refuse(self, message: str) -> None:
+        """A run that cannot start: said in the tab (summary and log) and the status bar, buttons reset."""
+        self._pending_train = False
+        self.summary.setText(f"<span style='color:#d62728'><b>Not started</b>: {html.escape(message)}</span>")
+        self._log(f"Not started: {message}")
+        self.status_message.emit(message)
+        self._update_buttons()
+
     def _log(self, line: str) -> None:
         self.log.appendPlainText(f"{datetime.now():%H:%M:%S}  {line}")
 
     def _update_buttons(self) -> None:
         running = self.run is not None
         busy = running or self._loading
-        valid = not validation_problems(self.config())
+        valid = not self.form_problems()
         self.train_button.setEnabled(not busy and valid)
         self.stop_button.setEnabled((running and not self.run.worker.stop_requested) or self._pending_train)
         self.save_button.setEnabled(self.unsaved is not None and not running)

@@ -2,8 +2,9 @@
 
 Stop is a ``threading.Event`` the GUI thread sets directly (``request_stop``): a queued
 slot could not run while ``fit`` blocks the worker's thread. The Keras callback checks
-it after every batch. Every run ends with exactly one of ``succeeded``, ``stopped`` or
-``failed``, and then ``finished``.
+it after every batch, and waits there while the run is paused (``pause``/``resume``).
+Every run ends with exactly one of ``succeeded``, ``stopped`` or ``failed``, and then
+``finished``.
 """
 
 from __future__ import annotations
@@ -34,10 +35,34 @@ class TrainingWorker(QObject):
         self.config = config
         self.data = data
         self._stop = threading.Event()
+        self._going = threading.Event()  # cleared to hold the run at its next batch (pause)
+        self._going.set()
+        self.holding = threading.Event()  # set while the run waits, paused, after a batch
 
     def request_stop(self) -> None:
-        """Thread-safe; takes effect after the current batch."""
+        """Thread-safe; takes effect after the current batch (a held run stops at once)."""
         self._stop.set()
+        self._going.set()
+
+    def pause(self) -> None:
+        """Hold the run after its current batch until ``resume`` or ``request_stop``: while the window
+        asks whether to keep a model, the run must not finish (and save itself) behind the question."""
+        self._going.clear()
+
+    def resume(self) -> None:
+        self._going.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._going.is_set()
+
+    def _should_stop(self) -> bool:
+        """Checked by training after every batch: waits here while paused."""
+        if not self._going.is_set():
+            self.holding.set()
+            self._going.wait()
+            self.holding.clear()
+        return self._stop.is_set()
 
     @property
     def stop_requested(self) -> bool:
@@ -49,7 +74,7 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            result: TrainingResult = train(self.config, self.data, self._report, self._stop.is_set)
+            result: TrainingResult = train(self.config, self.data, self._report, self._should_stop)
         except BaseException as exc:  # noqa: BLE001 - the GUI must hear of every failure
             log.error("Training failed:\n%s", traceback.format_exc())
             self.failed.emit(describe_error(exc))

@@ -181,3 +181,14 @@ def preset(name: str) -> Preset:
         raise ConfigError(
             f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}."
         ) from None
+
+
+# How a run is carried out, not what it trains: a change here leaves a run the preset's.
+_HOW_IT_RUNS = {"jit_compile": True, "fused_lstm": True}
+
+
+def preset_label(name: str, config: TrainingConfig) -> str:
+    """How a run of ``config`` started from preset ``name`` is recorded (the window and the CLI alike):
+    the preset's name while it trains exactly what the preset does, else "custom (from NAME)"."""
+    chosen = preset(name).config.with_changes(**_HOW_IT_RUNS)
+    return name if config.with_changes(**_HOW_IT_RUNS) == chosen else f"custom (from {name})"

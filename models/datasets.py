@@ -551,3 +551,15 @@ def source_at_hand(spec: str) -> bool:
         return Path(key).expanduser().exists()
     except (OSError, ValueError):
         return False
+
+
+def resolved_source(spec: str) -> str:
+    """``spec`` as a model records it: a path made absolute (``~`` expanded, ``..`` and links resolved),
+    so the record names the same file from any folder; a download source ('imdb', 'stanford') as it is."""
+    key = spec.strip()
+    if key.lower() in (KERAS_SOURCE, "keras", STANFORD_SOURCE, "aclimdb"):
+        return key
+    try:
+        return str(Path(key).expanduser().resolve())
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL: left for load_source to refuse
+        return key

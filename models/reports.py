@@ -16,7 +16,12 @@ from models.atomic_write import atomic_write
 from models.evaluation import DEFAULT_THRESHOLD, Evaluation
 from models.prediction import NEGATIVE, POSITIVE
 
-EVALUATION_HEADER = ("review", "true_label", "predicted_label", "probability", "length_tokens", "cut")
+# The columns of every evaluation export: the Evaluate tab's Export CSV and ``evaluate --misclassified``.
+# ``review_id`` is the review's position (0-based) in the test split as scored (after a limit, in the
+# sample); ``threshold`` is the one ``predicted_label`` was decided at.
+EVALUATION_HEADER = ("review_id", "review", "true_label", "predicted_label", "probability", "threshold",
+                     "length_tokens", "cut")
+SECOND_MODEL_HEADER = ("probability_second_model", "predicted_label_second_model")
 
 
 # A cell a spreadsheet would run as a formula (=HYPERLINK(...), +, -, @, or a leading tab or CR):
@@ -48,10 +53,24 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
         return write_csv_rows(f, header, rows)
 
 
-def evaluation_rows(evaluation: Evaluation, indices: Iterable[int], threshold: float = DEFAULT_THRESHOLD
-                    ) -> Iterable[tuple[object, ...]]:
-    """One row per review (``EVALUATION_HEADER``): its text, true and predicted label, probability."""
+def evaluation_header(compared: bool = False) -> tuple[str, ...]:
+    """The header of ``evaluation_rows``: with the second model's columns when two are compared."""
+    return EVALUATION_HEADER + (SECOND_MODEL_HEADER if compared else ())
+
+
+def _label(predicted: bool) -> str:
+    return POSITIVE if predicted else NEGATIVE
+
+
+def evaluation_rows(evaluation: Evaluation, indices: Iterable[int], threshold: float = DEFAULT_THRESHOLD,
+                    second: Evaluation | None = None) -> Iterable[tuple[object, ...]]:
+    """One row per review (``evaluation_header(second is not None)``): its id, text, true and predicted
+    label, probability and the threshold, then the second model's probability and prediction."""
     for i in indices:
         r = evaluation.review(int(i))
-        yield (r.text, POSITIVE if r.label else NEGATIVE, POSITIVE if r.predicted(threshold) else NEGATIVE,
-               f"{r.probability:.6f}", r.length, int(r.cut))
+        row: tuple[object, ...] = (r.index, r.text, _label(bool(r.label)), _label(r.predicted(threshold)),
+                                   f"{r.probability:.6f}", f"{threshold:.6g}", r.length, int(r.cut))
+        if second is not None:
+            p = float(second.probabilities[int(i)])
+            row += (f"{p:.6f}", _label(p >= threshold))
+        yield row

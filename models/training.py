@@ -346,7 +346,13 @@ class _Tracker:
         now = time.perf_counter()
         done = batch + 1
         spent = now - self.epoch_started
-        self.batch_seconds = spent / done
+        if done == 1:
+            # The first batch of a run also traces (and with XLA compiles) the training step: seconds that
+            # say nothing of the speed (a 20-s run read "ETA 5:41"). The rate is measured from its end, so
+            # the ETA is unknown until a second batch has run; later epochs keep the last epoch's rate.
+            self.first_batch_ended = now
+        else:
+            self.batch_seconds = (now - self.first_batch_ended) / (done - 1)
         logs = {k: float(v) for k, v in (logs or {}).items()}
         logs.update(self.running.add(done, logs))
         self.report(TrainingProgress(
@@ -372,7 +378,7 @@ class _Tracker:
         self._check_stop()
 
     def on_test_end(self, logs=None):
-        if self.val_started is not None:
+        if self.val_started is not None and self.epoch > 1:  # epoch 1's also compiled the test step
             self.val_seconds = time.perf_counter() - self.val_started
 
     def on_epoch_end(self, epoch, logs=None):
@@ -391,7 +397,8 @@ class _Tracker:
             EPOCH_END, self.epoch, self.config.epochs, self.batches, self.batches, logs=logs,
             samples_per_second=self.batches * self.config.batch_size / seconds if seconds > 0 else 0.0,
             elapsed_seconds=time.perf_counter() - self.started,
-            eta_seconds=seconds * (self.config.epochs - self.epoch),
+            eta_seconds=self._eta(0, validation_left=False) if self.batch_seconds is not None
+            else seconds * (self.config.epochs - self.epoch),
             message=f"Epoch {self.epoch}/{self.config.epochs}",
         ))
 

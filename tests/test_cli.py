@@ -37,7 +37,8 @@ def cli_home(tmp_path_factory):
 
 def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
     monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
-    proc = run_cli("train", "--data", tiny_csv, "--epochs", "4", "--name", "tiny", *TINY)
+    typed = os.path.relpath(tiny_csv, ROOT)  # as typed in the project's folder: ../../tmp/.../tiny.csv
+    proc = run_cli("train", "--data", typed, "--epochs", "4", "--name", "tiny", *TINY)
     assert proc.returncode == 0, proc.stderr
     (line,) = proc.stdout.splitlines()  # stdout is only the JSON (progress is on stderr): pipes into jq
     summary = json.loads(line)
@@ -69,8 +70,11 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
     assert ev["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-6)
 
     proc = run_cli("models")
-    assert [(m["name"], m["builtin"]) for m in json.loads(proc.stdout)] == [("tiny", False),
-                                                                           ("IMDB LSTM (built-in)", True)]
+    listed = json.loads(proc.stdout)
+    assert [(m["name"], m["builtin"]) for m in listed] == [("tiny", False), ("IMDB LSTM (built-in)", True)]
+    # Recorded as the window records a run: the edited preset as custom, the data as a resolved path.
+    assert listed[0]["preset"] == "custom (from imdb-lstm)"
+    assert listed[0]["source"] == str(Path(tiny_csv).resolve())
 
 
 @pytest.mark.parametrize(
@@ -127,9 +131,15 @@ def test_evaluate_prints_one_json_object_and_writes_the_misclassified(tiny_csv, 
     assert ev["per_class"]["positive"]["support"] == fn + tp
     assert ev["per_class"]["negative"]["recall"] == pytest.approx(tn / (tn + fp))
     with open(wrong_csv, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    from models.reports import evaluation_header
+
+    assert tuple(reader.fieldnames) == evaluation_header()  # the Evaluate tab's export has the same columns
     assert len(rows) == fp + fn == ev["misclassified"]["rows"]
+    assert len({row["review_id"] for row in rows}) == len(rows)
     for row in rows:
+        assert 0 <= int(row["review_id"]) < 48 and row["threshold"] == "0.5"
         p = float(row["probability"])
         assert row["true_label"] != row["predicted_label"]
         assert (p >= 0.5) == (row["predicted_label"] == "positive")

@@ -52,3 +52,12 @@ def test_the_old_preset_name_says_the_new_one():
 def test_dict_round_trip_ignores_unknown_keys():
     c = TrainingConfig(epochs=3)
     assert TrainingConfig.from_dict({**c.to_dict(), "future_field": 1}) == c
+
+
+def test_a_run_is_recorded_as_its_preset_only_while_it_trains_what_the_preset_does():
+    from models.config import PRESETS, preset_label
+
+    config = PRESETS["imdb-lstm"].config
+    assert preset_label("imdb-lstm", config) == "imdb-lstm"
+    assert preset_label("imdb-lstm", config.with_changes(jit_compile=False, fused_lstm=False)) == "imdb-lstm"
+    assert preset_label("imdb-lstm", config.with_changes(epochs=3)) == "custom (from imdb-lstm)"

@@ -1,3 +1,5 @@
+import types
+
 import numpy as np
 import pytest
 
@@ -43,7 +45,8 @@ def test_train_two_epochs_reports_progress_and_keeps_best_epoch(tiny_csv, tiny_c
     batches = [e for e in events if e.phase == t.TRAINING]
     held_out = round(len(data.train) * tiny_config.validation_split)
     assert batches[0].batches == -(-(len(data.train) - held_out) // tiny_config.batch_size)
-    assert all(e.eta_seconds is not None and e.eta_seconds >= 0 for e in batches)
+    assert batches[0].eta_seconds is None  # unknown until a second batch has run (the first compiles)
+    assert all(e.eta_seconds is not None and e.eta_seconds >= 0 for e in batches[1:])
     # the restored weights are the best epoch's: evaluating them reproduces its validation accuracy
     from models.encoding import encode_split
 
@@ -223,3 +226,22 @@ def test_the_data_and_model_are_kept_out_of_garbage_collections_during_a_run_onl
     t.train(tiny_config.with_changes(epochs=1), data, on_progress=on_progress)
     assert seen["frozen"] > before + 1000 and seen["enabled"]  # frozen, and the collector still runs
     assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_the_first_eta_leaves_out_the_first_batch_that_compiles(monkeypatch, tiny_config):
+    """A 20-s run read "ETA 5:41": the first batch's compilation was taken as the time of every batch."""
+    clock = [100.0]
+    monkeypatch.setattr(t, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))  # this module's clock only
+    events = []
+    config = tiny_config.with_changes(epochs=3, batch_size=16)
+    tracker = t._Tracker(config, n_train=160, n_val=0, report=events.append, stop=lambda: False, started=100.0)
+    tracker.on_epoch_begin(0)
+    clock[0] += 10.0  # batch 1: compiling the training step
+    tracker.on_train_batch_end(0)
+    for batch in range(1, 10):  # then 0.1 s a batch
+        clock[0] += 0.1
+        tracker.on_train_batch_end(batch)
+    assert events[0].eta_seconds is None
+    # After batch 2 of 10 in epoch 1 of 3: 8 batches, then 2 epochs of 10, at 0.1 s (no validation rows).
+    assert events[1].eta_seconds == pytest.approx(2.8)
+    assert events[-1].eta_seconds == pytest.approx(2.0)

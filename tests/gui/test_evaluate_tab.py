@@ -83,7 +83,7 @@ def test_evaluate_click_a_cell_move_the_threshold_and_match_the_cli(qtbot, tab, 
     (shown,) = tab.metrics()
     assert_same(shown, cli_json(data_csv))
     assert tab.metrics_table.item(0, 0).text() == f"{shown.accuracy:.3f}"
-    assert tab.metrics_table.horizontalHeaderItem(0).text() == "tiny"
+    assert tab.metrics_table.horizontalHeaderItem(0).text() == "Value" and "tiny" in tab.models_legend.text()
     (tn, fp), (fn, tp) = shown.confusion
     assert f"{fp:,} (" in tab.confusion_table.item(0, 1).text()
 
@@ -129,6 +129,13 @@ def test_evaluate_click_a_cell_move_the_threshold_and_match_the_cli(qtbot, tab, 
     assert len(exported) == tab.panel.model.rowCount() == moved.confusion[1][1] > 0
     assert all(r["true_label"] == r["predicted_label"] == "positive" for r in exported)
     assert all(float(r["probability"]) >= 0.7 for r in exported)
+    # The columns of evaluate --misclassified (one writer), with each review's id and the threshold.
+    from models.reports import evaluation_header
+
+    with open(out, newline="", encoding="utf-8") as f:
+        assert tuple(next(csv.reader(f))) == evaluation_header()
+    assert all(r["threshold"] == "0.7" for r in exported)
+    assert [int(r["review_id"]) for r in exported] == [int(i) for i in tab.panel.model.rows()]
 
     # Accuracy by length: the buckets add up to every review.
     assert sum(int(tab.length_table.item(r, 1).text().replace(",", "")) for r in range(tab.length_table.rowCount())) \
@@ -140,12 +147,91 @@ def test_two_models_side_by_side_and_where_they_disagree(qtbot, tab, data_csv):
     evaluate(qtbot, tab, data_csv)
     a, b = tab.evaluations
     assert tab.metrics_table.columnCount() == 2
-    assert [tab.metrics_table.horizontalHeaderItem(c).text() for c in range(2)] == ["tiny", "IMDB LSTM (built-in)"]
+    # Short headers, whole names above the table (automatic names differ only at their end).
+    assert [tab.metrics_table.horizontalHeaderItem(c).text() for c in range(2)] == ["1st model", "2nd model"]
+    assert [tab.metrics_table.horizontalHeaderItem(c).toolTip() for c in range(2)] == ["tiny", "IMDB LSTM (built-in)"]
+    legend = tab.models_legend.text()
+    assert "1st model: tiny" in legend and "2nd model: IMDB LSTM (built-in)" in legend
     np.testing.assert_array_equal(a.labels, b.labels)
     tab.show_combo.setCurrentIndex(tab.show_combo.findData(SHOW_DISAGREE))
     expected = int(np.sum((a.probabilities >= 0.5) != (b.probabilities >= 0.5)))
     assert len(tab.panel.model.rows()) == expected
-    assert tab.panel.model.index(0, 2).data() != ""  # the second model's probability is shown
+    tab.select_cell(1, 1)  # the true positives: never empty for these models
+    assert tab.panel.model.rowCount() > 0
+    assert float(tab.panel.model.index(0, 2).data()) >= 0  # the second model's probability is shown
+    assert tab.panel.model.index(0, 5).data() in ("positive", "negative")  # and its prediction
+    assert not tab.panel.table.isColumnHidden(2) and not tab.panel.table.isColumnHidden(5)
+
+
+def test_the_second_model_has_its_own_matrix_reviews_and_why(qtbot, tab, data_csv, tmp_path):
+    from app.evaluate_tab import SHOW_FN, SHOW_TP
+
+    tab.compare_combo.select(next(i.id for i in tab.compare_combo.models() if i.builtin))
+    evaluate(qtbot, tab, data_csv)
+    assert tab.focus_combo.isVisible() and tab.focus_combo.count() == 2
+    first, second = tab.metrics()
+    tab.set_focus(1)
+    (tn, fp), (fn, tp) = second.confusion
+    assert f"{tp:,} (" in tab.confusion_table.item(1, 1).text() and "of the" in tab.confusion_label.text()
+    tab.select_cell(1, 0)
+    assert tab.show_combo.currentData() == SHOW_FN and len(tab.panel.model.rows()) == fn
+    b = tab.evaluations[1]
+    assert all(b.labels[i] == 1 and b.probabilities[i] < 0.5 for i in tab.panel.model.rows())
+    assert "2nd model" in tab.panel.message.text()
+    tab.select_cell(1, 1)
+    assert tab.show_combo.currentData() == SHOW_TP
+    tab.panel.select_row(0)
+    qtbot.waitUntil(lambda: tab.explanation.shown() is not None, timeout=TIMEOUT)
+    assert tab.explanation.shown().model_name == "IMDB LSTM (built-in)"  # explained with the 2nd model
+    # The export keeps the one column set: the first model's columns, then the second's.
+    out = tmp_path / "second.csv"
+    assert tab.export_csv(out)
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == tp and all(r["predicted_label_second_model"] == "positive" for r in rows)
+    tab.set_focus(0)
+    assert f"{first.confusion[1][1]:,} (" in tab.confusion_table.item(1, 1).text()
+
+
+def test_a_new_pass_shows_nothing_of_the_last_one(qtbot, tab, data_csv, gated):
+    """After Cancel, no header, legend or explained review of the evaluation before stays."""
+    started, released = gated
+    released.set()
+    tab.compare_combo.select(next(i.id for i in tab.compare_combo.models() if i.builtin))
+    evaluate(qtbot, tab, data_csv)
+    tab.panel.select_row(0)
+    released.clear()
+    started.clear()
+    tab.start()  # the explanation of the last pass may still be on its way
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT)
+    tab.cancel()
+    released.set()
+    qtbot.waitUntil(lambda: not tab.is_running(), timeout=TIMEOUT)
+    qtbot.waitUntil(tab.tasks.settled, timeout=TIMEOUT)
+    assert tab.metrics_table.columnCount() == 0 and tab.models_legend.isHidden() and tab.focus_combo.isHidden()
+    assert tab.explanation.shown() is None and tab.panel.model.rowCount() == 0
+    assert all(not legend.text() for legend in tab.plots.legends)
+
+
+def test_the_threshold_is_not_carried_over_to_other_models_silently(qtbot, tab, data_csv):
+    reset = tab.reset_threshold_button
+    assert reset.text() == "Reset to 0.5" and not reset.isEnabled()  # a button, off at the default
+    evaluate(qtbot, tab, data_csv)
+    tab.set_threshold(0.745)
+    assert reset.isEnabled() and tab.threshold_label.text() == "0.745"
+    messages = []
+    tab.status_message.connect(messages.append)
+    evaluate(qtbot, tab, data_csv)  # the same model again: kept, and said
+    assert tab.threshold() == 0.745 and "Threshold kept at 0.745" in messages[-1]
+    tab.model_combo.select(next(i.id for i in tab.model_combo.models() if i.builtin))
+    evaluate(qtbot, tab, data_csv)  # another model: back to the default, and said
+    assert tab.threshold() == 0.5 and "Threshold back to 0.5 (it was 0.745" in messages[-1]
+    assert tab.metrics()[0].threshold == 0.5 and not reset.isEnabled()
+    reset_to = []
+    tab.set_threshold(0.3)
+    reset.click()
+    reset_to.append(tab.threshold())
+    assert reset_to == [0.5]
 
 
 def test_a_data_set_of_one_class_says_auc_is_undefined(qtbot, tab, tmp_path):
@@ -203,7 +289,9 @@ def test_cancel_stops_the_pass_and_nothing_is_left_running(qtbot, tab, data_csv,
     released.set()
     qtbot.waitUntil(lambda: not tab.is_running(), timeout=TIMEOUT)
     assert "cancelled" in tab.panel.message.text().lower()
-    assert tab.tasks.active() == 0 and tab.evaluate_button.isEnabled() and tab.evaluations == []
+    # The callback can run a moment before the thread has returned: wait for it, do not race it.
+    qtbot.waitUntil(lambda: tab.tasks.active() == 0, timeout=TIMEOUT)
+    assert tab.evaluate_button.isEnabled() and tab.evaluations == []
 
 
 def test_shutdown_while_scoring_ends_the_pass(qtbot, tab, data_csv, gated):
@@ -237,6 +325,26 @@ def test_evaluate_this_model_from_the_train_tab(qtbot, store, data_csv, no_dialo
     tab = window.evaluate_tab
     assert tab.current_model().id == tiny.id and tab.evaluations[0].n == len(train.data.test)
     assert tab.data_edit.text() == train.data_spec
+
+
+def test_evaluate_this_model_never_opens_another_once_it_is_renamed_and_deleted(qtbot, store, data_csv,
+                                                                                no_dialogs):
+    from app.main_window import MainWindow
+
+    window = MainWindow(store)
+    qtbot.addWidget(window, before_close_func=lambda w: (w.train_tab.shutdown(), w.tasks.wait_all(30_000)))
+    window.show()
+    train = window.train_tab
+    tiny = store.find("tiny")
+    train.last_saved_id = tiny.id
+    train._update_buttons()
+    store.rename(tiny.id, "renamed")
+    store.delete(tiny.id)
+    tab = window.evaluate_tab
+    with qtbot.assertNotEmitted(tab.evaluated):
+        window.evaluate_model(tiny.id)  # as the button would, before the tabs heard of the delete
+    assert not tab.is_running() and "no longer in the store" in tab.panel.message.text()
+    assert train.last_saved_id is None and not train.evaluate_button.isEnabled()
 
 
 def test_a_model_that_cannot_be_opened_gives_a_message(qtbot, tab, data_csv):

@@ -154,3 +154,71 @@ def test_window_state_is_remembered(qtbot, tmp_path, no_dialogs, tiny_csv):
     assert second.tabs.currentIndex() == TAB_MODELS
     assert (second.size().width(), second.size().height()) == (640, 480)
     assert second.train_tab.source_spec() == str(tiny_csv)
+
+
+def test_discard_during_the_last_epoch_keeps_nothing(qtbot, window, tiny_csv, monkeypatch):
+    """Ctrl+Q in the last epoch: the run is held while the question is open (it cannot finish and save
+    itself behind it), and Discard then leaves nothing in the store."""
+    window.train_tab.set_data_source(str(tiny_csv))
+    set_tiny_config(window.train_tab, epochs=2)
+    with qtbot.waitSignal(window.train_tab.running_changed, timeout=30_000):
+        window.train_tab.start_training()
+    last_epoch = threading.Event()
+    worker = window.train_tab.run.worker
+    worker.progress.connect(lambda p: last_epoch.set() if p.phase == t.TRAINING and p.epoch == 2 else None)
+    qtbot.waitUntil(last_epoch.is_set, timeout=60_000)
+    saved = []
+    window.train_tab.model_saved.connect(saved.append)
+    seen = []
+
+    def discard_once_held(parent, title, text, *args, **kwargs):
+        seen.append((text, worker.paused, window.train_tab.progress.format()))
+        assert worker.holding.wait(30), "the run went on behind the question"
+        return QMessageBox.StandardButton.Discard
+
+    monkeypatch.setattr(QMessageBox, "question", discard_once_held)
+    window.close()
+    text, paused, shown = seen[0]
+    assert "has not been saved" in text and "paused" in text and paused and shown.startswith("Paused")
+    assert not window.isVisible() and window.tasks.active() == 0
+    assert saved == [] and window.store.list() == []
+
+
+def test_cancel_goes_on_training_after_the_held_question(qtbot, window, tiny_csv, monkeypatch):
+    _train_past_epoch_1(qtbot, window, tiny_csv)
+    worker = window.train_tab.run.worker
+
+    def cancel_once_held(parent, title, text, *args, **kwargs):
+        assert worker.holding.wait(30)
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", cancel_once_held)
+    window.close()
+    assert window.isVisible() and not worker.paused and window.train_tab.is_training()
+    batches = threading.Event()
+    worker.progress.connect(lambda p: batches.set() if p.phase == t.TRAINING else None)
+    qtbot.waitUntil(batches.is_set, timeout=30_000)  # it trains again
+    answer(monkeypatch, QMessageBox.StandardButton.Discard)  # for the close after the test
+    with qtbot.waitSignal(window.train_tab.running_changed, timeout=10_000):
+        window.train_tab.stop_training()
+
+
+def test_a_result_that_arrives_during_the_question_waits_for_the_answer(qtbot, window, tiny_training):
+    """A run that ended just before the question: its result is not saved behind it; Discard drops it,
+    and after Cancel it saves itself as a finished run always does."""
+    tab = window.train_tab
+    result = tiny_training[1]
+    saved = []
+    tab.model_saved.connect(saved.append)
+    tab.hold()
+    tab._on_succeeded(result)
+    assert tab.unsaved is result and tab.tasks.active() == 0 and saved == []
+    tab.release("discard")
+    assert tab.unsaved is None and not tab.has_unsaved_work()
+
+    tab._discarding = False  # a new run
+    tab.hold()
+    tab._on_succeeded(result)
+    with qtbot.waitSignal(tab.model_saved, timeout=30_000):
+        tab.release("cancel")
+    assert len(window.store.list()) == 1

@@ -105,10 +105,11 @@ def test_rows_show_the_stored_models(tab, store):
     assert tab.table.item(row, PRESET).text() == "imdb-lstm"
     assert tab.table.item(row, DATA).text() == "tiny.csv"  # the file name, not the whole path
     results = info.metadata.results
-    assert tab.table.item(row, ACCURACY).text() == f"{results['test_accuracy']:.1%}"
+    tested = info.metadata.data["test"]
+    assert tab.table.item(row, ACCURACY).text() == f"{results['test_accuracy']:.1%} of {tested:,}"  # with its count
     assert tab.table.item(row, VAL_ACCURACY).text() == f"{results['validation_accuracy']:.1%}"
     assert tab.table.item(row, EPOCH).text() == str(results["best_epoch"])
-    assert tab.table.item(row, CHOSEN_ON).text() == "held-out training reviews"
+    assert tab.table.item(row, CHOSEN_ON).text() == "held-out reviews"
     assert tab.selected_model().name == "second"
     assert "learning_rate 0.01" in tab.details.toPlainText()
     assert "Best epoch chosen on held-out training reviews" in " ".join(tab.details.toPlainText().split())

@@ -4,6 +4,7 @@ nothing clipped, legends outside the curves, values on hover, log-scale loss, ov
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -82,7 +83,8 @@ def test_legends_sit_above_the_plots_in_the_text_colour(qtbot, plots):
                          (plots.batch_legend, plots.batch_plot)):
         assert legend.palette().color(QPalette.ColorRole.WindowText) == text_colour
         assert legend.geometry().bottom() <= plot.geometry().top()  # never over a curve
-    assert "val_loss" in plots.loss_legend.text() and "best: epoch 2" in plots.acc_legend.text()
+    assert "val_loss" in plots.loss_legend.text() and "kept: epoch 2 (highest val_accuracy)" in plots.acc_legend.text()
+    assert "kept: epoch 2 (highest val_accuracy)" in plots.loss_legend.text()  # chosen by accuracy, said on both
     assert plots.loss_plot.getPlotItem().legend is None  # no legend drawn inside the plot
 
 
@@ -92,7 +94,8 @@ def test_hover_reads_out_the_values(qtbot, plots):
     for batch in range(1, 5):
         plots.add_batch(1, batch, 4, 0.5 + batch / 10, 0.6)
     plots.flush()
-    assert plots.readout_at(plots.loss_plot, 2.3) == "epoch 2 (best)\nloss 0.4000\nval_loss 0.4200"
+    expected = "epoch 2 (kept: highest val_accuracy)\nloss 0.4000\nval_loss 0.4200"
+    assert plots.readout_at(plots.loss_plot, 2.3) == expected
     assert plots.readout_at(plots.acc_plot, 9) == "epoch 3\naccuracy 0.8800\nval_accuracy 0.8300"
     assert plots.readout_at(plots.batch_plot, 0.49).startswith("epoch 0.50\nloss 0.7000 (smoothed ")
     view = plots.loss_plot.getPlotItem().getViewBox()
@@ -100,6 +103,21 @@ def test_hover_reads_out_the_values(qtbot, plots):
     plots._on_mouse_moved(plots.loss_plot, scene_point)
     readout = plots.readouts[plots.loss_plot]
     assert readout.isVisible() and readout.toPlainText().startswith("epoch 2")
+    # The mouse leaves the plot: the readout goes (it would cover a curve).
+    QApplication.sendEvent(plots.loss_plot.viewport(), QEvent(QEvent.Type.Leave))
+    assert not readout.isVisible()
+
+
+def test_a_new_run_leaves_no_readout_over_the_empty_plots(qtbot, plots):
+    for batch in range(1, 5):
+        plots.add_batch(1, batch, 4, 0.5, 0.6)
+    plots.flush()
+    view = plots.batch_plot.getPlotItem().getViewBox()
+    plots._on_mouse_moved(plots.batch_plot, view.mapViewToScene(view.viewRect().center()))
+    assert plots.readouts[plots.batch_plot].isVisible()
+    plots.reset()  # a new run, stopped before its first epoch
+    plots.flush()
+    assert not any(readout.isVisible() for readout in plots.readouts.values())
 
 
 def test_loss_on_a_log_scale(qtbot, plots):

@@ -36,7 +36,7 @@ def test_load_shows_counts_histogram_and_truncation(qtbot, tab, tiny_csv):
     assert "192 training reviews" in tab.data_summary.text()
     assert "48 test reviews" in tab.data_summary.text()
     xs, ys = tab.length_hist.getData()
-    assert ys.sum() == 192
+    assert ys.sum() + int(sum(tab.lengths > xs[-1])) == 192
     tab.fields["maxlen"].setValue(5)
     assert tab.maxlen_line.value() == 5
     assert "100% of training reviews are longer than 5 words" in tab.truncation_note.text()
@@ -238,3 +238,52 @@ def test_the_progress_text_is_never_split_by_the_bar_fill(tab):
     assert not tab.progress.isTextVisible()  # nothing painted across the fill's edge
     assert tab.progress.label.text() == tab.progress.format() == "Epoch 2/10 · batch 250/500"
     assert tab.progress.label.isVisible()
+
+
+def test_a_bad_reviews_to_use_is_said_in_the_form_and_leaves_no_button_on(qtbot, tab, tiny_csv):
+    tab.set_data_source(str(tiny_csv))
+    tab.limit_box.setValue(1)
+    note = tab.limit_note
+    assert note.isVisible() and "at least 2 per split" in note.text() and "--limit" not in note.text()
+    assert not tab.train_button.isEnabled()
+    tab.start_training()  # Ctrl+T still reaches it: refused, in the tab
+    assert not tab.is_training() and not tab.stop_button.isEnabled() and not tab._loading
+    assert "Not started" in tab.summary.text() and "Not started: Reviews to use" in tab.log.toPlainText()
+    tab.limit_box.setValue(2)
+    assert not note.isVisible() and tab.train_button.isEnabled()
+
+
+def test_a_run_refused_after_loading_turns_stop_off(qtbot, tab, tiny_csv, monkeypatch):
+    """Train pressed before the data is loaded: Stop is on while it loads; if the run then cannot
+    start, the tab says why and Stop goes off again (never on while idle)."""
+    from models.datasets import Dataset, DataSourceError
+
+    def refuse(self, limit, seed=0):
+        raise DataSourceError("the data set has too few reviews")
+
+    monkeypatch.setattr(Dataset, "limited", refuse)
+    tab.set_data_source(str(tiny_csv))
+    set_tiny_config(tab, epochs=1)
+    with qtbot.waitSignal(tab.data_source_changed, timeout=30_000):
+        tab.start_training()
+        assert tab.stop_button.isEnabled()  # the pending run can be called off while loading
+    assert not tab.is_training() and not tab.stop_button.isEnabled() and tab.train_button.isEnabled()
+    assert "too few reviews" in tab.summary.text() and "too few reviews" in tab.log.toPlainText()
+
+
+def test_the_longest_reviews_are_counted_beside_the_histogram_not_lumped_into_its_last_bin(qtbot, tab, tmp_path):
+    import csv
+
+    path = tmp_path / "lengths.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label", "split"])
+        for i in range(400):
+            words = 3000 if i < 3 else 20 + i % 50  # three reviews far past the 99th percentile
+            w.writerow([" ".join(["word"] * words), i % 2, "train"])
+        w.writerows([["a test review", i % 2, "test"] for i in range(4)])
+    load(qtbot, tab, path)
+    xs, ys = tab.length_hist.getData()
+    top = xs[-1]
+    assert top < 3000 and ys.sum() == 397 and ys[-1] <= ys[:-1].max()  # no spike at the right edge
+    assert tab.length_overflow.toPlainText() == f"not shown: 3 longer than {int(top):,}\n(up to 3,000 words)"
