@@ -155,9 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("model", metavar="NAME", help="stored model name, id or folder")
     exp.add_argument("dest", type=Path, metavar="DEST",
                      help="the .ssmodel file (or a folder to put it in); with --format keras, the folder to write")
-    exp.add_argument("--format", choices=["ssmodel", "keras"], default="ssmodel",
+    exp.add_argument("--format", choices=["ssmodel", "keras"],
                      help="ssmodel (default): one file for Sentiment Studio; keras: model.keras, word_index.json "
                           "(Keras' IMDB format) and README.txt with the lines of plain Keras that score a review")
+    exp.add_argument("--saved-model", action="store_true",
+                     help="write DEST as a TensorFlow SavedModel that takes raw review text (signature "
+                          "serving_default: text -> probability, label, words), for TensorFlow Serving or Beam; the "
+                          "tokenizer runs inside it, so it needs nothing of Sentiment Studio")
     exp.add_argument("--force", action="store_true", help="replace existing files")
     return parser
 
@@ -481,6 +485,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store = _store()
     info = store.find(args.model)
+    if args.saved_model:
+        if args.format is not None:
+            raise UserFacingError("--saved-model writes a SavedModel; it cannot be combined with --format.")
+        from models.serving.export import SIGNATURE, export_saved_model
+
+        saved = export_saved_model(store, args.model, args.dest, overwrite=args.force)
+        _say(saved.serve_hint())
+        _emit({"name": info.name, "format": "saved-model", "family": saved.family, "path": str(saved.folder),
+               "signature": SIGNATURE, "input": "text", "outputs": ["probability", "label", "words"]})
+        return 0
     if args.format == "keras":
         from models.keras_interop import export_keras
 
