@@ -192,8 +192,9 @@ def read_file(readable: Any, job: BeamJob) -> Iterator[Any]:
                 path, stream, kind == "jsonl", job.text_column)
             for tag, value in records:
                 yield pvalue.TaggedOutput(BAD, value) if tag == BAD else value
-    except OSError as exc:
-        yield pvalue.TaggedOutput(BAD, bad(path, f"the file cannot be read ({exc.strerror or exc})"))
+    except Exception as exc:  # noqa: BLE001 - a file that cannot be read (or decompressed) is one bad record
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        yield pvalue.TaggedOutput(BAD, bad(path, f"the rest of the file cannot be read ({reason})"))
 
 
 # -- scoring -------------------------------------------------------------------------------------------------

@@ -78,7 +78,9 @@ def _lstm_scorer_class(tf: Any) -> type:
     return LstmScorer
 
 
-# family -> (store, model, tensorflow) -> a tf.Module with ``probabilities(tokens) -> float32 [batch]``
+# family -> (store, model, tensorflow) -> a tf.Module with ``probabilities(tokens) -> float32 [batch]``, where
+# ``tokens`` is the shared tokenizer's RaggedTensor of words [batch, (words)]. A new family (metadata "family")
+# adds its entry here; everything it holds (tables, variables) must be attributes of that module to be saved.
 FAMILY_SCORERS: dict[str, Callable[[ModelStore, ModelInfo, Any], Any]] = {DEFAULT_FAMILY: _lstm_scorer}
 
 

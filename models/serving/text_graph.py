@@ -34,7 +34,6 @@ import functools
 import html
 import html.entities
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -225,8 +224,3 @@ class TextGraph:
 def _string_table(tf: Any, keys: list[str], values: list[str]):
     return tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(values)), _NOT_FOUND)
-
-
-def batches(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
