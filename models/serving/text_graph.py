@@ -22,10 +22,10 @@ modules when the graph is built, so the SavedModel tokenizes as the Python that 
 differ between Python versions: so do the app's own tokens). The ASCII fast path of models.vocabulary is the
 Unicode path restricted to ASCII, so one path serves both.
 
-The one input on which the two differ: a numeric reference of more than 4,300 decimal digits (``&#`` then
-4,301 digits), on which Python's ``html.unescape`` raises ValueError (int()'s digit limit, Python >= 3.11) and
-the graph gives what html.unescape gives without that limit. Text that is not UTF-8 (Python never sees it:
-the app decodes first) is read with each bad byte as U+FFFD.
+A numeric reference of more than 4,300 decimal digits, on which ``html.unescape`` itself raises ValueError
+(int()'s digit limit, Python >= 3.11), is read by both as html.unescape would read it without the limit
+(models.vocabulary._unescape). Text that is not UTF-8 (Python never sees it: the app decodes first) is read
+with each bad byte as U+FFFD.
 """
 
 from __future__ import annotations
