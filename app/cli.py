@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="tokens per review when the model has no fixed input length (default: 80)")
     imp.add_argument("--name", help="name in the model store (default: the file name)")
 
-    exp = sub.add_parser("export", help="write a stored model as one .ssmodel file, or for plain Keras")
+    exp = sub.add_parser("export", help="write a stored model as one .ssmodel file, for plain Keras, or as a "
+                                              "SavedModel taking raw text (--saved-model)")
     exp.add_argument("model", metavar="NAME", help="stored model name, id or folder")
     exp.add_argument("dest", type=Path, metavar="DEST",
                      help="the .ssmodel file (or a folder to put it in); with --format keras, the folder to write")

@@ -54,7 +54,7 @@ HOSTILE = [
     "&AElig &AEligx &Aacute &aacute; &eacute&eacute; &copy2024 &#x;&#; & amp; &&amp;amp;",
     "Stra\u00dfe \u03a3\u0391\u03a3 \ufb01ne \u0130stanbul \u13a0\uab70 \u1e9e \u0149 \u01f0",
     "<b>bold</b> < 3 <a href='x'>link</a> <3 <\n/p\n> <p" + "x" * 250 + ">tail",
-    "''a''b' 'c'd' e'' 'f rock'n'roll o'clock '",
+    "''a''b' 'c'd' e'' 'f rock'n'roll o'clock '", "a' 'b 'c' d'\u3000'e \u2019f\u2019 g\u2018\u2019h '' '",
     "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8 123 \uff14\uff15 \u0663",
     "\x00a\x00b\x0bc\x1cd\x85e\xa0f", "caf\u0065\u0301 na\u00efve \u2160\u2161 \u00bd \u00b2 snake_case",
     "&" + "a" * 40 + "; &" + "b" * 31 + "; &#" + "0" * 4290 + "66;", "\U0001F600 emoji \U0001F44D\U0001F3FD ok",

@@ -12,10 +12,12 @@ Every step is the Python one, in the same order, made exact rather than approxim
    U+10FFFF, nothing for ``html._invalid_codepoints``.
 3. Backticks and typographic apostrophes become ``'`` and the text is case-folded, per code point, through a
    table of every code point whose ``chr(c).casefold()`` differs (str.casefold is context-free; 1,533 code
-   points, 104 of them to two or three). ICU's lower-casing (``tf.strings.lower``) is not casefold ("ß",
-   final sigma, Cherokee), so it is not used.
-4. Words are ``[^\\W_]+(?:'[^\\W_]+)*``, with ``[^\\W_]`` spelled as the explicit ranges of code points Python
-   matches (733 ranges): RE2 knows no Python ``\\w``, and ``\\pL|\\pN`` differs from it.
+   points, 104 of them to two or three). ICU's lower-casing (``tf.strings.lower(encoding="utf-8")``) is not
+   casefold ("ß", final sigma, Cherokee); text that is all ASCII is lower-cased byte by byte instead.
+4. Words are ``[^\\W_]+(?:'[^\\W_]+)*``: every character that is not such a letter or an apostrophe only
+   separates words, so runs of them become a space, with the non-ASCII ones spelled as the explicit ranges of
+   code points Python's ``[^\\W_]`` does not match (1,226 ranges: RE2 knows no Python ``\\w``, and ``\\pL|\\pN``
+   differs from it); then apostrophes that are not between two letters go, and the rest splits at spaces.
 
 The tables and classes are read from the running Python's ``unicodedata``, ``html.entities`` and ``html``
 modules when the graph is built, so the SavedModel tokenizes as the Python that exported it (Unicode data
@@ -59,8 +61,12 @@ def _code_point_ranges(matches) -> list[tuple[int, int]]:
     return out
 
 
+def _re2_ranges(ranges: list[tuple[int, int]]) -> str:
+    return "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges)
+
+
 def _re2_class(ranges: list[tuple[int, int]]) -> str:
-    return "[" + "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+    return f"[{_re2_ranges(ranges)}]"
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,14 +74,23 @@ def patterns() -> dict[str, str]:
     """The RE2 patterns of steps 1 and 4, from this Python's ``re`` (the classes checked code point by code
     point against the patterns models.vocabulary uses)."""
     space = _re2_class(_code_point_ranges(re.compile(r"\s").match))
-    letter = _re2_class(_code_point_ranges(re.compile(r"[^\W_]").match))
+    word = re.compile(r"[^\W_]")
+    other = _re2_class(_code_point_ranges(lambda c: c >= "\x80" and not word.match(c)))
     b = _re2_class(_code_point_ranges(lambda c: re.fullmatch("b", c, re.IGNORECASE) is not None))
     r = _re2_class(_code_point_ranges(lambda c: re.fullmatch("r", c, re.IGNORECASE) is not None))
     return {
         "line_break": f"<{space}*{b}{r}{space}*(?:/{space}*)?>",
         "html_tag": f"<{space}*(?:/{space}*)?[a-zA-Z][^<>]{{0,200}}>",
-        # A word, captured; else one character, dropped: "\1 " keeps each word followed by a space.
-        "words": f"({letter}+(?:'{letter}+)*)|(?s:.)",
+        # Words are runs of letters joined by single apostrophes. Every other character only separates words, so
+        # runs of them become one space (ASCII ones, then the rest: plain classes, which RE2 matches without the
+        # cost of a capture group), and apostrophes that are not between two letters become spaces: runs of
+        # them first, then those before a space or the end (after these, every apostrophe is followed by a
+        # letter), then those after a space or the start. What is left, split at the spaces, is findall's.
+        "ascii_separators": r"[\x00-\x26\x28-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+",
+        "other_separators": f"{other}+",
+        "apostrophe_runs": "''+",
+        "apostrophe_before_space": "'(?: |$)",
+        "apostrophe_after_space": "(?:^| )'",
     }
 
 
@@ -197,7 +212,16 @@ class TextGraph:
         return tf.where(invalid, "\ufffd", tf.where(tf.math.equal(special, _NOT_FOUND), plain, special))
 
     def fold_case(self, text):
-        """Backticks and typographic apostrophes to ``'``, then str.casefold, code point by code point."""
+        """Backticks and typographic apostrophes to ``'``, then str.casefold, code point by code point. Text that
+        is all ASCII (nine reviews in ten) is lower-cased byte by byte, which is casefold there; only the others
+        go through the code-point table."""
+        tf = self.tf
+        # lower() without an encoding is absl::AsciiStrToLower: A-Z only, whatever the locale.
+        folded = tf.strings.regex_replace(tf.strings.lower(text), "`", "'")
+        wide = tf.where(tf.logical_not(tf.strings.regex_full_match(text, r"[\x00-\x7f]*")))
+        return tf.tensor_scatter_nd_update(folded, wide, self._fold_code_points(tf.gather_nd(text, wide)))
+
+    def _fold_code_points(self, text):
         tf = self.tf
         cps = tf.strings.unicode_decode(text, "UTF-8", errors="replace", replacement_char=0xFFFD)
         flat = cps.flat_values
@@ -213,9 +237,12 @@ class TextGraph:
         return tf.strings.unicode_encode(folded, "UTF-8")
 
     def words(self, text):
+        """``re.findall("[^\\W_]+(?:'[^\\W_]+)*", text)`` for each text (see ``patterns``)."""
         tf = self.tf
-        spaced = tf.strings.regex_replace(text, self.patterns["words"], "\\1 ")
-        return tf.strings.split(spaced)
+        for step in ("ascii_separators", "other_separators", "apostrophe_runs", "apostrophe_before_space",
+                     "apostrophe_after_space"):
+            text = tf.strings.regex_replace(text, self.patterns[step], " ")
+        return tf.strings.split(text)
 
     def tokens(self, text):
         return self.words(self.fold_case(self.clean(text)))
