@@ -155,19 +155,45 @@ def build_parser() -> argparse.ArgumentParser:
                      help="tokens per review when the model has no fixed input length (default: 80)")
     imp.add_argument("--name", help="name in the model store (default: the file name)")
 
-    exp = sub.add_parser("export", help="write a stored model as one .ssmodel file, or for plain Keras")
+    exp = sub.add_parser("export", help="write a stored model as one .ssmodel file, for plain Keras, or as a "
+                                              "SavedModel taking raw text (--saved-model)")
     exp.add_argument("model", metavar="NAME", help="stored model name, id or folder")
     exp.add_argument("dest", type=Path, metavar="DEST",
                      help="the .ssmodel file (or a folder to put it in); with --format keras, the folder to write")
-    exp.add_argument("--format", choices=["ssmodel", "keras"], default="ssmodel",
+    exp.add_argument("--format", choices=["ssmodel", "keras"],
                      help="ssmodel (default): one file for Sentiment Studio; keras: model.keras, word_index.json "
                           "(Keras' IMDB format) and README.txt with the lines of plain Keras that score a review")
+    exp.add_argument("--saved-model", action="store_true",
+                     help="write DEST as a TensorFlow SavedModel that takes raw review text (signature "
+                          "serving_default: text -> probability, label, words), for TensorFlow Serving or Beam; the "
+                          "tokenizer runs inside it, so it needs nothing of Sentiment Studio")
     exp.add_argument("--force", action="store_true", help="replace existing files")
+
+    beam = sub.add_parser(
+        "beam-predict", help="score review files at scale with Apache Beam (the [beam] extra) and a SavedModel from "
+                             "export --saved-model; any further --options go to Beam (runner, project, workers)")
+    beam.add_argument("--saved-model", required=True, metavar="DIR", help="the SavedModel folder (local or gs://...)")
+    beam.add_argument("--input", required=True, metavar="PATTERN",
+                      help="files to score: text (one review per line), .csv/.tsv with a text column, or JSON lines "
+                           "(.jsonl) with a text field; a glob such as 'reviews/*.txt' or 'gs://bucket/in/*.csv'")
+    beam.add_argument("--output", required=True, metavar="PREFIX",
+                      help="scores go to PREFIX-00000-of-0000N.jsonl, bad lines with the reason to "
+                           "PREFIX-errors-00000-of-0000N.jsonl")
+    beam.add_argument("--format", choices=["auto", "text", "csv", "jsonl"], default="auto",
+                      help="how to read the input (default: by each file's suffix, else text)")
+    beam.add_argument("--text-column", metavar="NAME", help="the CSV column or JSON field holding the review "
+                                                            "(default: text, review, sentence, content or comment)")
+    beam.add_argument("--batch-size", type=_whole(1), default=256, metavar="N",
+                      help="reviews per model call, at most (default 256)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    args.beam_args = extra
+    if extra and args.command != "beam-predict":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.self_test:
         from app.self_test import run_self_test
 
@@ -178,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_gui()
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models,
-                "import": cmd_import, "export": cmd_export, "rename": cmd_rename, "delete": cmd_delete}[
+                "import": cmd_import, "export": cmd_export, "rename": cmd_rename, "delete": cmd_delete,
+                "beam-predict": cmd_beam_predict}[
             args.command](args)
     except UserFacingError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
@@ -488,6 +515,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store = _store()
     info = store.find(args.model)
+    if args.saved_model:
+        if args.format is not None:
+            raise UserFacingError("--saved-model writes a SavedModel; it cannot be combined with --format.")
+        from models.serving.export import SIGNATURE, export_saved_model
+
+        saved = export_saved_model(store, args.model, args.dest, overwrite=args.force)
+        _say(saved.serve_hint())
+        _emit({"name": info.name, "format": "saved-model", "family": saved.family, "path": str(saved.folder),
+               "signature": SIGNATURE, "input": "text", "outputs": ["probability", "label", "words"]})
+        return 0
     if args.format == "keras":
         from models.keras_interop import export_keras
 
@@ -504,4 +541,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ModelStoreError(f"{dest} already exists. Choose another file name, or replace it with --force.")
     written = store.export_archive(args.model, dest)
     _emit({"name": info.name, "format": "ssmodel", "path": str(written)})
+    return 0
+
+
+# -- beam-predict ---------------------------------------------------------------------------
+
+
+def cmd_beam_predict(args: argparse.Namespace) -> int:
+    """Run the Beam pipeline (models.serving.beam_pipeline) to its end; one JSON line with the counts."""
+    import logging
+
+    from models.serving.beam_pipeline import BeamJob, run
+
+    class _KnownNotices(logging.Filter):  # what Beam logs on every local run: not a problem of this job
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not any(n in record.getMessage() for n in ("apitools not found", "Resource module is not available"))
+
+    logging.getLogger().addFilter(_KnownNotices())  # Beam logs them on the root logger
+    job = BeamJob(args.saved_model, args.input, args.output, args.format, args.text_column, args.batch_size)
+    _say(f"Scoring {args.input} with Beam ({' '.join(args.beam_args) or 'DirectRunner'}) ...")
+    outcome = run(job, args.beam_args)
+    _emit({"model": outcome.model, "scored": outcome.scored, "bad": outcome.bad, "scores": outcome.scores,
+           "errors": outcome.errors, "state": outcome.state})
     return 0

@@ -4,6 +4,8 @@ Import takes the app's own single-file ``.ssmodel`` archives and models trained 
 Keras (``.keras`` / legacy ``.h5``; a small dialog asks for the word index, the sequence
 length and a name). Export writes a ``.ssmodel`` file, or a folder for plain Keras
 (``model.keras``, ``word_index.json``, ``README.txt``), chosen by the save dialog's file type.
+"Export for TensorFlow Serving..." writes a SavedModel folder that takes raw review text
+(models.serving.export), for TensorFlow Serving or ``beam-predict``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ IMPORT_FILTER = (f"Models (*{ARCHIVE_SUFFIX} *.zip *.keras *.h5 *.hdf5);;Sentime
                  f"*.zip);;{KERAS_FILTER};;All files (*)")
 SSMODEL_EXPORT_FILTER = f"Sentiment Studio model (*{ARCHIVE_SUFFIX})"
 KERAS_EXPORT_FILTER = "Folder for plain Keras: model.keras, word_index.json, README.txt (*)"
+SERVING_TITLE = "Export for TensorFlow Serving"
+SERVING_EXPORT_FILTER = "Folder for TensorFlow Serving: a SavedModel taking raw text (*)"
 IMPORTED_STATUS = "Imported from {source}, {date}"
 BUILTIN_STATUS = "Built in (read-only)"
 NAME_WIDTH = 220  # px: the least the name column gets
@@ -175,6 +179,11 @@ class ModelsTab(QWidget):
         self.export_button.setToolTip(f"Save the model as one {ARCHIVE_SUFFIX} file you can send to someone, or "
                                       "as a folder for plain Keras (pick the file type in the dialog)")
         self.export_button.clicked.connect(self.export_selected_dialog)
+        self.serving_button = QPushButton("Export for TensorFlow &Serving...")
+        self.serving_button.setToolTip("Write the model as a TensorFlow SavedModel folder that takes raw review text "
+                                       "(the tokenizer runs inside it): for TensorFlow Serving, Apache Beam "
+                                       "(beam-predict) or any TensorFlow program")
+        self.serving_button.clicked.connect(self.export_serving_dialog)
         self.open_button = QPushButton("&Open folder")
         self.open_button.setToolTip("Show the model's files in the file manager")
         self.open_button.clicked.connect(self.open_selected_folder)
@@ -182,7 +191,7 @@ class ModelsTab(QWidget):
         refresh_button.clicked.connect(self.refresh)
         buttons = QHBoxLayout()
         for button in (self.rename_button, self.delete_button, self.import_button, self.export_button,
-                       self.open_button):
+                       self.serving_button, self.open_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(refresh_button)
@@ -280,6 +289,7 @@ class ModelsTab(QWidget):
         self.rename_button.setEnabled(info is not None and _renamable(info))
         self.delete_button.setEnabled(info is not None and not info.builtin)
         self.export_button.setEnabled(info is not None and info.damaged is None)
+        self.serving_button.setEnabled(info is not None and info.damaged is None)
         self.open_button.setEnabled(info is not None)
         self.details.setHtml(_details_html(info) if info is not None else "")
 
@@ -448,6 +458,47 @@ class ModelsTab(QWidget):
                        on_success=lambda done: self.status_message.emit(
                            f"Exported the model for plain Keras to {done.folder} (see README.txt there)."),
                        on_failure=lambda message: self._on_failed("Export model", message))
+
+    @Slot()
+    def export_serving_dialog(self) -> None:
+        """Ask for a new folder and write the selected model there as a SavedModel taking raw text."""
+        info = self.selected_model()
+        if info is None:
+            self.status_message.emit("Select a model to export.")
+            return
+        if info.damaged:
+            QMessageBox.warning(self, SERVING_TITLE, f"The model {info.name!r} cannot be exported: {info.damaged}.")
+            return
+        start = str(self._last_dir / (_file_name_for(info.name) + "-savedmodel"))
+        path, _ = QFileDialog.getSaveFileName(self, SERVING_TITLE, start, SERVING_EXPORT_FILTER)
+        if not path:
+            return
+        folder = Path(path)
+        in_use = folder.is_dir() and any(folder.iterdir())
+        if folder.exists() and not folder.is_dir():
+            QMessageBox.warning(self, SERVING_TITLE, f"{folder} is a file; give a name for a new folder.")
+            return
+        if in_use:
+            answer = QMessageBox.question(
+                self, SERVING_TITLE, f"{folder} is not empty.\n\nReplace everything in it with this SavedModel?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.export_serving_folder(info.id, folder, overwrite=in_use)
+
+    def export_serving_folder(self, model_id: str, folder: Path, overwrite: bool = False) -> None:
+        """Write the SavedModel in the background (TensorFlow traces the tokenizer and the network: seconds); the
+        status bar then says how to serve it."""
+        from models.serving.export import export_saved_model
+
+        folder = Path(folder)
+        self._last_dir = folder.parent
+        store = self.store
+        self.status_message.emit(f"Exporting for TensorFlow Serving to {folder.name} ...")
+        self.tasks.run(lambda: export_saved_model(store, model_id, folder, overwrite=overwrite),
+                       on_success=lambda done: self.status_message.emit(
+                           f"Exported a SavedModel to {done.folder}. {done.serve_hint()}"),
+                       on_failure=lambda message: self._on_failed(SERVING_TITLE, message))
 
     def _on_failed(self, title: str, message: str) -> None:
         self.status_message.emit(message)

@@ -57,7 +57,32 @@ def _clean(text: str) -> str:
     """The review without HTML line breaks, tags and entities, backticks as apostrophes."""
     text = _LINE_BREAK.sub(" ", text)
     text = _HTML_TAG.sub(" ", text)
-    return html.unescape(text).replace("`", "'")
+    return _unescape(text).replace("`", "'")
+
+
+# html.unescape's own pattern for a character reference (html._charref, Python 3.10-3.13).
+_CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+
+
+def _unescape(text: str) -> str:
+    """``html.unescape``, also where it raises: a decimal reference of more than 4,300 digits (int()'s limit since
+    Python 3.11) made a review (and with it a whole file) fail. Such a number is read as html.unescape reads any
+    other: past U+10FFFF it is U+FFFD. Each reference alone is what html.unescape makes of it in place (a match of
+    the pattern is a whole match on its own), so the result is html.unescape's without the limit."""
+    try:
+        return html.unescape(text)
+    except ValueError:
+        return _CHARREF.sub(_unescape_reference, text)
+
+
+def _unescape_reference(match: re.Match) -> str:
+    reference = match.group(0)
+    if reference[1] == "#" and reference[2:3].isdigit():
+        digits = reference[2:].rstrip(";").lstrip("0")
+        if len(digits) > 7:  # at least 10,000,000 > U+10FFFF
+            return "\ufffd"
+        reference = "&#" + (digits or "0") + (";" if reference.endswith(";") else "")
+    return html.unescape(reference)
 
 
 def _words(text: str) -> list[str]:

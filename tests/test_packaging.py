@@ -231,7 +231,8 @@ def test_bundle_is_lean_and_complete(bundle):
         assert "PySide6/Qt/plugins/platformthemes/libqgtk3.so" not in names
     assert any(n.startswith("tensorflow/") for n in names)
     assert any(n.startswith("pyqtgraph/") for n in names)
-    unwanted = ("tensorboard/", "PyQt5/", "PyQt6/", "grpc/", "PySide6/Qt/translations/", "_pytest/", "tests/")
+    unwanted = ("tensorboard/", "PyQt5/", "PyQt6/", "grpc/", "PySide6/Qt/translations/", "_pytest/", "tests/",
+                "apache_beam/", "pyarrow/")
     assert [n for n in names if n.startswith(unwanted) or "WebEngine" in n] == []
     if sys.platform.startswith("linux"):
         # The xcb plugin's libraries that bare Debian/Ubuntu lack travel with the bundle.

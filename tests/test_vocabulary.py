@@ -203,3 +203,18 @@ def test_tag_patterns_match_what_the_first_ones_matched(text):
 def test_tokenizer_is_linear_on_worst_cases(text):
     assert isinstance(tokenize(text), list)
     assert isinstance(tokenize_tail(text, 80)[0], list)
+
+
+def test_a_numeric_reference_longer_than_ints_digit_limit_is_read_not_raised():
+    """html.unescape raises ValueError on ``&#`` and more than 4,300 digits (Python >= 3.11): one such review made a
+    whole ``predict --file`` fail. It is read as html.unescape reads any number, without that limit."""
+    import sys
+
+    texts = ["good &#" + "1" * 4301 + "; film", "x &#" + "0" * 5000 + "98;c &amp;&#65", "&#" + "0" * 4400]
+    assert [tokenize(t) for t in texts] == [["good", "film"], ["x", "bc", "a"], []]
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        assert [tokenize(t) for t in texts] == [["good", "film"], ["x", "bc", "a"], []]
+    finally:
+        sys.set_int_max_str_digits(limit)

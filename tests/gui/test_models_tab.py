@@ -408,3 +408,33 @@ def test_export_for_plain_keras_writes_a_folder(qtbot, tab, store, tmp_path, dia
     tab.export_selected_dialog()
     assert "already holds model.keras, word_index.json, README.txt" in dialogs["question"][0]
     assert tab.tasks.active() == 0
+
+
+def test_export_for_tensorflow_serving_writes_a_savedmodel_that_scores_as_the_app(qtbot, tab, store, tmp_path,
+                                                                                   dialogs, monkeypatch):
+    from app.models_tab import SERVING_EXPORT_FILTER
+
+    select(tab, "first")
+    assert tab.serving_button.isEnabled()
+    folder = tmp_path / "for-serving"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(folder), SERVING_EXPORT_FILTER))
+    messages = []
+    tab.status_message.connect(messages.append)
+    tab.export_serving_dialog()
+    qtbot.waitUntil(lambda: tab.tasks.active() == 0 and any("Exported a SavedModel" in m for m in messages),
+                    timeout=120_000)
+    assert dialogs["warning"] == []
+    assert (folder / "saved_model.pb").is_file()
+    assert any("docker run" in m and "tensorflow/serving" in m for m in messages)
+
+    import tensorflow as tf
+
+    texts = ["a great film, wonderful acting", "an awful film. terrible acting &amp; a stupid story"]
+    served = tf.saved_model.load(str(folder)).signatures["serving_default"](text=tf.constant(texts))
+    expected = Predictor.from_store(store, "first").predict_many(texts)
+    assert np.allclose(served["probability"].numpy(), [p.probability for p in expected], atol=1e-5)
+
+    dialogs["answer"] = QMessageBox.StandardButton.No  # the folder is in use now: asked, and declined
+    tab.export_serving_dialog()
+    assert "is not empty" in dialogs["question"][0]
+    assert tab.tasks.active() == 0
