@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
-import json
 import os
 import pickle
 import re
@@ -34,6 +33,7 @@ from models.bounded_io import (
     TooLarge,
     checked_input_file,
     os_error_reason,
+    parse_json,
     read_at_most,
 )
 from models.download import download
@@ -317,7 +317,7 @@ def read_word_index(path: Path) -> dict[str, int]:
     try:
         path = checked_input_file(path, "JSON word index")
         with open(path, "rb") as f:
-            data = json.loads(read_at_most(f, MAX_JSON_BYTES, Path(path).name))
+            data = parse_json(read_at_most(f, MAX_JSON_BYTES, Path(path).name))
     except InputPathError as exc:
         raise DataSourceError(str(exc)) from None
     except (OSError, ValueError) as exc:
