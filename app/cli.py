@@ -440,7 +440,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not 0.0 <= args.threshold <= 1.0:  # also refuses nan
         raise UserFacingError(f"--threshold must be between 0 and 1, not {args.threshold}.")
     threshold = args.threshold + 0.0  # -0.0 is 0.0
-    if args.misclassified is not None and _same_file(args.misclassified, Path(args.data)):
+    if args.misclassified is not None and _is_the_data(args.misclassified, args.data):
         raise UserFacingError(f"--misclassified {args.misclassified} is the data set itself: writing it would "
                               "replace the reviews. Give another file name.")
     predictor = Predictor.from_store(_store(), args.model)
@@ -462,10 +462,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _is_the_data(output: Path, data: str) -> bool:
+    """Whether writing ``output`` would replace the data set (the file, or a file in its folder), with
+    the data's path as the reader normalises it: ``--data "victim.csv "`` reads victim.csv."""
+    from models.datasets import local_source
+
+    source = local_source(data)
     try:
-        return a.expanduser().exists() and b.expanduser().exists() and a.expanduser().samefile(b.expanduser())
-    except OSError:
+        output = output.expanduser()
+        if source is None or not source.exists():
+            return False
+        if source.is_dir():
+            return output.resolve().is_relative_to(source.resolve())
+        return output.exists() and output.samefile(source)
+    except (OSError, ValueError):  # a path too long, or with a NUL: the writer's own check refuses it
         return False
 
 

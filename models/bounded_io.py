@@ -10,6 +10,7 @@ says what and how much; callers turn it into their own ``UserFacingError`` namin
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import zipfile
@@ -28,6 +29,7 @@ MAX_ARCHIVE_MEMBERS = 1000  # members of one .keras or .ssmodel (Keras writes 3)
 MAX_REVIEW_BYTES = 16 * MB  # one review: an aclImdb file, or one CSV field
 MAX_DATASET_TEXT_BYTES = 512 * MB  # all review text read from one aclImdb archive or folder
 MAX_TAR_STREAM_BYTES = 8 * 1024 * MB  # everything an aclImdb archive expands to, read or skipped
+MAX_JSON_DEPTH = 64  # arrays and objects inside each other (a Keras config nests 7, metadata 3)
 
 _CHUNK = MB
 
@@ -38,6 +40,17 @@ class TooLarge(ValueError):
     def __init__(self, what: str, limit: int):
         super().__init__(f"{what} is larger than the limit of {_size(limit)}")
         self.what, self.limit = what, limit
+
+
+class UnreadableJson(ValueError):
+    """JSON the app refuses although it parses: nested too deeply.
+
+    The message reads "it ..." (after a file's name); ``detail`` is the same without "it ".
+    """
+
+    def __init__(self, detail: str):
+        super().__init__(f"it {detail}")
+        self.detail = detail
 
 
 class InputPathError(ValueError):
@@ -94,6 +107,46 @@ def checked_zip_members(zf: zipfile.ZipFile, what: str, *, member_limit: int = M
 def read_zip_member(zf: zipfile.ZipFile, name: str, limit: int, what: str) -> bytes:
     with zf.open(name) as f:
         return read_at_most(f, limit, f"{what}: {name}")
+
+
+# -- JSON ---------------------------------------------------------------------------------
+
+_TOO_DEEP = f"nests arrays or objects more than {MAX_JSON_DEPTH} deep"
+
+
+def parse_json(raw: bytes | str) -> object:
+    """The one reader of JSON from outside (a model, a word index, an archive): ``json.loads`` with
+    the bounds it lacks. Every JSON read from a file goes through here.
+
+    Raises ValueError, as ``json.loads`` does, so a caller's ``except ValueError`` names the file:
+    UnicodeDecodeError for bytes that are not strict UTF-8 (or UTF-16/32, as ``json.loads``
+    detects), JSONDecodeError for what is not JSON, and :class:`UnreadableJson` for JSON
+    nested more than MAX_JSON_DEPTH deep (the parser would raise RecursionError past ~1,000,
+    and code walking a parsed tree recursively fails far earlier).
+
+    The check costs nothing for the large files the app reads (a vocabulary or word index
+    holds one or two brackets): the parsed tree is walked only when the text has more
+    brackets than the depth limit.
+    """
+    text = raw.decode(json.detect_encoding(raw)) if isinstance(raw, (bytes, bytearray)) else raw
+    try:
+        data = json.loads(text)
+    except RecursionError:  # C's parser stops at the interpreter's recursion limit
+        raise UnreadableJson(_TOO_DEEP) from None
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        _check_depth(data)
+    return data
+
+
+def _check_depth(data: object) -> None:
+    """Walk a parsed tree without recursion; UnreadableJson past MAX_JSON_DEPTH."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > MAX_JSON_DEPTH:
+            raise UnreadableJson(_TOO_DEEP)
+        values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((value, level + 1) for value in values if isinstance(value, (dict, list)))
 
 
 # -- paths --------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ weights are copied out to a temporary file with a cap rather than read into memo
 
 from __future__ import annotations
 
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,10 @@ from models.bounded_io import (
     MAX_JSON_BYTES,
     MAX_MODEL_BYTES,
     TooLarge,
+    UnreadableJson,
     checked_zip_members,
     copy_at_most,
+    parse_json,
     read_zip_member,
 )
 
@@ -41,16 +42,17 @@ class KerasZipSummary:
 
 
 def read_summary(path: Path) -> KerasZipSummary:
-    """Check a .keras zip's bounds and read its config (KerasFileError or TooLarge if it cannot)."""
+    """Check a .keras zip's bounds and read its config: TooLarge or UnreadableJson (too deep, a lone
+    surrogate) past a bound, KerasFileError for anything else that cannot be read."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = {i.filename for i in checked_zip_members(zf, Path(path).name)}
             if CONFIG not in names:
                 raise KerasFileError("it has no config.json")
-            config = json.loads(read_zip_member(zf, CONFIG, MAX_JSON_BYTES, Path(path).name))
-            meta = json.loads(read_zip_member(zf, METADATA, MAX_JSON_BYTES, Path(path).name)) \
+            config = parse_json(read_zip_member(zf, CONFIG, MAX_JSON_BYTES, Path(path).name))
+            meta = parse_json(read_zip_member(zf, METADATA, MAX_JSON_BYTES, Path(path).name)) \
                 if METADATA in names else {}
-    except TooLarge:
+    except (TooLarge, UnreadableJson):
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
         raise KerasFileError(f"it is not a readable .keras file ({exc})") from None

@@ -40,8 +40,10 @@ from models.bounded_io import (
     MAX_MODEL_BYTES,
     InputPathError,
     TooLarge,
+    UnreadableJson,
     checked_input_file,
     copy_at_most,
+    parse_json,
     read_at_most,
 )
 from models.datasets import KERAS_DATASETS_URL, read_word_index
@@ -148,7 +150,7 @@ def read_word_index_file(path: Path) -> WordIndex:
     try:
         path = checked_input_file(path, "JSON word index")
         with open(path, "rb") as f:
-            data = json.loads(read_at_most(f, MAX_JSON_BYTES, path.name))
+            data = parse_json(read_at_most(f, MAX_JSON_BYTES, path.name))
     except InputPathError as exc:
         raise DataSourceError(f"The word index: {exc}") from None
     except (OSError, ValueError) as exc:
@@ -351,10 +353,16 @@ def _check_bounds(path: Path, kind: str) -> None:
             config = f.attrs.get_id("model_config") if "model_config" in f.attrs else None
             if config is not None and config.get_storage_size() > MAX_JSON_BYTES:
                 raise TooLarge(f"{path.name}: its model_config", MAX_JSON_BYTES)
+            if config is not None:
+                raw = f.attrs["model_config"]
+                parse_json(raw if isinstance(raw, bytes) else str(raw))  # depth and text, before Keras reads it
         if sum(sizes) > MAX_MODEL_BYTES:
             raise TooLarge(f"{path.name}: its weights ({sum(sizes) / 1024**2:,.0f} MB as arrays)", MAX_MODEL_BYTES)
     except TooLarge as exc:
         raise ModelStoreError(f"{path.name} cannot be used: {exc}. Nothing was imported.") from None
+    except UnreadableJson as exc:
+        raise ModelStoreError(f"{path.name} cannot be used: its model configuration {exc.detail}. "
+                              "Nothing was imported.") from None
     except (KerasFileError, OSError, ValueError, TypeError):
         return  # unreadable here: Keras' own message says what is wrong with it
 
@@ -369,7 +377,7 @@ def _without_keras2_leftovers(source: Path, tmp: Path, kind: str, file_name: str
                 raw = f.attrs.get("model_config")
             if raw is None:
                 return source  # weights only: Keras' own message says so
-            config = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw))
+            config = parse_json(raw if isinstance(raw, bytes) else str(raw))
             if not _drop_keras2_keys(config, file_name, input_shapes=False):
                 return source
             fixed = tmp / "keras2-model.h5"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from models.bounded_io import MAX_MODEL_BYTES, TooLarge
+from models.bounded_io import MAX_MODEL_BYTES, TooLarge, UnreadableJson
 from models.errors import ModelStoreError
 from models.keras_file import KerasFileError, copy_weights, read_summary
 
@@ -156,7 +156,7 @@ class NumpyLSTMClassifier:
             summary = read_summary(path)
         except TooLarge as exc:
             raise ModelTooLarge(str(exc)) from None
-        except KerasFileError as exc:
+        except (KerasFileError, UnreadableJson) as exc:
             raise UnsupportedModel(str(exc)) from None
         layers = _layer_stack(summary.config)
         try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import itertools
-import json
 import os
 import re
 import shutil
@@ -37,10 +36,12 @@ from models.bounded_io import (
     MAX_METADATA_BYTES,
     InputPathError,
     TooLarge,
+    UnreadableJson,
     checked_input_file,
     checked_zip_members,
     copy_at_most,
     os_error_reason,
+    parse_json,
     read_own_file,
     read_zip_member,
 )
@@ -155,7 +156,7 @@ class ModelStore:
                             "folders (delete removes the link, not what it points to)")
             return info
         try:
-            meta = ModelMetadata.from_json(json.loads(read_own_file(folder / META_FILE, MAX_METADATA_BYTES)),
+            meta = ModelMetadata.from_json(parse_json(read_own_file(folder / META_FILE, MAX_METADATA_BYTES)),
                                            fallback_name=folder.name)
         except FileNotFoundError:
             info.damaged = f"{META_FILE} is missing"
@@ -183,6 +184,8 @@ class ModelStore:
             read_summary(folder / MODEL_FILE)  # the zip's directory and config.json: cheap, and bounded
         except TooLarge as exc:
             info.damaged = f"{MODEL_FILE} cannot be used: {exc}"
+        except UnreadableJson as exc:
+            info.damaged = f"{MODEL_FILE} cannot be used: its config.json {exc.detail}"
         except KerasFileError:
             pass  # found when it is opened, with Keras' own reason
         return info
@@ -347,8 +350,8 @@ class ModelStore:
             except OSError as exc:
                 raise ModelStoreError(f"Could not read {path} ({exc.strerror or exc}).") from None
             try:
-                meta_data = json.loads(meta_bytes.decode("utf-8"))
-                vocab_data = json.loads(vocab_bytes.decode("utf-8"))
+                meta_data = parse_json(meta_bytes)
+                vocab_data = parse_json(vocab_bytes)
             except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
                 raise ModelStoreError(f"{path.name} is damaged: its JSON files cannot be read ({exc}).") from None
             try:
@@ -396,6 +399,9 @@ class ModelStore:
             read_summary(info.path / MODEL_FILE)  # bounds first: Keras would read what the zip declares
         except TooLarge as exc:
             raise ModelStoreError(f"The model {info.name!r} cannot be used: {exc}.") from None
+        except UnreadableJson as exc:
+            raise ModelStoreError(f"The model {info.name!r} cannot be used: its {MODEL_FILE}'s config.json "
+                                  f"{exc.detail}.") from None
         except KerasFileError:
             pass  # not a .keras zip: Keras' own message below says so
         try:
@@ -510,6 +516,9 @@ def _check_matches(model_file: Path, vocabulary: Vocabulary, meta: ModelMetadata
         raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE} is not a Keras model file.") from None
     except TooLarge as exc:
         raise _BadArchive(f"{file_name} is not a usable model file: {exc}.") from None
+    except UnreadableJson as exc:
+        raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE}'s config.json "
+                          f"{exc.detail}. Nothing was imported.") from None
     expected = summary.embedding_input_dim
     if expected is not None and expected != vocabulary.num_words:
         raise _BadArchive(f"{file_name} is damaged: its model expects {expected:,} word ids, its vocabulary has "

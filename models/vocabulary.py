@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from models.atomic_write import write_json_atomic
-from models.bounded_io import MAX_JSON_BYTES, read_own_file
+from models.bounded_io import MAX_JSON_BYTES, parse_json, read_own_file
 from models.config import limit_problem
 from models.errors import ModelStoreError
 
@@ -268,7 +267,7 @@ class Vocabulary:
     def load(cls, path: Path) -> Vocabulary:
         """A vocabulary file in a model folder: read bounded, never through a link (models.bounded_io)."""
         try:
-            data = json.loads(read_own_file(path, MAX_JSON_BYTES))
+            data = parse_json(read_own_file(path, MAX_JSON_BYTES))
         except FileNotFoundError:
             raise ModelStoreError(f"The vocabulary file {path.name} is missing.") from None
         except (OSError, ValueError) as exc:  # a link, not a file, too large, not JSON

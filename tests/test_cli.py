@@ -173,6 +173,21 @@ def test_misclassified_never_replaces_the_data_and_a_bad_path_is_refused_before_
     assert proc.returncode == 0 and json.loads(proc.stdout)["threshold"] == 0.0
 
 
+def test_misclassified_is_compared_with_the_data_as_the_reader_opens_it(tiny_csv, aclimdb_folder, monkeypatch,
+                                                                        tmp_path):
+    """--data "victim.csv " reads victim.csv (the reader strips the spaces): a guard comparing the text
+    as typed let --misclassified victim.csv replace a 400-review data set with its 17 misclassified."""
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    before = tiny_csv.read_bytes()
+    hard_link, symlink = tmp_path / "hard.csv", tmp_path / "link.csv"
+    os.link(tiny_csv, hard_link)
+    symlink.symlink_to(tiny_csv)
+    for data, output in ((f"{tiny_csv} ", tiny_csv), (f"  {tiny_csv}\t", tiny_csv), (str(tiny_csv), hard_link),
+                         (str(symlink), tiny_csv), (f"{aclimdb_folder} ", aclimdb_folder / "train" / "pos" / "x.csv")):
+        assert_user_error(run_cli("evaluate", "--data", data, "--misclassified", output), "the data set itself")
+    assert tiny_csv.read_bytes() == before and not (aclimdb_folder / "train" / "pos" / "x.csv").exists()
+
+
 def test_a_review_that_looks_like_a_formula_is_written_as_text():
     import csv
     import io

@@ -173,3 +173,93 @@ def test_a_weights_bomb_put_into_the_store_by_hand_is_refused_and_the_rest_still
     assert "larger than the limit" in listing["bomb"]["damaged"]
     refused(run_cli(tmp_path, "predict", "--model", "bomb", "A wonderful film."), "larger than the limit")
     assert run_cli(tmp_path, "predict", "A wonderful film.").returncode == 0  # "good" is the default now
+
+
+# -- JSON nested deeper than anything the app writes ---------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000  # 200 KB: json.loads raises RecursionError on it
+
+
+def _nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def _keras_with_config(config: str) -> bytes:
+    with zipfile.ZipFile(BUILTIN / "model.keras") as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    return zip_bytes({**members, "config.json": config.encode()})
+
+
+def test_the_one_json_reader_refuses_deep_nesting_with_a_value_error():
+    from models.bounded_io import MAX_JSON_DEPTH, UnreadableJson, parse_json
+
+    assert parse_json(_nested(MAX_JSON_DEPTH)) and parse_json('{"a":' * MAX_JSON_DEPTH + "1" + "}" * MAX_JSON_DEPTH)
+    for text in (DEEP, _nested(985), _nested(MAX_JSON_DEPTH + 1), '{"a":' * 65 + "1" + "}" * 65):
+        with pytest.raises(UnreadableJson, match=f"more than {MAX_JSON_DEPTH} deep"):
+            parse_json(text)
+    assert issubclass(UnreadableJson, ValueError)  # every caller's `except ValueError` names its file
+
+
+def test_a_store_folder_of_deep_json_is_listed_as_damaged_and_the_rest_still_work(tmp_path):
+    older = "2025-01-01T00:00:00+00:00"  # than "good": a vocabulary is read when the model is used, not listed
+    root = _store_with(tmp_path, {"deep-meta": {},
+                                  "deep-vocab": {**BUILTIN_META, "name": "deep-vocab", "created": older},
+                                  "deep-config": {**BUILTIN_META, "name": "deep-config", "created": older}})
+    (root / "deep-meta" / "metadata.json").write_text(DEEP, encoding="utf-8")
+    (root / "deep-vocab" / "vocabulary.json").write_text(DEEP, encoding="utf-8")
+    (root / "deep-config" / "model.keras").write_bytes(_keras_with_config(_nested(985)))
+    listing = run_cli(tmp_path, "models")
+    assert listing.returncode == 0, listing.stderr
+    by_id = {m["id"]: m for m in json.loads(listing.stdout)}
+    assert by_id["deep-meta"]["damaged"] == "metadata.json cannot be read (it nests arrays or objects more than 64 deep)"  # noqa: E501
+    assert "config.json nests arrays or objects more than 64 deep" in by_id["deep-config"]["damaged"]
+    assert by_id["good"]["damaged"] is None
+    scored = run_cli(tmp_path, "predict", "A wonderful film.")
+    assert scored.returncode == 0 and json.loads(scored.stdout)["model"] == "good", scored.stderr
+    refused(run_cli(tmp_path, "predict", "--model", "deep-vocab", "A wonderful film."),
+            "vocabulary.json cannot be read", "more than 64 deep")
+    refused(run_cli(tmp_path, "predict", "--model", "deep-config", "A wonderful film."), "more than 64 deep")
+
+
+def test_a_model_trained_beside_a_damaged_folder_is_saved(tmp_path, tiny_training):
+    from models.store import ModelStore
+    from tests.conftest import save_trained
+
+    root = _store_with(tmp_path, {"deep": {}})
+    (root / "deep" / "metadata.json").write_text(DEEP, encoding="utf-8")
+    store = ModelStore(root)
+    saved = save_trained(store, tiny_training[1], name="good")  # unique_name reads every folder's name
+    assert saved.name == "good (2)" and saved.damaged is None
+    assert [i.name for i in store.list() if i.damaged is None] == ["good (2)", "good"]
+
+
+DEEP_SSMODELS = {
+    "metadata nested 100,000 deep": dict(meta=None, raw_meta=DEEP.encode()),
+    "vocabulary nested 100,000 deep": dict(vocabulary=DEEP.encode()),
+    "model config nested 985 deep": dict(model=_keras_with_config(_nested(985))),
+}
+
+
+@pytest.mark.parametrize("case", list(DEEP_SSMODELS))
+def test_an_ssmodel_of_deep_json_is_refused_in_one_line(tmp_path, case):
+    parts = dict(DEEP_SSMODELS[case])
+    raw_meta = parts.pop("raw_meta", None)
+    bad = _ssmodel(tmp_path / "deep.ssmodel", **parts)
+    if raw_meta is not None:
+        with zipfile.ZipFile(bad) as zf:
+            members = {name: zf.read(name) for name in zf.namelist()}
+        bad.write_bytes(zip_bytes({**members, "metadata.json": raw_meta}))
+    refused(run_cli(tmp_path, "import", bad), "deep.ssmodel", "more than 64 deep")
+    assert [m["builtin"] for m in json.loads(run_cli(tmp_path, "models").stdout)] == [True]
+
+
+def test_a_deep_word_index_and_a_deep_keras_config_are_refused_on_import(tmp_path):
+    index = tmp_path / "word_index.json"
+    index.write_text('{"the": 1, "x": ' + DEEP + "}", encoding="utf-8")
+    refused(run_cli(tmp_path, "import", BUILTIN / "model.keras", "--word-index", index),
+            "word_index.json", "more than 64 deep")
+    deep = tmp_path / "deep.keras"
+    deep.write_bytes(_keras_with_config('{"class_name": "Sequential", "config": ' + _nested(985) + "}"))
+    refused(run_cli(tmp_path, "import", deep, "--word-index", BUILTIN / "vocabulary.json", tensorflow=True),
+            "deep.keras", "more than 64 deep")
+    assert [m["builtin"] for m in json.loads(run_cli(tmp_path, "models").stdout)] == [True]
