@@ -452,8 +452,10 @@ def training_metadata(result: TrainingResult, preset_name: str | None) -> dict[s
         "kind": "trained",
         "preset": preset_name,
         "config": result.config.to_dict(),
-        "data": result.data_summary,
-        "history": result.history,
+        # Copies: a caller that fills in the record (the Train tab sets the source as the user gave it) must
+        # never change the result itself (a test's shared trained model lost its source that way).
+        "data": dict(result.data_summary),
+        "history": {key: list(values) for key, values in result.history.items()},
         "results": result.summary(),
         "versions": library_versions(),
     }
