@@ -4,9 +4,11 @@ Pick a model (and, to compare, a second one) and a data set; one scoring pass in
 (models/evaluation.py, with progress, an ETA and Cancel) gives every figure: accuracy, per-class
 precision / recall / F1, ROC AUC, log loss, a clickable confusion matrix, ROC, precision-recall and
 calibration curves, and accuracy by review length. The threshold slider recomputes all of it from
-the stored probabilities, without scoring again. The table lists the reviews of the chosen cell (or
-those the two models disagree on), the most confidently wrong first; selecting one explains its score
-with the Predict tab's word highlighting.
+the stored probabilities, without scoring again; a new pass for other models starts again at the
+default threshold (and says so). The table lists the reviews of the chosen cell (or those the two
+models disagree on), the most confidently wrong first; selecting one explains its score with the
+Predict tab's word highlighting. With two models, a chooser says whose matrix, reviews and
+explanations are shown. Export CSV writes the columns of ``evaluate --misclassified`` (models/reports.py).
 """
 
 from __future__ import annotations

@@ -830,7 +830,7 @@ class TrainingTab(QWidget):
             return
         name = self.name_edit.text().strip() or self.default_model_name()
         metadata = training_metadata(result, self.unsaved_preset)
-        metadata["data"]["source"] = self.data_spec
+        metadata["data"] = {**metadata["data"], "source": self.data_spec}  # a copy: the result keeps its own
         self.save_button.setEnabled(False)
         self._saving = result
         self.summary.setText(run_sentence(result, "saving"))

@@ -206,8 +206,10 @@ def test_cancel_goes_on_training_after_the_held_question(qtbot, window, tiny_csv
 def test_a_result_that_arrives_during_the_question_waits_for_the_answer(qtbot, window, tiny_training):
     """A run that ended just before the question: its result is not saved behind it; Discard drops it,
     and after Cancel it saves itself as a finished run always does."""
+    import dataclasses
+
     tab = window.train_tab
-    result = tiny_training[1]
+    result = dataclasses.replace(tiny_training[1], data_summary=dict(tiny_training[1].data_summary))  # shared
     saved = []
     tab.model_saved.connect(saved.append)
     tab.hold()

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QWidget
 
-from app.main_window import TAB_EVALUATE, TAB_MODELS, TAB_TRAIN, MainWindow
+from app.main_window import TAB_EVALUATE, TAB_MODELS, TAB_PREDICT, TAB_TRAIN, MainWindow
 from models.paths import builtin_model_dirs
 from models.store import ModelStore
 from tests.conftest import reviews, save_trained
@@ -101,7 +101,7 @@ def test_every_tab_holds_at_this_size(qtbot, window, tmp_path, size):
         "<b>Finished</b> 15 epochs in 12:34; kept epoch 3, chosen on held-out training reviews (validation "
         "accuracy 84.1%), test accuracy 83.2% (loss 0.383); saved as <b>custom (from imdb-lstm) "
         "aclImdb_v1_labeled.tar.gz 2026-12-04 17:51</b>.")
-    for index in (TAB_EVALUATE, TAB_TRAIN, TAB_MODELS):
+    for index in (TAB_EVALUATE, TAB_TRAIN, TAB_PREDICT, TAB_MODELS):
         window.tabs.setCurrentIndex(index)
         page = window.tabs.currentWidget()
         with contextlib.suppress(qtbot.TimeoutError):  # laying out a shown tab takes a few passes of events
