@@ -360,9 +360,10 @@ def _output(path: Path | None, newline: str | None = None):
         return
     from models.atomic_write import atomic_write
     from models.bounded_io import os_error_reason
+    from models.store import check_output_path
 
     try:
-        with atomic_write(path.expanduser(), "w", encoding="utf-8", newline=newline) as f:
+        with atomic_write(check_output_path(path), "w", encoding="utf-8", newline=newline) as f:
             yield f
     except OSError as exc:
         raise UserFacingError(f"Could not write {path}: {os_error_reason(exc)}.") from None

@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 
 from app.explanation_view import excerpt, sentiment_colors
 from app.formatting import format_clock
+from models.errors import UserFacingError
 from models.reports import write_csv
+from models.store import check_output_path
 
 _NO_INDEX = QModelIndex()
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -263,7 +265,10 @@ class ResultsPanel(QWidget):
             self.set_message("There is nothing to export yet.", error=True)
             return False
         try:
-            count = self.model.write_csv(path)
+            count = self.model.write_csv(check_output_path(path))
+        except UserFacingError as exc:  # a path inside the model store
+            self.set_message(str(exc), error=True)
+            return False
         except OSError as exc:
             self.set_message(f"Could not write {path}: {exc.strerror or exc}.", error=True)
             return False

@@ -63,3 +63,33 @@ def test_the_predict_tab_offers_only_usable_models_and_the_newest_good_one_first
     qtbot.waitUntil(lambda: "vocabulary" in tab.model_status.text() and tasks.active() == 0, timeout=TIMEOUT)
     offered = [tab.model_combo.itemText(i) for i in range(tab.model_combo.count())]
     assert offered[0] == "good" and not any(name in offered for name in ("wrong types", "from the future", "huge"))
+
+
+def test_the_windows_save_dialogs_never_write_into_the_model_store(qtbot, store):
+    """A CSV of reviews or the training plots saved as a model's file would damage it."""
+    from app.plots import TrainingPlots
+    from app.results_table import ResultsPanel, text_column
+    from models.errors import UserFacingError
+    from models.paths import models_dir
+
+    model = models_dir() / "mine"  # the store the window uses (tests point it at a temporary home)
+    shutil.copytree(BUILTIN, model)
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    panel = ResultsPanel([text_column("Review", lambda r: r)])
+    qtbot.addWidget(panel)
+    panel.set_rows(["A wonderful film."])
+    assert not panel.export_csv(model / "vocabulary.json")
+    assert "is inside the model store" in panel.message.text()
+    assert panel.export_csv(model.parent.parent / "reviews.csv")  # outside: written
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.add_epoch({"loss": 0.5, "accuracy": 0.7, "val_loss": 0.6, "val_accuracy": 0.65})
+    for export, name in ((plots.export_png, "model.keras"), (plots.export_csv, "metadata.json")):
+        with pytest.raises(UserFacingError, match="is inside the model store"):
+            export(model / name)
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+    tasks = BackgroundTasks()
+    tab = ModelsTab(store, tasks)  # its exports go through the store, which refuses its own folder too
+    qtbot.addWidget(tab, before_close_func=_finish(qtbot, tasks))
+    with pytest.raises(UserFacingError, match="is inside the model store"):
+        store.export_archive("good", store.root / "good" / "model.keras")
