@@ -93,3 +93,14 @@ def test_the_windows_save_dialogs_never_write_into_the_model_store(qtbot, store)
     qtbot.addWidget(tab, before_close_func=_finish(qtbot, tasks))
     with pytest.raises(UserFacingError, match="is inside the model store"):
         store.export_archive("good", store.root / "good" / "model.keras")
+
+
+def test_a_folder_of_deeply_nested_json_is_listed_as_damaged_in_the_models_tab(qtbot, store):
+    """[ x 100,000 in metadata.json raised RecursionError through the listing and stopped the window."""
+    shutil.copytree(BUILTIN, store.root / "deep")
+    (store.root / "deep" / "metadata.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    tasks = BackgroundTasks()
+    tab = ModelsTab(store, tasks)
+    qtbot.addWidget(tab, before_close_func=_finish(qtbot, tasks))
+    rows = {tab.table.item(r, NAME).text(): tab.table.item(r, STATUS).text() for r in range(tab.table.rowCount())}
+    assert "nests arrays or objects more than 64 deep" in rows["deep"] and rows["good"] == ""
