@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
 
 from models.atomic_write import atomic_write
 from models.errors import UserFacingError
-from models.store import check_output_path
 
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#ff7f0e"
@@ -375,14 +374,14 @@ class TrainingPlots(QWidget):
         if not self.grab().save(buffer, "PNG"):
             raise UserFacingError(f"Could not draw the plots into {path.name}.")
         try:
-            with atomic_write(check_output_path(path)) as f:  # whole or not at all, as every file the app writes
+            with atomic_write(path) as f:  # whole or not at all, as every file the app writes
                 f.write(bytes(buffer.data()))
         except OSError as exc:
             raise UserFacingError(f"Could not write {path} ({exc.strerror or exc}).") from None
 
     def export_csv(self, path: Path) -> None:
         try:
-            with atomic_write(check_output_path(path), "w", newline="", encoding="utf-8") as f:
+            with atomic_write(path, "w", newline="", encoding="utf-8") as f:
                 w = csv.writer(f)
                 w.writerow(["epoch", "loss", "accuracy", "val_loss", "val_accuracy"])
                 for i in range(len(self.history["loss"])):

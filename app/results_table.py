@@ -265,10 +265,12 @@ class ResultsPanel(QWidget):
             self.set_message("There is nothing to export yet.", error=True)
             return False
         try:
-            count = self.model.write_csv(check_output_path(path))
-        except UserFacingError as exc:  # a path inside the model store
+            check_output_path(path)  # never a stored model's file
+        except UserFacingError as exc:
             self.set_message(str(exc), error=True)
             return False
+        try:
+            count = self.model.write_csv(path)
         except OSError as exc:
             self.set_message(f"Could not write {path}: {exc.strerror or exc}.", error=True)
             return False

@@ -23,7 +23,7 @@ import shutil
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -516,13 +516,13 @@ def _check_matches(model_file: Path, vocabulary: Vocabulary, meta: ModelMetadata
     """The model (read without Keras, bounded) must take the vocabulary's ids and the metadata's length."""
     try:
         summary = read_summary(model_file)
+    except UnreadableJson as exc:
+        raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE}'s config.json "
+                          f"{exc.detail}. Nothing was imported.") from None
     except KerasFileError:
         raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE} is not a Keras model file.") from None
     except TooLarge as exc:
         raise _BadArchive(f"{file_name} is not a usable model file: {exc}.") from None
-    except UnreadableJson as exc:
-        raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE}'s config.json "
-                          f"{exc.detail}. Nothing was imported.") from None
     expected = summary.embedding_input_dim
     if expected is not None and expected != vocabulary.num_words:
         raise _BadArchive(f"{file_name} is damaged: its model expects {expected:,} word ids, its vocabulary has "
@@ -536,7 +536,7 @@ def _check_matches(model_file: Path, vocabulary: Vocabulary, meta: ModelMetadata
                           f"{META_FILE} says {meta.maxlen:,}. Nothing was imported.")
 
 
-def check_output_path(path: Path | str, roots: Iterable[Path] | None = None) -> Path:
+def check_output_path(path: Path | str, roots: list[Path] | None = None) -> Path:
     """``path`` (``~`` expanded) for a file or folder the app writes at a user's request, or
     ModelStoreError when it lies inside the model store or a built-in model's folder.
 

@@ -178,19 +178,6 @@ def test_misclassified_is_compared_with_the_data_as_the_reader_opens_it(tiny_csv
     assert tiny_csv.read_bytes() == before and not (aclimdb_folder / "train" / "pos" / "x.csv").exists()
 
 
-def test_a_review_that_looks_like_a_formula_is_written_as_text():
-    import csv
-    import io
-
-    from models.reports import write_csv_rows
-
-    out = io.StringIO()
-    write_csv_rows(out, ["review", "probability"], [['=HYPERLINK("http://x","click")', "0.5"], ["- fine", "0.1"],
-                                                    ["plain", "0.9"]])
-    rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
-    assert rows == [["'=HYPERLINK(\"http://x\",\"click\")", "0.5"], ["'- fine", "0.1"], ["plain", "0.9"]]
-
-
 @pytest.mark.parametrize("io_encoding", ["utf-8:strict", None])
 def test_bytes_that_are_not_utf8_on_stdin_are_replaced_as_in_a_file(tmp_path, io_encoding):
     """Under a UTF-8 locale such as en_US.UTF-8 Python decodes stdin strictly (PYTHONIOENCODING
@@ -208,3 +195,16 @@ def test_bytes_that_are_not_utf8_on_stdin_are_replaced_as_in_a_file(tmp_path, io
                                capture_output=True, cwd=ROOT, env=env, timeout=300)
     assert from_file.returncode == 0, from_file.stderr[-2000:]
     assert piped.stdout.splitlines() == from_file.stdout.splitlines() and len(piped.stdout.splitlines()) == 2
+
+
+def test_a_review_that_looks_like_a_formula_is_written_as_text():
+    import csv
+    import io
+
+    from models.reports import write_csv_rows
+
+    out = io.StringIO()
+    write_csv_rows(out, ["review", "probability"], [['=HYPERLINK("http://x","click")', "0.5"], ["- fine", "0.1"],
+                                                    ["plain", "0.9"]])
+    rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
+    assert rows == [["'=HYPERLINK(\"http://x\",\"click\")", "0.5"], ["'- fine", "0.1"], ["plain", "0.9"]]
