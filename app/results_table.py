@@ -261,13 +261,13 @@ class ResultsPanel(QWidget):
 
     def export_csv(self, path: Path) -> bool:
         """Write the rows, in the order shown, to a CSV file; False with a message on failure."""
-        if not self.model.rowCount():
-            self.set_message("There is nothing to export yet.", error=True)
-            return False
         try:
             check_output_path(path)  # never a stored model's file
         except UserFacingError as exc:
             self.set_message(str(exc), error=True)
+            return False
+        if not self.model.rowCount():
+            self.set_message("There is nothing to export yet.", error=True)
             return False
         try:
             count = self.model.write_csv(path)
