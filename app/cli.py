@@ -354,9 +354,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
         texts = itertools.chain(texts, iter_review_texts(args.file))  # the file is checked here, before scoring
     elif not args.text and not sys.stdin.isatty():
+        import io
+
         from models.datasets import bounded_lines
 
-        texts = (line.rstrip("\n") for line in bounded_lines(sys.stdin, "standard input") if line.strip())
+        # Bytes that are not UTF-8 become U+FFFD, as in --file: under a UTF-8 locale such as
+        # en_US.UTF-8, Python's own stdin decodes strictly and one bad byte stopped the run.
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace") \
+            if hasattr(sys.stdin, "buffer") else sys.stdin
+        texts = (line.rstrip("\n") for line in bounded_lines(stdin, "standard input") if line.strip())
     elif not args.text:
         raise EmptyReviewError("Nothing to score: give review text, --file PATH, or lines on stdin.")
     predictor = Predictor.from_store(_store(), args.model)
@@ -394,9 +400,10 @@ def _output(path: Path | None, newline: str | None = None):
         return
     from models.atomic_write import atomic_write
     from models.bounded_io import os_error_reason
+    from models.store import check_output_path
 
     try:
-        with atomic_write(path.expanduser(), "w", encoding="utf-8", newline=newline) as f:
+        with atomic_write(check_output_path(path), "w", encoding="utf-8", newline=newline) as f:
             yield f
     except OSError as exc:
         raise UserFacingError(f"Could not write {path}: {os_error_reason(exc)}.") from None

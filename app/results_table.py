@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
 
 from app.explanation_view import excerpt, sentiment_colors
 from app.formatting import format_clock
+from models.errors import UserFacingError
 from models.reports import write_csv
+from models.store import check_output_path
 
 _NO_INDEX = QModelIndex()
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -265,6 +267,11 @@ class ResultsPanel(QWidget):
 
     def export_csv(self, path: Path) -> bool:
         """Write the rows, in the order shown, to a CSV file; False with a message on failure."""
+        try:
+            check_output_path(path)  # never a stored model's file
+        except UserFacingError as exc:
+            self.set_message(str(exc), error=True)
+            return False
         if not self.model.rowCount():
             self.set_message("There is nothing to export yet.", error=True)
             return False

@@ -904,6 +904,7 @@ class TrainingTab(QWidget):
 
     def _export(self, action, path: str) -> None:
         try:
+            self.store.check_output(path)  # never a stored model's file
             action()
         except UserFacingError as exc:
             QMessageBox.warning(self, "Export failed", str(exc))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -43,7 +44,7 @@ class TooLarge(ValueError):
 
 
 class UnreadableJson(ValueError):
-    """JSON the app refuses although it parses: nested too deeply.
+    """JSON the app refuses although it parses: nested too deeply, or with text no file can hold.
 
     The message reads "it ..." (after a file's name); ``detail`` is the same without "it ".
     """
@@ -111,6 +112,10 @@ def read_zip_member(zf: zipfile.ZipFile, name: str, limit: int, what: str) -> by
 
 # -- JSON ---------------------------------------------------------------------------------
 
+# An escaped UTF-16 surrogate (\ud800-\udfff). A pair stands for one character and decodes to
+# it; one alone decodes to a lone surrogate, which no UTF-8 file can hold.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TOO_DEEP = f"nests arrays or objects more than {MAX_JSON_DEPTH} deep"
 
 
@@ -122,31 +127,51 @@ def parse_json(raw: bytes | str) -> object:
     UnicodeDecodeError for bytes that are not strict UTF-8 (or UTF-16/32, as ``json.loads``
     detects), JSONDecodeError for what is not JSON, and :class:`UnreadableJson` for JSON
     nested more than MAX_JSON_DEPTH deep (the parser would raise RecursionError past ~1,000,
-    and code walking a parsed tree recursively fails far earlier).
+    and code walking a parsed tree recursively fails far earlier) or holding a lone
+    surrogate (``"\\ud800"``: valid JSON, but writing it to any file, as a rename, an import
+    or an export does, raised UnicodeEncodeError).
 
-    The check costs nothing for the large files the app reads (a vocabulary or word index
-    holds one or two brackets): the parsed tree is walked only when the text has more
-    brackets than the depth limit.
+    The checks cost nothing for the large files the app reads (a vocabulary or word index
+    holds one or two brackets and no surrogate escape): the parsed tree is walked only when
+    the text has more brackets than the depth limit, or a surrogate escape.
     """
     text = raw.decode(json.detect_encoding(raw)) if isinstance(raw, (bytes, bytearray)) else raw
     try:
         data = json.loads(text)
     except RecursionError:  # C's parser stops at the interpreter's recursion limit
         raise UnreadableJson(_TOO_DEEP) from None
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
-        _check_depth(data)
+    deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    if deep or surrogates:
+        _check_tree(data, surrogates=surrogates)
     return data
 
 
-def _check_depth(data: object) -> None:
-    """Walk a parsed tree without recursion; UnreadableJson past MAX_JSON_DEPTH."""
+def _check_tree(data: object, *, surrogates: bool) -> None:
+    """Walk a parsed tree without recursion: UnreadableJson past MAX_JSON_DEPTH, or (with
+    ``surrogates``) for a key or text holding a lone surrogate."""
+    def check_text(value: object) -> None:
+        if isinstance(value, str) and (lone := _LONE_SURROGATE.search(value)):
+            raise UnreadableJson(f"holds the escape \\u{ord(lone.group()):04x}: half of a UTF-16 pair, "
+                                 "a character no text file can hold")
+
     stack: list[tuple[object, int]] = [(data, 1)]
     while stack:
         node, level = stack.pop()
+        if not isinstance(node, (dict, list)):
+            check_text(node)  # only texts are pushed, and only when looking for surrogates
+            continue
         if level > MAX_JSON_DEPTH:
             raise UnreadableJson(_TOO_DEEP)
-        values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack.extend((value, level + 1) for value in values if isinstance(value, (dict, list)))
+        if isinstance(node, dict):
+            if surrogates:
+                for key in node:
+                    check_text(key)
+            values = node.values()
+        else:
+            values = node
+        stack.extend((value, level + 1) for value in values
+                     if isinstance(value, (dict, list)) or (surrogates and isinstance(value, str)))
 
 
 # -- paths --------------------------------------------------------------------------------

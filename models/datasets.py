@@ -118,24 +118,15 @@ def _balanced_subset(split: Split, limit: int, rng: np.random.Generator) -> Spli
 # -- source selection -----------------------------------------------------------------
 
 
-def local_source(spec: str) -> Path | None:
-    """The file or folder a data source names, as :func:`load_source` reads it (white space around
-    it stripped, ``~`` expanded), or None for a download (``imdb``, ``stanford``). Whoever guards
-    the data set against being overwritten compares this path, not the text as typed."""
-    key = spec.strip()
-    if key.lower() in (KERAS_SOURCE, "keras", STANFORD_SOURCE, "aclimdb"):
-        return None
-    return Path(key).expanduser()
-
-
 def load_source(spec: str, *, progress: Progress | None = None) -> Dataset:
     """Open what the user named: ``imdb`` (Keras download), ``stanford`` (archive download),
     an aclImdb folder or ``.tar.gz``, or a ``.csv`` file."""
-    path = local_source(spec)
-    if path is None:
-        key = spec.strip().lower()
-        return load_keras_imdb(progress=progress) if key in (KERAS_SOURCE, "keras") else \
-            download_stanford(progress=progress)
+    key = spec.strip()
+    if key.lower() in (KERAS_SOURCE, "keras"):
+        return load_keras_imdb(progress=progress)
+    if key.lower() in (STANFORD_SOURCE, "aclimdb"):
+        return download_stanford(progress=progress)
+    path = Path(key).expanduser()
     try:
         is_folder = stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):
@@ -551,6 +542,17 @@ def iter_review_texts(path: Path) -> Iterator[str]:
 def read_review_texts(path: Path) -> list[str]:
     """Every review of :func:`iter_review_texts`, in a list."""
     return list(iter_review_texts(path))
+
+
+def local_source(spec: str) -> Path | None:
+    """The file or folder a data source names, as :func:`load_source` reads it (white space around
+    it stripped, ``~`` expanded), or None for a download (``imdb``, ``stanford``). Whoever guards
+    the data set against being overwritten compares this path, not the text as typed (a test
+    checks that load_source reads the same path)."""
+    key = spec.strip()
+    if key.lower() in (KERAS_SOURCE, "keras", STANFORD_SOURCE, "aclimdb"):
+        return None
+    return Path(key).expanduser()
 
 
 def source_at_hand(spec: str) -> bool:

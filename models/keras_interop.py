@@ -629,6 +629,7 @@ def export_keras(store: ModelStore, ref: str, folder: Path, *, overwrite: bool =
         raise ModelStoreError(f"The model {info.name!r} cannot be exported: {info.damaged}.")
     loaded = store.load(info)  # checks that it opens and matches its vocabulary; gives the length
     folder = Path(folder).expanduser()
+    store.check_output(folder)  # never into the store: an export over a model's own files damaged it
     if folder.exists() and not folder.is_dir():
         raise ModelStoreError(f"{folder} is a file; give a folder to export the model into.")
     taken = [name for name in EXPORT_FILES if (folder / name).exists()]

@@ -294,6 +294,10 @@ class ModelStore:
             raise
         return target
 
+    def check_output(self, path: Path | str) -> Path:
+        """:func:`check_output_path` against this store's folder and its built-in models."""
+        return check_output_path(path, [self.root, *self.builtin])
+
     # -- single-file export and import ----------------------------------------------------
     def export_archive(self, ref: str, dest: Path) -> Path:
         """Write one model as a single zip file (``.ssmodel``) holding its three files.
@@ -304,7 +308,7 @@ class ModelStore:
         info = self.find(ref)
         if info.damaged:
             raise ModelStoreError(f"The model {info.name!r} cannot be exported: {info.damaged}.")
-        dest = Path(dest)
+        dest = self.check_output(dest)
         try:
             with atomic_write(dest) as out, zipfile.ZipFile(out, "w") as zf:
                 # model.keras is itself a zip: compressing it again gains nothing.
@@ -512,13 +516,13 @@ def _check_matches(model_file: Path, vocabulary: Vocabulary, meta: ModelMetadata
     """The model (read without Keras, bounded) must take the vocabulary's ids and the metadata's length."""
     try:
         summary = read_summary(model_file)
+    except UnreadableJson as exc:
+        raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE}'s config.json "
+                          f"{exc.detail}. Nothing was imported.") from None
     except KerasFileError:
         raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE} is not a Keras model file.") from None
     except TooLarge as exc:
         raise _BadArchive(f"{file_name} is not a usable model file: {exc}.") from None
-    except UnreadableJson as exc:
-        raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE}'s config.json "
-                          f"{exc.detail}. Nothing was imported.") from None
     expected = summary.embedding_input_dim
     if expected is not None and expected != vocabulary.num_words:
         raise _BadArchive(f"{file_name} is damaged: its model expects {expected:,} word ids, its vocabulary has "
@@ -530,6 +534,31 @@ def _check_matches(model_file: Path, vocabulary: Vocabulary, meta: ModelMetadata
     if length is not None and meta.maxlen is not None and length != meta.maxlen:
         raise _BadArchive(f"{file_name} is damaged: its model reads {length:,} tokens per review, its "
                           f"{META_FILE} says {meta.maxlen:,}. Nothing was imported.")
+
+
+def check_output_path(path: Path | str, roots: list[Path] | None = None) -> Path:
+    """``path`` (``~`` expanded) for a file or folder the app writes at a user's request, or
+    ModelStoreError when it lies inside the model store or a built-in model's folder.
+
+    Only the store's own code writes there (a staging folder renamed into place): a CSV of
+    scores saved as ``<model>/vocabulary.json``, or an export over its own ``model.keras``,
+    would damage a stored model. Every output path goes through here: the CLI's --output,
+    --misclassified and export, and the window's save dialogs. Links are followed, so a link
+    into the store is refused too. ``roots`` defaults to the app's store and built-in models.
+    """
+    path = Path(path).expanduser()
+    if roots is None:
+        roots = [paths.models_dir(), *paths.builtin_model_dirs()]
+    try:
+        written = {Path(os.path.realpath(path)), Path(os.path.realpath(path.parent)) / path.name}
+        inside = next((root for root in roots for place in written
+                       if place.is_relative_to(os.path.realpath(root))), None)
+    except (OSError, ValueError):  # a path too long or with a NUL: the writer's own check says so
+        return path
+    if inside is not None:
+        raise ModelStoreError(f"{path} is inside the model store ({inside}): writing there would damage a stored "
+                              "model. Choose a file outside it.")
+    return path
 
 
 def model_sequence_length(model: Any) -> int | None:

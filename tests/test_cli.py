@@ -188,6 +188,25 @@ def test_misclassified_is_compared_with_the_data_as_the_reader_opens_it(tiny_csv
     assert tiny_csv.read_bytes() == before and not (aclimdb_folder / "train" / "pos" / "x.csv").exists()
 
 
+@pytest.mark.parametrize("io_encoding", ["utf-8:strict", None])
+def test_bytes_that_are_not_utf8_on_stdin_are_replaced_as_in_a_file(tmp_path, io_encoding):
+    """Under a UTF-8 locale such as en_US.UTF-8 Python decodes stdin strictly (PYTHONIOENCODING
+    utf-8:strict does the same here, where only C.UTF-8 is installed): predict exited 1 with
+    UnicodeDecodeError on one bad byte. Now stdin and --file read the same bytes the same way."""
+    raw = b"good film \xff\xfe bad\n\xed\xa0\x80 a second review\r\n"
+    (tmp_path / "reviews.txt").write_bytes(raw)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SENTIMENT_STUDIO_HOME": str(tmp_path / "home")}
+    if io_encoding:
+        env["PYTHONIOENCODING"] = io_encoding
+    piped = subprocess.run([sys.executable, "-m", "app", "predict"], input=raw, capture_output=True, cwd=ROOT,
+                           env=env, timeout=300)
+    assert piped.returncode == 0 and b"Traceback" not in piped.stderr, piped.stderr[-2000:]
+    from_file = subprocess.run([sys.executable, "-m", "app", "predict", "--file", tmp_path / "reviews.txt"],
+                               capture_output=True, cwd=ROOT, env=env, timeout=300)
+    assert from_file.returncode == 0, from_file.stderr[-2000:]
+    assert piped.stdout.splitlines() == from_file.stdout.splitlines() and len(piped.stdout.splitlines()) == 2
+
+
 def test_a_review_that_looks_like_a_formula_is_written_as_text():
     import csv
     import io

@@ -392,3 +392,33 @@ def test_a_crafted_csv_head_is_read_in_linear_time(tmp_path, header):
             with pytest.raises(DataSourceError, match="has no text column") as refused_csv:
                 CsvReviews(path, labels=False)
             assert len(str(refused_csv.value)) < 400  # the 64 KB "column name" is shortened
+
+
+# -- nothing from outside the store's code writes into the store ----------------------------
+
+
+def test_no_output_path_may_lie_inside_the_model_store(tmp_path, csv_file):
+    """--misclassified <model>/metadata.json, --output <model>/vocabulary.json and an export over the
+    model's own model.keras each replaced a stored model's file with something else."""
+    model = tmp_path / "models" / "mine"
+    shutil.copytree(BUILTIN, model)
+    meta = json.loads((BUILTIN / "metadata.json").read_text(encoding="utf-8"))
+    (model / "metadata.json").write_text(json.dumps({**meta, "name": "mine"}), encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    (tmp_path / "link").symlink_to(model)  # a way in from outside
+    attempts = [
+        ("evaluate", "--data", csv_file, "--misclassified", model / "metadata.json"),
+        ("predict", "--output", model / "vocabulary.json", "A wonderful film."),
+        ("predict", "--output", tmp_path / "link" / "scores.jsonl", "A wonderful film."),
+        ("predict", "--output", BUILTIN / "scores.jsonl", "A wonderful film."),  # the built-in model's folder
+        ("export", "mine", model / "model.keras", "--force"),
+        ("export", "mine", model, "--force"),
+        ("export", "mine", model, "--format", "keras", "--force"),
+        ("export", "mine", tmp_path / "models", "--format", "keras"),
+    ]
+    for args in attempts:
+        refused(run_cli(tmp_path, *args), "is inside the model store", "Choose a file outside it")
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+    assert not (BUILTIN / "scores.jsonl").exists() and not (tmp_path / "models" / "model.keras").exists()
+    scored = run_cli(tmp_path, "predict", "--model", "mine", "--output", tmp_path / "scores.jsonl", "Fine.")
+    assert scored.returncode == 0 and (tmp_path / "scores.jsonl").read_text().count("\n") == 1, scored.stderr

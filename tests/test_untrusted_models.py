@@ -263,3 +263,44 @@ def test_a_deep_word_index_and_a_deep_keras_config_are_refused_on_import(tmp_pat
     refused(run_cli(tmp_path, "import", deep, "--word-index", BUILTIN / "vocabulary.json", tensorflow=True),
             "deep.keras", "more than 64 deep")
     assert [m["builtin"] for m in json.loads(run_cli(tmp_path, "models").stdout)] == [True]
+
+
+# -- lone surrogates: valid JSON, but no text file can hold them ---------------------------
+
+
+def test_the_one_json_reader_refuses_a_lone_surrogate_and_keeps_pairs():
+    from models.bounded_io import UnreadableJson, parse_json
+
+    assert parse_json('"\\ud83d\\ude00"') == "\U0001f600"  # a pair, as json.dumps writes an emoji
+    assert parse_json('"\\\\ud800"') == "\\ud800"  # an escaped backslash, then text
+    for text in ('"\\ud800"', '{"\\udc00x": 1}', '[1, {"a": ["ok", "\\uDBFF!"]}]', '"\\ude00\\ud83d"'):
+        with pytest.raises(UnreadableJson, match="half of a UTF-16 pair"):
+            parse_json(text)
+    with pytest.raises(UnicodeDecodeError):  # a surrogate written as UTF-8 bytes is not UTF-8
+        parse_json(b'"\xed\xa0\x80"')
+
+
+def test_lone_surrogates_are_refused_where_they_are_read(tmp_path):
+    """They crashed rename (an unknown metadata key), export --format keras (a vocabulary word)
+    and import (a --word-index word) with UnicodeEncodeError when the file was written."""
+    older = "2025-01-01T00:00:00+00:00"
+    root = _store_with(tmp_path, {"odd-key": {**BUILTIN_META, "name": "odd-key", "x\ud800": 1, "created": older},
+                                  "odd-word": {**BUILTIN_META, "name": "odd-word", "created": older}})
+    vocabulary = json.loads((root / "odd-word" / "vocabulary.json").read_text(encoding="utf-8"))
+    vocabulary["words"][5] = "bad\udc00"
+    (root / "odd-word" / "vocabulary.json").write_text(json.dumps(vocabulary), encoding="utf-8")
+    by_id = {m["id"]: m for m in json.loads(run_cli(tmp_path, "models").stdout)}
+    assert "metadata.json cannot be read (it holds the escape \\ud800" in by_id["odd-key"]["damaged"]
+    refused(run_cli(tmp_path, "rename", "odd-key", "renamed"), "cannot be renamed", "half of a UTF-16 pair")
+    refused(run_cli(tmp_path, "export", "odd-word", tmp_path / "out", "--format", "keras"),
+            "vocabulary.json cannot be read", "\\udc00")
+    assert not (tmp_path / "out").exists()
+
+    index = tmp_path / "word_index.json"
+    index.write_text(json.dumps({"the": 1, "good\ud800": 2}), encoding="utf-8")
+    refused(run_cli(tmp_path, "import", BUILTIN / "model.keras", "--word-index", index),
+            "word_index.json", "half of a UTF-16 pair")
+    bad = _ssmodel(tmp_path / "odd.ssmodel", meta={**BUILTIN_META, "name": "odd\udfff"})
+    refused(run_cli(tmp_path, "import", bad), "odd.ssmodel", "half of a UTF-16 pair")
+    assert sorted(m["id"] for m in json.loads(run_cli(tmp_path, "models").stdout)) == \
+        sorted(["good", "odd-key", "odd-word", BUILTIN.name])

@@ -11,6 +11,7 @@ import pytest
 from app.background import BackgroundTasks
 from app.models_tab import NAME, STATUS, ModelsTab
 from app.predict_tab import PredictTab
+from models import paths
 from models.paths import builtin_model_dirs
 from models.store import ModelStore
 
@@ -63,3 +64,51 @@ def test_the_predict_tab_offers_only_usable_models_and_the_newest_good_one_first
     qtbot.waitUntil(lambda: "vocabulary" in tab.model_status.text() and tasks.active() == 0, timeout=TIMEOUT)
     offered = [tab.model_combo.itemText(i) for i in range(tab.model_combo.count())]
     assert offered[0] == "good" and not any(name in offered for name in ("wrong types", "from the future", "huge"))
+
+
+def test_the_windows_save_dialogs_never_write_into_the_model_store(qtbot, store, no_dialogs, monkeypatch):
+    """A CSV of reviews or the training plots saved as a model's file would damage it."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.results_table import ResultsPanel, text_column
+    from app.training_tab import TrainingTab
+    from models.errors import UserFacingError
+
+    model = store.root / "good"
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    panel = ResultsPanel([text_column("Review", lambda r: r)])
+    qtbot.addWidget(panel)
+    panel.set_rows(["A wonderful film."])
+    window_model = paths.models_dir() / "mine"  # the store the window opens (tests point it at a temporary home)
+    shutil.copytree(BUILTIN, window_model)
+    assert not panel.export_csv(window_model / "vocabulary.json")
+    assert "is inside the model store" in panel.message.text()
+    assert (window_model / "vocabulary.json").read_bytes() == (BUILTIN / "vocabulary.json").read_bytes()
+    assert panel.export_csv(store.root.parent / "reviews.csv")  # outside: written
+
+    tasks = BackgroundTasks()
+    tab = TrainingTab(store, tasks)
+    qtbot.addWidget(tab, before_close_func=lambda _: (tab.shutdown(10_000), _finish(qtbot, tasks)(_)))
+    tab.plots.add_epoch({"loss": 0.5, "accuracy": 0.7, "val_loss": 0.6, "val_accuracy": 0.65})
+    for export, name in ((tab.export_png, "model.keras"), (tab.export_csv, "metadata.json")):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, n=name, **k: (str(model / n), ""))
+        export()
+        assert no_dialogs[-1][0] == "warning" and "is inside the model store" in no_dialogs[-1][1]
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+
+    models = ModelsTab(store, tasks)  # its exports go through the store, which refuses its own folder too
+    qtbot.addWidget(models)
+    with pytest.raises(UserFacingError, match="is inside the model store"):
+        store.export_archive("good", model / "model.keras")
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+
+
+def test_a_folder_of_deeply_nested_json_is_listed_as_damaged_in_the_models_tab(qtbot, store):
+    """[ x 100,000 in metadata.json raised RecursionError through the listing and stopped the window."""
+    shutil.copytree(BUILTIN, store.root / "deep")
+    (store.root / "deep" / "metadata.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    tasks = BackgroundTasks()
+    tab = ModelsTab(store, tasks)
+    qtbot.addWidget(tab, before_close_func=_finish(qtbot, tasks))
+    rows = {tab.table.item(r, NAME).text(): tab.table.item(r, STATUS).text() for r in range(tab.table.rowCount())}
+    assert "nests arrays or objects more than 64 deep" in rows["deep"] and rows["good"] == ""
