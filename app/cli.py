@@ -1,4 +1,5 @@
-"""Command line: ``python -m app [train|predict|evaluate|models|gui]``; no subcommand starts the GUI.
+"""Command line: ``python -m app [train|predict|evaluate|models|suspects|corrections|gui]``; no subcommand
+starts the GUI (suspects and corrections are wired in app/cli_corrections.py).
 
 Results go to stdout as JSON, and nothing else does (one object per line, or one list
 for ``models``), so the output pipes into ``jq``; progress goes to stderr as readable lines,
@@ -22,6 +23,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from app.cli_corrections import COMMANDS as CORRECTION_COMMANDS
+from app.cli_corrections import add_commands as add_correction_commands
 from app.formatting import format_clock
 from models.config import DEFAULT_PRESET, PRESETS, preset
 from models.errors import StoreWriteError, UserFacingError
@@ -101,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-xla", action="store_true", help="run the train and test steps without XLA compilation")
     train.add_argument("--keras-lstm", action="store_true",
                        help="train with keras.layers.LSTM's own loop instead of the fused one (same maths, slower)")
+    train.add_argument("--corrections", action="store_true",
+                       help="apply your corrections of this data set (see corrections): flipped labels are learnt "
+                            "as corrected, excluded reviews left out; the test accuracy is given on both labellings")
     train.add_argument("--output", type=Path, metavar="DIR",
                        help="where to keep the trained model if the model store cannot take it (default: a new "
                             "folder in the temporary folder, named in the message)")
@@ -132,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "true label and probability")
 
     sub.add_parser("models", help="list stored models as JSON")
+    add_correction_commands(sub, _whole)
 
     rename = sub.add_parser("rename", help="rename a stored model, as the Models tab does")
     rename.add_argument("model", metavar="NAME", help="stored model name or id")
@@ -174,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_gui()
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models,
-                "import": cmd_import, "export": cmd_export, "rename": cmd_rename, "delete": cmd_delete}[
-            args.command](args)
+                "import": cmd_import, "export": cmd_export, "rename": cmd_rename, "delete": cmd_delete,
+                **CORRECTION_COMMANDS}[args.command](args)
     except UserFacingError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -234,21 +241,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("\nStopping after this batch (Ctrl+C again to abort) ...", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, request_stop)
+    corrections = None
     try:
-        result = train(config, data, on_progress=_ConsoleProgress(), should_stop=stop.is_set)
+        if args.corrections:
+            from app.cli_corrections import train_with_book
+
+            result, corrections = train_with_book(args, config, data, _ConsoleProgress(), stop.is_set)
+        else:
+            result = train(config, data, on_progress=_ConsoleProgress(), should_stop=stop.is_set)
     finally:
         signal.signal(signal.SIGINT, previous)
     if result.epochs_completed == 0:
         raise UserFacingError("Training stopped before the first epoch finished; nothing was saved.")
     name = args.name or f"{args.preset} {result.data_summary['source'].split('/')[-1]}"
     metadata = training_metadata(result, args.preset)
+    if corrections is not None:
+        metadata["corrections"] = corrections
     store = _store()
     try:
         info = store.save(result.model, result.vocabulary, metadata, name)
     except StoreWriteError as exc:
         raise UserFacingError(_keep_elsewhere(result, metadata, name, args.output, store.root, exc.reason)) from None
     _say(f"Saved as {info.name!r} in {info.path}")
-    _emit({"name": info.name, "id": info.id, **result.summary()})
+    _emit({"name": info.name, "id": info.id, **result.summary(),
+           **({"corrections": corrections} if corrections is not None else {})})
     return 0
 
 
