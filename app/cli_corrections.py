@@ -73,11 +73,11 @@ def cmd_suspects(args: argparse.Namespace) -> int:
     from models.corrections import load_for
     from models.datasets import load_source
 
+    _say(f"Loading {args.data} ...")
+    data = load_source(args.data, progress=_say)  # first: 'imdb' or 'stanford' may need the download
     book, stale = load_for(args.data)
     if stale:
         _say(f"Note: {stale}")
-    _say(f"Loading {args.data} ...")
-    data = load_source(args.data, progress=_say)
     corrected = book.apply(data)
     if book.corrections:
         _say(f"Applied {len(book.corrections):,} corrections ({corrected.changed:,} flips or exclusions; reviews "

@@ -27,6 +27,7 @@ from models.atomic_write import write_json_atomic
 from models.bounded_io import MB, InputPathError, TooLarge, checked_input_file, os_error_reason, read_own_file
 from models.datasets import (
     KERAS_SOURCE,
+    MAX_FIELD_CHARS,
     STANFORD_SOURCE,
     Dataset,
     Split,
@@ -423,7 +424,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, tuple]]:
         raise CorrectionsError(str(exc)) from None
     except OSError as exc:
         raise CorrectionsError(f"Could not read {path}: {os_error_reason(exc)}.") from None
-    csv.field_size_limit(MAX_ROW_CHARS * 4)
+    # The same process-wide limit CsvReviews sets: a long field is read (each line is bounded) and its
+    # row refused on its own, instead of csv failing the whole file.
+    csv.field_size_limit(MAX_FIELD_CHARS)
     try:
         with open(path, newline="", encoding=encoding, errors="replace") as f:
             reader = csv.reader(bounded_lines(f, path.name))
