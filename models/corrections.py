@@ -487,7 +487,7 @@ def stale_message(identity: DataIdentity, stale: Iterable[tuple[DataIdentity, in
     count = sum(n for _, n in stale)
     if not count:
         return None
-    return (f"{identity.name} has changed since {count:,} correction{'s' if count != 1 else ''} were made on it; "
+    return (f"{identity.name} has changed since {count:,} correction{'s were' if count != 1 else ' was'} made on it; "
             "they belong to its old content and are not applied to this one.")
 
 

@@ -82,7 +82,7 @@ def test_a_changed_file_gets_no_corrections_and_says_so(noisy):
     noisy.write_text(noisy.read_text(encoding="utf-8") + "one more great film,1\n", encoding="utf-8")
     changed, message = load_for(str(noisy))
     assert changed.corrections == []
-    assert "noisy.csv has changed since 1 correction were made on it" in message
+    assert "noisy.csv has changed since 1 correction was made on it" in message
     assert changed.identity.sha256 != book.identity.sha256
     other = noisy.with_name("other.csv")
     other.write_bytes(noisy.read_bytes())
