@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=_whole(1), help="use at most N test reviews (balanced)")
     evaluate.add_argument("--threshold", type=float, default=0.5, metavar="T",
                           help="predict positive when P(positive) >= T (default 0.5; between 0 and 1)")
+    evaluate.add_argument("--corrections", action="store_true",
+                          help="also give the metrics on your corrected labels (see corrections): flipped labels "
+                               "as corrected, excluded reviews left out, under \"corrected_labels\"")
     evaluate.add_argument("--misclassified", type=Path, metavar="FILE.csv",
                           help="write every review the model got wrong, the most confidently wrong first, with its "
                                "true label and probability")
@@ -434,6 +437,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         evaluation = evaluate(predictor, data)
         result = metrics(evaluation.labels, evaluation.probabilities, threshold)
         out = {"model": predictor.name, "data": data.source, **result.to_json()}
+        if args.corrections:
+            from app.cli_corrections import corrected_metrics
+
+            out["corrected_labels"] = corrected_metrics(args.data, data, evaluation, threshold)
         if wrong_out is not None:
             from models.reports import EVALUATION_HEADER, evaluation_rows, write_csv_rows
 

@@ -155,6 +155,27 @@ def cmd_corrections(args: argparse.Namespace) -> int:
 COMMANDS = {"suspects": cmd_suspects, "corrections": cmd_corrections}
 
 
+def corrected_metrics(spec: str, data, evaluation, threshold: float) -> dict:
+    """``evaluate --corrections``: the metrics of the same scores on the corrected test labels (excluded
+    reviews left out), with how many were flipped and excluded. Refuses a data set without corrections,
+    or whose file changed since they were made."""
+    from models.corrections import CorrectionsError, load_for
+    from models.evaluation import metrics
+
+    book, stale = load_for(spec)
+    if stale:
+        raise CorrectionsError(f"{stale} Evaluate without --corrections to use the file as it is.")
+    if not book.corrections:
+        raise CorrectionsError(f"There are no corrections of {book.identity.name}: mark some first (suspects, "
+                               "corrections mark or import), or evaluate without --corrections.")
+    corrected = book.apply(data)
+    kept = corrected.test_kept
+    if not kept.any():
+        raise CorrectionsError("Every test review is excluded by the corrections: there is nothing to evaluate.")
+    result = metrics(corrected.test_labels[kept], evaluation.probabilities[kept], threshold)
+    return {"flipped": corrected.flipped["test"], "excluded": corrected.excluded["test"], **result.to_json()}
+
+
 def train_with_book(args: argparse.Namespace, config, data, on_progress, should_stop):
     """``train --corrections``: the data set's corrections applied; refuses a data set without any, or
     whose file changed since they were made. Returns (TrainingResult, summary dict for JSON and metadata)."""

@@ -222,6 +222,13 @@ def test_corrections_commands(noisy, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr
     assert "Applied 2 corrections" in proc.stderr
     assert data.test.ids[1] not in [json.loads(line)["row"] for line in proc.stdout.splitlines()]
+    # evaluate --corrections: the same scores against the corrected labels too (one review flipped).
+    proc = run_cli("evaluate", "--data", noisy, "--corrections")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    fixed = out["corrected_labels"]
+    assert fixed["flipped"] == 1 and fixed["excluded"] == 0 and fixed["n"] == out["n"]
+    assert abs(fixed["accuracy"] - out["accuracy"]) == pytest.approx(1 / out["n"])
     assert_user_error(run_cli("corrections", "mark", "--data", noisy, "--split", "test", "--row", "12345",
                               "--action", "flip"), "has no row 12345")
     assert_user_error(run_cli("corrections", "import", "--data", noisy, tmp_path / "none.csv"), "does not exist")
@@ -230,6 +237,7 @@ def test_corrections_commands(noisy, tmp_path, monkeypatch):
     proc = run_cli("corrections", "list", "--data", noisy)
     assert proc.returncode == 0 and "has changed since 2 corrections were made on it" in proc.stderr
     assert_user_error(run_cli("train", "--data", noisy, "--corrections", "--epochs", "1"), "has changed since")
+    assert_user_error(run_cli("evaluate", "--data", noisy, "--corrections"), "has changed since")
 
 
 def test_train_with_corrections_reports_test_accuracy_on_both_labellings(tmp_path, monkeypatch):
