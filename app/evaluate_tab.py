@@ -236,7 +236,11 @@ class EvaluateTab(QWidget):
         for value, text, _ in SHOW_CHOICES:
             self.show_combo.addItem(text, value)
         self.show_combo.currentIndexChanged.connect(self._refresh_reviews)
-        self.panel = ResultsPanel(self._columns(), [self.evaluate_button],
+        self.suspects_button = QPushButton("Suspect &labels...")
+        self.suspects_button.setToolTip("Reviews of this data set whose label looks wrong, and your verdicts on them")
+        self.suspects_button.clicked.connect(self.open_suspects)
+        self.suspects_dialog = None
+        self.panel = ResultsPanel(self._columns(), [self.evaluate_button, self.suspects_button],
                                   "Pick a model and a data set, then press Evaluate.", "evaluation")
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.row_selected.connect(self._on_row_selected)
@@ -432,6 +436,17 @@ class EvaluateTab(QWidget):
             self._cancel.set()
             self.panel.set_message("Cancelling ...")
 
+    def open_suspects(self) -> None:
+        """The Suspect labels window for the data set evaluated last (app/suspects_view.py)."""
+        if self._data is None:
+            return
+        from app.suspects_view import SuspectLabelsDialog
+
+        if self.suspects_dialog is not None:
+            self.suspects_dialog.close()
+        self.suspects_dialog = SuspectLabelsDialog(self.store, self.tasks, self._data[0][0], self._data[1], self)
+        self.suspects_dialog.show()
+
     def shutdown(self) -> None:
         """Before the window closes: a running evaluation stops at its next chunk."""
         if self._cancel is not None:
@@ -450,6 +465,7 @@ class EvaluateTab(QWidget):
     def _on_done(self, outcome: EvaluationOutcome) -> None:
         self._end()
         self._data = (_data_key(outcome.spec), outcome.data)
+        self._update_buttons()  # Suspect labels needs the data set just read
         for info, predictor in zip(outcome.infos, outcome.predictors):
             self.cache.keep(info, predictor)
         self.evaluations = outcome.evaluations
@@ -492,6 +508,7 @@ class EvaluateTab(QWidget):
     def _update_buttons(self) -> None:
         running = self._cancel is not None
         self.evaluate_button.setEnabled(not running and self.current_model() is not None)
+        self.suspects_button.setEnabled(not running and self._data is not None)
         for widget in (self.model_combo, self.compare_combo, self.data_edit, self.limit_box,
                        self.model_data_button):
             widget.setEnabled(not running)
