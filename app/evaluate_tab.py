@@ -451,6 +451,8 @@ class EvaluateTab(QWidget):
         """Before the window closes: a running evaluation stops at its next chunk."""
         if self._cancel is not None:
             self._cancel.set()
+        if self.suspects_dialog is not None:
+            self.suspects_dialog.close()  # its search stops too
 
     @Slot(int, int)
     def _on_progress(self, done: int, total: int) -> None:

@@ -9,6 +9,8 @@ file, never written into it; Undo takes back the last one. Train with them from 
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -107,7 +109,12 @@ class SuspectLabelsDialog(QDialog):
         layout.addWidget(middle, 1)
         layout.addLayout(buttons)
         self._busy = False
+        self._stop = threading.Event()  # set when the window closes: a search stops within a chunk or a fold
         self._update_buttons()
+
+    def closeEvent(self, event) -> None:
+        self._stop.set()
+        super().closeEvent(event)
 
     # -- finding ------------------------------------------------------------------------------
     def split(self) -> str:
@@ -117,14 +124,16 @@ class SuspectLabelsDialog(QDialog):
         if self._busy:
             return
         self._busy = True
-        split, spec, data, store = self.split(), self.spec, self.data, self.store
+        split, spec, data, store, stop = self.split(), self.spec, self.data, self.store, self._stop
+        stop.clear()
         self.status.setText("Scoring the reviews and ranking their labels ...")
         self._update_buttons()
 
         def job() -> tuple[CorrectionBook, str | None, SuspectReport]:
             book, stale = load_for(spec)
             corrected = book.apply(data)
-            report = suspect_labels(corrected.dataset, split, store=store, skip_rows=corrected.right[split])
+            report = suspect_labels(corrected.dataset, split, store=store, skip_rows=corrected.right[split],
+                                    should_stop=stop.is_set)
             return book, stale, report
 
         self.tasks.run(job, on_success=self._on_found, on_failure=self._on_failed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -77,3 +79,27 @@ def test_the_evaluate_tab_opens_it_for_the_data_set_it_evaluated(qtbot, tasks, n
     assert dialog is not None and dialog.isVisible() and dialog.spec == str(noisy)
     assert len(dialog.data.test) == 240
     dialog.close()
+
+
+def test_closing_the_window_stops_a_search_of_the_training_split(qtbot, tasks, tmp_path, monkeypatch):
+    import app.suspects_view as view
+
+    real = view.suspect_labels
+
+    def held_until_stopped(*args, should_stop, **kwargs):  # so the close surely comes first
+        deadline = time.monotonic() + 30
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return real(*args, should_stop=should_stop, **kwargs)
+
+    monkeypatch.setattr(view, "suspect_labels", held_until_stopped)
+    data = load_csv(write_noisy_csv(tmp_path / "train.csv", split="train"))
+    dialog = SuspectLabelsDialog(ModelStore(builtin=builtin_model_dirs()), tasks, str(tmp_path / "train.csv"), data)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.split_combo.setCurrentIndex(dialog.split_combo.findData("train"))
+    with qtbot.waitSignal(dialog.found, timeout=TIMEOUT):
+        dialog.find_button.click()
+        dialog.close()
+    assert "cancelled" in dialog.status.text()
+    assert dialog.suspects == []
