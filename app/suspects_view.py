@@ -44,6 +44,7 @@ class SuspectLabelsDialog(QDialog):
     """Lists the suspects of one data set's split, most suspect first, and records verdicts on them."""
 
     found = Signal()  # a search finished and the list shows its result
+    _progress = Signal(str)  # from the search's thread, delivered queued
 
     def __init__(self, store: ModelStore, tasks: BackgroundTasks, spec: str, data: Dataset,
                  parent: QWidget | None = None):
@@ -110,6 +111,7 @@ class SuspectLabelsDialog(QDialog):
         layout.addLayout(buttons)
         self._busy = False
         self._stop = threading.Event()  # set when the window closes: a search stops within a chunk or a fold
+        self._progress.connect(self.status.setText)
         self._update_buttons()
 
     def closeEvent(self, event) -> None:
@@ -124,8 +126,12 @@ class SuspectLabelsDialog(QDialog):
         if self._busy:
             return
         self._busy = True
-        split, spec, data, store, stop = self.split(), self.spec, self.data, self.store, self._stop
+        split, spec, data, store, stop, progress = (self.split(), self.spec, self.data, self.store, self._stop,
+                                                    self._progress)
         stop.clear()
+
+        def report_progress(what: str, done: int, total: int) -> None:
+            progress.emit(what if what.startswith("Cross") else f"{what}: {done:,} of {total:,} reviews ...")
         self.status.setText("Scoring the reviews and ranking their labels ...")
         self._update_buttons()
 
@@ -133,7 +139,7 @@ class SuspectLabelsDialog(QDialog):
             book, stale = load_for(spec)
             corrected = book.apply(data)
             report = suspect_labels(corrected.dataset, split, store=store, skip_rows=corrected.right[split],
-                                    should_stop=stop.is_set)
+                                    should_stop=stop.is_set, on_progress=report_progress)
             return book, stale, report
 
         self.tasks.run(job, on_success=self._on_found, on_failure=self._on_failed)

@@ -38,8 +38,11 @@ def test_find_mark_and_undo(qtbot, tasks, noisy):
     qtbot.addWidget(dialog)
     dialog.show()
     assert not dialog.flip_button.isEnabled() and not dialog.undo_button.isEnabled()
+    progress = []
+    dialog._progress.connect(progress.append)
     with qtbot.waitSignal(dialog.found, timeout=TIMEOUT):
         qtbot.mouseClick(dialog.find_button, Qt.MouseButton.LeftButton)
+    assert progress[-1] == "Scoring: 240 of 240 reviews ..."  # reported from the search's thread
     count = dialog.table.rowCount()
     assert count == len(dialog.suspects) > 0
     assert "suspect labels among 240 test reviews" in dialog.status.text()
