@@ -17,7 +17,7 @@ from models.analysis.fold_model import (
     stratified_folds,
 )
 from models.analysis.suspects import choose_model, rank_suspects, suspect_labels, trained_on
-from models.datasets import Split, load_csv, load_source
+from models.datasets import Dataset, Split, load_csv, load_source
 from models.errors import UserFacingError
 from models.paths import builtin_model_dirs
 from models.store import ModelStore
@@ -176,3 +176,15 @@ def test_suspects_command_refuses_bad_input_in_one_line(tmp_path, args, fragment
 
 def test_suspects_command_refuses_a_missing_file(tmp_path):
     assert_user_error(run_cli("suspects", "--data", tmp_path / "none.csv", "--split", "test"), "does not exist")
+
+
+def test_suspects_of_keras_id_sequences_show_their_words():
+    word_index = {"great": 1, "awful": 2, "film": 3}
+    great, awful, film = (rank + 3 for rank in (1, 2, 3))
+    labels = np.array([1, 0] * 10, dtype=np.int8)
+    labels[4] = 0  # a "great film" labelled negative
+    sequences = [[1, great, film] if i % 2 == 0 else [1, awful, film] for i in range(20)]
+    split = Split(labels=labels, sequences=sequences)
+    data = Dataset(split, split, "imdb", keras_word_index=word_index)
+    report = suspect_labels(data, "train", store=ModelStore(), folds=2)
+    assert [s.row for s in report.suspects] == [5] and report.suspects[0].text == "great film"

@@ -9,7 +9,7 @@ set. The ranking itself is confident learning (models.analysis.confident_learnin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,9 +140,12 @@ def out_of_sample_probabilities(
 
 
 def rank_suspects(split: Split, split_name: str, probabilities: np.ndarray, *, ranked_by: str = SELF_CONFIDENCE,
-                  skip_rows: Collection[str | int] = ()) -> tuple[int, list[Suspect]]:
+                  skip_rows: Collection[str | int] = (), texts: Sequence[str] | None = None
+                  ) -> tuple[int, list[Suspect]]:
     """The flagged count and the suspects, most suspect first, leaving out the rows in ``skip_rows``
-    (reviews the user said are labelled right: they are never suggested again)."""
+    (reviews the user said are labelled right: they are never suggested again). ``texts``: the reviews'
+    texts when the split has none of its own (Keras' id sequences, rebuilt from its word index)."""
+    texts = split.texts if split.texts is not None else texts
     issues = find_label_issues(split.labels, probabilities, ranked_by=ranked_by)
     skip = set(skip_rows)
     suspects = []
@@ -151,7 +154,7 @@ def rank_suspects(split: Split, split_name: str, probabilities: np.ndarray, *, r
         row = split.row_id(i)
         if row in skip:
             continue
-        text = split.texts[i] if split.texts is not None else ""
+        text = texts[i] if texts is not None else ""
         suspects.append(Suspect(i, row, split_name, int(split.labels[i]), float(probabilities[i]),
                                 1.0 - float(issues.quality[i]), text))
     return issues.count, suspects
@@ -167,5 +170,11 @@ def suspect_labels(
     model = choose_model(store, data, split, model_ref)
     probabilities, scorer = out_of_sample_probabilities(data, split, model, store=store, family=family, folds=folds,
                                                         on_progress=on_progress, should_stop=should_stop)
-    flagged, suspects = rank_suspects(chosen, split, probabilities, ranked_by=ranked_by, skip_rows=skip_rows)
+    texts = None
+    if chosen.texts is None:
+        from models.evaluation import texts_of_sequences
+
+        texts = texts_of_sequences(chosen, data.keras_word_index)
+    flagged, suspects = rank_suspects(chosen, split, probabilities, ranked_by=ranked_by, skip_rows=skip_rows,
+                                      texts=texts)
     return SuspectReport(split, scorer, ranked_by, len(chosen), flagged, suspects, probabilities)
