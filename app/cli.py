@@ -1,4 +1,5 @@
-"""Command line: ``python -m app [train|predict|evaluate|models|gui]``; no subcommand starts the GUI.
+"""Command line: ``python -m app [train|predict|evaluate|models|suspects|corrections|gui]``; no subcommand
+starts the GUI (suspects and corrections are wired in app/cli_corrections.py).
 
 Results go to stdout as JSON, and nothing else does (one object per line, or one list
 for ``models``), so the output pipes into ``jq``; progress goes to stderr as readable lines,
@@ -22,6 +23,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from app.cli_corrections import COMMANDS as CORRECTION_COMMANDS
+from app.cli_corrections import add_commands as add_correction_commands
 from app.formatting import format_clock
 from models.config import DEFAULT_PRESET, PRESETS, preset, preset_label
 from models.errors import StoreWriteError, UserFacingError
@@ -101,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-xla", action="store_true", help="run the train and test steps without XLA compilation")
     train.add_argument("--keras-lstm", action="store_true",
                        help="train with keras.layers.LSTM's own loop instead of the fused one (same maths, slower)")
+    train.add_argument("--corrections", action="store_true",
+                       help="apply your corrections of this data set (see corrections): flipped labels are learnt "
+                            "as corrected, excluded reviews left out; the test accuracy is given on both labellings")
     train.add_argument("--output", type=Path, metavar="DIR",
                        help="where to keep the trained model if the model store cannot take it (default: a new "
                             "folder in the temporary folder, named in the message)")
@@ -131,11 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=_whole(1), help="use at most N test reviews (balanced)")
     evaluate.add_argument("--threshold", type=float, default=0.5, metavar="T",
                           help="predict positive when P(positive) >= T (default 0.5; between 0 and 1)")
+    evaluate.add_argument("--corrections", action="store_true",
+                          help="also give the metrics on your corrected labels (see corrections): flipped labels "
+                               "as corrected, excluded reviews left out, under \"corrected_labels\"")
     evaluate.add_argument("--misclassified", type=Path, metavar="FILE.csv",
                           help="write every review the model got wrong, the most confidently wrong first, with its "
                                "true label and probability")
 
     sub.add_parser("models", help="list stored models as JSON")
+    add_correction_commands(sub, _whole)
 
     rename = sub.add_parser("rename", help="rename a stored model, as the Models tab does")
     rename.add_argument("model", metavar="NAME", help="stored model name or id")
@@ -205,8 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models,
                 "import": cmd_import, "export": cmd_export, "rename": cmd_rename, "delete": cmd_delete,
-                "beam-predict": cmd_beam_predict}[
-            args.command](args)
+                "beam-predict": cmd_beam_predict, **CORRECTION_COMMANDS}[args.command](args)
     except UserFacingError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -266,8 +275,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("\nStopping after this batch (Ctrl+C again to abort) ...", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, request_stop)
+    corrections = None
     try:
-        result = train(config, data, on_progress=_ConsoleProgress(), should_stop=stop.is_set)
+        if args.corrections:
+            from app.cli_corrections import train_with_book
+
+            result, corrections = train_with_book(args, config, data, _ConsoleProgress(), stop.is_set)
+        else:
+            result = train(config, data, on_progress=_ConsoleProgress(), should_stop=stop.is_set)
     finally:
         signal.signal(signal.SIGINT, previous)
     if result.epochs_completed == 0:
@@ -275,13 +290,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     recorded_preset = preset_label(chosen.name, config)  # as the window records it: "custom (from ...)"
     name = args.name or f"{recorded_preset} {Path(result.data_summary['source']).name}"
     metadata = training_metadata(result, recorded_preset)
+    if corrections is not None:
+        metadata["corrections"] = corrections
     store = _store()
     try:
         info = store.save(result.model, result.vocabulary, metadata, name)
     except StoreWriteError as exc:
         raise UserFacingError(_keep_elsewhere(result, metadata, name, args.output, store.root, exc.reason)) from None
     _say(f"Saved as {info.name!r} in {info.path}")
-    _emit({"name": info.name, "id": info.id, **result.summary()})
+    _emit({"name": info.name, "id": info.id, **result.summary(),
+           **({"corrections": corrections} if corrections is not None else {})})
     return 0
 
 
@@ -459,6 +477,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         evaluation = evaluate(predictor, data)
         result = metrics(evaluation.labels, evaluation.probabilities, threshold)
         out = {"model": predictor.name, "data": data.source, **result.to_json()}
+        if args.corrections:
+            from app.cli_corrections import corrected_metrics
+
+            out["corrected_labels"] = corrected_metrics(args.data, data, evaluation, threshold)
         if wrong_out is not None:
             from models.reports import evaluation_header, evaluation_rows, write_csv_rows
 

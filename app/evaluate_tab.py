@@ -323,8 +323,12 @@ class EvaluateTab(QWidget):
         self.show_combo.setMinimumContentsLength(16)
         show_label = QLabel("&Show:")
         show_label.setBuddy(self.show_combo)
+        self.suspects_button = QPushButton("Suspect &labels...")
+        self.suspects_button.setToolTip("Reviews of this data set whose label looks wrong, and your verdicts on them")
+        self.suspects_button.clicked.connect(self.open_suspects)
+        self.suspects_dialog = None
         # On the buttons' line: at 1024x700 every line above the table is a review less in view.
-        self.panel = ResultsPanel(self._columns(), [self.evaluate_button],
+        self.panel = ResultsPanel(self._columns(), [self.evaluate_button, self.suspects_button],
                                   "Pick a model and a data set, then press Evaluate.", "evaluation",
                                   trailing=[show_label, self.show_combo])
         self.panel.csv_writer = self._write_csv  # the columns of evaluate --misclassified, by the same writer
@@ -523,10 +527,23 @@ class EvaluateTab(QWidget):
             self._cancel.set()
             self.panel.set_message("Cancelling ...")
 
+    def open_suspects(self) -> None:
+        """The Suspect labels window for the data set evaluated last (app/suspects_view.py)."""
+        if self._data is None:
+            return
+        from app.suspects_view import SuspectLabelsDialog
+
+        if self.suspects_dialog is not None:
+            self.suspects_dialog.close()
+        self.suspects_dialog = SuspectLabelsDialog(self.store, self.tasks, self._data[0][0], self._data[1], self)
+        self.suspects_dialog.show()
+
     def shutdown(self) -> None:
         """Before the window closes: a running evaluation stops at its next chunk."""
         if self._cancel is not None:
             self._cancel.set()
+        if self.suspects_dialog is not None:
+            self.suspects_dialog.close()  # its search stops too
 
     @Slot(int, int)
     def _on_progress(self, done: int, total: int) -> None:
@@ -541,6 +558,7 @@ class EvaluateTab(QWidget):
     def _on_done(self, outcome: EvaluationOutcome) -> None:
         self._end()
         self._data = (_data_key(outcome.spec), outcome.data)
+        self._update_buttons()  # Suspect labels needs the data set just read
         for info, predictor in zip(outcome.infos, outcome.predictors):
             self.cache.keep(info, predictor)
         # A threshold set for other models is not carried over to these: back to the default, and said.
@@ -644,6 +662,7 @@ class EvaluateTab(QWidget):
     def _update_buttons(self) -> None:
         running = self._cancel is not None
         self.evaluate_button.setEnabled(not running and self.current_model() is not None)
+        self.suspects_button.setEnabled(not running and self._data is not None)
         for widget in (self.model_combo, self.compare_combo, self.data_edit, self.limit_box,
                        self.model_data_button):
             widget.setEnabled(not running)

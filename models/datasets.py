@@ -55,6 +55,10 @@ class Split:
     labels: np.ndarray  # int8, 1 = positive
     texts: list[str] | None = None
     sequences: list[list[int]] | None = None  # Keras ids, start mark included, unpadded
+    # Where each review is in the user's data, as the user can find it again: the file name in an aclImdb
+    # archive or folder ("test/pos/123_9.txt"), the data row of a CSV (1 = the first row after the
+    # header). None for Keras' download, whose reviews are known by position (row_id).
+    ids: list[str] | list[int] | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -64,7 +68,12 @@ class Split:
             labels=self.labels[indices],
             texts=[self.texts[i] for i in indices] if self.texts is not None else None,
             sequences=[self.sequences[i] for i in indices] if self.sequences is not None else None,
+            ids=[self.ids[i] for i in indices] if self.ids is not None else None,  # type: ignore[misc]
         )
+
+    def row_id(self, index: int) -> str | int:
+        """The review's id (``ids``), or its position from 1 when the source has none."""
+        return self.ids[index] if self.ids is not None else index + 1
 
     def lengths(self) -> np.ndarray:
         """Review lengths in words (whitespace-separated), for the length histogram."""
@@ -151,7 +160,7 @@ _MEMBER = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 
 
 def _collect(items: Iterator[tuple[str, bytes]], source: str) -> Dataset:
-    found: dict[str, list[tuple[int, int, str]]] = {"train": [], "test": []}
+    found: dict[str, list[tuple[int, int, str, str]]] = {"train": [], "test": []}
     total = 0
     for name, raw in items:
         total += len(raw)
@@ -162,7 +171,8 @@ def _collect(items: Iterator[tuple[str, bytes]], source: str) -> Dataset:
             continue
         split, label, review_id = m.group(1), m.group(2), int(m.group(3))
         text = raw.decode("utf-8", errors="replace")
-        found[split].append((review_id, 1 if label == "pos" else 0, text))
+        name = f"{split}/{label}/{m.group(3)}_{m.group(4)}.txt"  # without the archive's top folder
+        found[split].append((review_id, 1 if label == "pos" else 0, text, name))
     if not found["train"] and not found["test"]:
         raise DataSourceError(
             f"{source} is not an aclImdb data set: no reviews found under train/pos, train/neg, "
@@ -174,7 +184,7 @@ def _collect(items: Iterator[tuple[str, bytes]], source: str) -> Dataset:
             raise DataSourceError(f"{source} has no {name} reviews (expected a {name}/pos and {name}/neg folder).")
         rows.sort(key=lambda r: (r[1], r[0]))  # a stable order whatever the archive's order
         splits[name] = Split(
-            labels=np.array([r[1] for r in rows], dtype=np.int8), texts=[r[2] for r in rows]
+            labels=np.array([r[1] for r in rows], dtype=np.int8), texts=[r[2] for r in rows], ids=[r[3] for r in rows]
         )
     return Dataset(splits["train"], splits["test"], source)
 
@@ -344,9 +354,11 @@ def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
     texts: list[str] = []
     labels: list[int] = []
     in_test: list[bool] = []
+    data_rows: list[int] = []
     rows = CsvReviews(path, labels=True)
     for row in rows:
         texts.append(row.text)
+        data_rows.append(row.line - 1)  # the header is line 1
         labels.append(row.label)  # type: ignore[arg-type]  # labels=True: always set
         if row.split is not None:
             in_test.append(row.split in ("test", "validation", "val", "dev"))
@@ -364,7 +376,7 @@ def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
         n_test = max(1, int(round(len(texts) * test_fraction)))
         test_mask = np.zeros(len(texts), dtype=bool)
         test_mask[order[:n_test]] = True
-    whole = Split(labels=labels_arr, texts=texts)
+    whole = Split(labels=labels_arr, texts=texts, ids=data_rows)
     return Dataset(whole.subset(np.flatnonzero(~test_mask)), whole.subset(np.flatnonzero(test_mask)), str(path))
 
 

@@ -132,14 +132,14 @@ def evaluate(
         check_stop()  # after the last chunk too: a Cancel pressed during it is honoured
         if on_progress is not None:
             on_progress(start + len(part), total)
-    texts = split.texts if split.texts is not None else _texts_of_sequences(split, data.keras_word_index)
+    texts = split.texts if split.texts is not None else texts_of_sequences(split, data.keras_word_index)
     # The start mark takes one of the maxlen ids, so a review of maxlen tokens is already cut by one.
     cut = lengths + 1 > maxlen
     return Evaluation(predictor.name, data.source, maxlen, texts, probabilities,
                       split.labels.astype(np.int8), lengths, cut)
 
 
-def _texts_of_sequences(split: Split, keras_word_index: dict[str, int] | None) -> list[str]:
+def texts_of_sequences(split: Split, keras_word_index: dict[str, int] | None) -> list[str]:
     """Keras' IMDB has ids, not text: rebuild each review from its word index, unknown words as "?"."""
     words = {rank + INDEX_FROM: word for word, rank in (keras_word_index or {}).items()}
     return [" ".join(words.get(i, "?") for i in seq[1:] if i != START_ID) for seq in (split.sequences or [])]

@@ -23,7 +23,8 @@ def test_models_source_has_no_qt_imports():
 
 
 def test_importing_every_models_module_loads_no_qt():
-    modules = sorted(p.stem for p in (ROOT / "models").glob("*.py") if p.stem != "__init__")
+    modules = sorted(".".join(p.relative_to(ROOT / "models").with_suffix("").parts)
+                     for p in (ROOT / "models").rglob("*.py") if p.stem != "__init__")
     code = "import sys\n" + "".join(f"import models.{m}\n" for m in modules) + \
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'app')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -1,0 +1,1 @@
+"""Analyses of a data set with a model: where its labels look wrong (suspect labels)."""
