@@ -175,8 +175,8 @@ def test_predict_from_the_command_line(bundle, clean_env):
 @needs_bundle
 def test_predict_a_long_file_tokenizes_in_a_second_process(bundle, clean_env, tmp_path):
     """Past 2,000 reviews ``predict --file`` tokenizes in a worker process (models.encoding_worker),
-    which a frozen app starts as itself: freeze_support (app/__main__.py) must turn that start into
-    the worker, not a second app (which would print its usage on stderr and never serve)."""
+    which a frozen app starts as itself with --sentiment-studio-tokenizer: app/__main__.py must turn
+    that start into the worker, not a second app (which would print its usage on stderr and never serve)."""
     words = ["wonderful", "awful", "boring", "loved", "film", "plot", "the", "it", "was", "and"]
     reviews = tmp_path / "reviews.txt"
     reviews.write_text("".join(" ".join(words[(i * 7 + j) % 10] for j in range(5 + i % 60)) + "\n"
@@ -190,7 +190,7 @@ def test_predict_a_long_file_tokenizes_in_a_second_process(bundle, clean_env, tm
         if sys.platform.startswith("linux"):
             for entry in Path("/proc").iterdir():
                 try:
-                    if entry.name.isdigit() and b"--multiprocessing-fork" in (entry / "cmdline").read_bytes():
+                    if entry.name.isdigit() and b"--sentiment-studio-tokenizer" in (entry / "cmdline").read_bytes():
                         workers.add(entry.name)
                 except OSError:
                     pass
