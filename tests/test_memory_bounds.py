@@ -1,0 +1,53 @@
+"""Memory stays flat on hostile inputs: each attack runs in a child process under a memory cap
+(tests/capped.py), so a regression fails instead of swapping."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.capped import run_cli
+
+LONG_REVIEW_MB = 10
+
+
+def write_long_reviews(path, count: int, megabytes: int = LONG_REVIEW_MB) -> None:
+    """A short first review (a file must have a line break in its first megabyte), then ``count``
+    reviews of ``megabytes`` MB each, words from both labels."""
+    words = (b"great awful film plot boring superb the and it was " * (megabytes * 1024 * 1024 // 51 + 1))
+    line = words[: megabytes * 1024 * 1024]
+    with open(path, "wb") as f:
+        f.write(b"a short first review\n")
+        for i in range(count):
+            f.write(line + b" %d\n" % i)
+
+
+def test_predict_a_file_of_long_reviews_holds_a_few_of_them_at_a_time(tmp_path):
+    # 40 reviews of 10 MB: a first chunk of 32 of them (320 MB) before chunks were bounded by their size
+    # too (MemoryError under this cap); now a chunk ends at 4 MB (models.prediction.MAX_CHUNK_CHARS).
+    path = tmp_path / "long.txt"
+    write_long_reviews(path, 40)
+    done = run_cli(tmp_path, "predict", "--file", path, cap_mb=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == 41 and all(0 <= line["probability"] <= 1 for line in lines)
+
+
+def test_chunks_bounded_by_size_score_as_chunks_bounded_by_count(monkeypatch):
+    from models import prediction
+    from models.paths import builtin_model_dirs
+    from models.store import ModelStore
+
+    predictor = prediction.Predictor.from_store(ModelStore(builtin=builtin_model_dirs()))
+    texts = [("a superb film " if i % 3 else "boring awful plot ") * (1 + i % 40) + str(i) for i in range(300)]
+    by_count = [p.probability for chunk in predictor.predict_chunks(texts) for p in chunk]
+    monkeypatch.setattr(prediction, "MAX_CHUNK_CHARS", 500)
+    sizes = []
+    by_size = []
+    for chunk in predictor.predict_chunks(iter(texts)):
+        sizes.append(len(chunk))
+        by_size.extend(p.probability for p in chunk)
+    assert sum(sizes) == 300 and max(sizes) < 32  # ended by size, none lost or repeated
+    # Different chunkings: the same scores within float32 rounding, not bit for bit.
+    assert by_size == pytest.approx(by_count, abs=1e-6)
