@@ -219,8 +219,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = chosen.config.with_changes(**changes).validated()
 
     _say(f"Loading {args.data} ...")
-    data = load_source(args.data, progress=_say)
-    data = data.limited(args.limit)
+    data = load_source(args.data, progress=_say, limit=args.limit)  # a CSV: limited while it is read
     s = data.summary()
     _say(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
          f"{s['test']:,} test ({s['test_positive']:,} positive)")
@@ -414,7 +413,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # any review is scored; it replaces the destination only when everything was written.
     destination = _output(args.misclassified, newline="") if args.misclassified is not None else None
     with destination or contextlib.nullcontext() as wrong_out:
-        data = load_source(args.data).limited(args.limit)
+        data = load_source(args.data, limit=args.limit)  # a CSV: limited while it is read
         evaluation = evaluate(predictor, data)
         result = metrics(evaluation.labels, evaluation.probabilities, threshold)
         out = {"model": predictor.name, "data": data.source, **result.to_json()}

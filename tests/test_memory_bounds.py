@@ -51,3 +51,36 @@ def test_chunks_bounded_by_size_score_as_chunks_bounded_by_count(monkeypatch):
     assert sum(sizes) == 300 and max(sizes) < 32  # ended by size, none lost or repeated
     # Different chunkings: the same scores within float32 rounding, not bit for bit.
     assert by_size == pytest.approx(by_count, abs=1e-6)
+
+
+def write_labelled_csv(path, rows: int, review_chars: int, split_column: bool = False) -> None:
+    filler = ("superb acting " * (review_chars // 14 + 1))[:review_chars]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("text,label" + (",split" if split_column else "") + "\n")
+        for i in range(rows):
+            label = "positive" if i % 3 else "negative"
+            f.write(f"review {i} {filler},{label}" + ((",test" if i % 4 == 0 else ",train") if split_column else "")
+                    + "\n")
+
+
+@pytest.mark.parametrize("split_column", [False, True])
+@pytest.mark.parametrize("limit", [2, 7, 100, 5000])
+def test_a_csv_limited_while_read_keeps_the_reviews_limiting_it_afterwards_keeps(tmp_path, split_column, limit):
+    from models.datasets import load_csv
+
+    path = tmp_path / "reviews.csv"
+    write_labelled_csv(path, 1000, 30, split_column)
+    afterwards, while_read = load_csv(path).limited(limit), load_csv(path, limit=limit)
+    for name in ("train", "test"):
+        expected, got = getattr(afterwards, name), getattr(while_read, name)
+        assert got.texts == expected.texts and got.labels.tolist() == expected.labels.tolist()
+
+
+def test_evaluate_with_a_limit_reads_a_big_csv_in_bounded_memory(tmp_path):
+    # 3,000 reviews of 100 KB (300 MB): read whole, then limited (MemoryError under this cap); now only
+    # the 2 x 100 chosen reviews' texts are kept.
+    path = tmp_path / "big.csv"
+    write_labelled_csv(path, 3000, 100_000)
+    done = run_cli(tmp_path, "evaluate", "--data", path, "--limit", "100", cap_mb=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["accuracy"] >= 0
