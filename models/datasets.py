@@ -329,21 +329,46 @@ def read_keras_imdb(npz_path: Path, word_index_path: Path, seed: int = 113) -> D
     return Dataset(splits[0], splits[1], KERAS_SOURCE, keras_word_index=word_index)
 
 
+# A word index holds one entry per word; no model uses more than 1,000,000 (models.config's largest
+# vocabulary; Keras' IMDB index has 88,584). Counted in the file's bytes before it is parsed: a JSON
+# of 64 MB can hold 7 million entries, which took 1.73 GB once parsed (a dict, then a copy of it).
+MAX_WORD_INDEX_ENTRIES = 1_000_000
+_JSON_STRING_OR_COMMA = re.compile(rb'"(?:[^"\\]|\\.)*"|,')
+
+
+def bounded_word_index(raw: bytes, name: str) -> bytes:
+    """``raw`` itself, or DataSourceError when its JSON holds more than MAX_WORD_INDEX_ENTRIES items
+    (the commas between items, outside strings, are counted without parsing anything)."""
+    commas = 0
+    for match in _JSON_STRING_OR_COMMA.finditer(raw):
+        if match.end() - match.start() == 1 and raw[match.start()] == 0x2C:  # a comma, not a string
+            commas += 1
+            if commas > MAX_WORD_INDEX_ENTRIES + 16:  # a vocabulary.json has a few more items than words
+                raise DataSourceError(f"{name} has more than {MAX_WORD_INDEX_ENTRIES:,} entries; a word index "
+                                      f"holds one per word of the vocabulary (at most {MAX_WORD_INDEX_ENTRIES:,}).")
+    return raw
+
+
 def read_word_index(path: Path) -> dict[str, int]:
     """A Keras word index: a JSON object of word -> frequency rank (from 1)."""
     try:
         path = checked_input_file(path, "JSON word index")
         with open(path, "rb") as f:
-            data = json.loads(read_at_most(f, MAX_JSON_BYTES, Path(path).name))
+            data = json.loads(bounded_word_index(read_at_most(f, MAX_JSON_BYTES, Path(path).name), Path(path).name))
     except InputPathError as exc:
         raise DataSourceError(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise DataSourceError(f"{Path(path).name} is not a readable JSON word index ({exc}).") from None
+    return checked_word_index(data, Path(path).name)
+
+
+def checked_word_index(data: object, name: str) -> dict[str, int]:
+    """``data`` as a Keras word index, or DataSourceError saying what it is not."""
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in data.items()
     ):
         raise DataSourceError(
-            f"{Path(path).name} is not a word index: expected a JSON object mapping each word to its rank."
+            f"{name} is not a word index: expected a JSON object mapping each word to its rank."
         )
     return data
 

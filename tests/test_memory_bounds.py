@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.capped import run_cli
+from tests.capped import ROOT, refused, run_cli
 
 LONG_REVIEW_MB = 10
 
@@ -84,3 +84,38 @@ def test_evaluate_with_a_limit_reads_a_big_csv_in_bounded_memory(tmp_path):
     done = run_cli(tmp_path, "evaluate", "--data", path, "--limit", "100", cap_mb=400)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["accuracy"] >= 0
+
+
+def write_word_index(path, entries: int) -> None:
+    """Entries as short as JSON allows ("ab12":1), so 7 million fit in the 64 MB a JSON file may have."""
+    alphabet = [bytes([c]) for c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"]
+    with open(path, "wb") as f:
+        f.write(b"{")
+        for n in range(entries):
+            key = b"".join(alphabet[(n // 62 ** k) % 62] for k in range(4))
+            f.write((b"," if n else b"") + b'"' + key + b'":1')
+        f.write(b"}")
+
+
+def test_a_word_index_of_millions_of_entries_is_refused_before_it_is_parsed(tmp_path):
+    # 7 million entries in 63 MB: 1.73 GB once parsed (peak RSS of import before the bound).
+    index = tmp_path / "huge_index.json"
+    write_word_index(index, 7_000_000)
+    model = ROOT / "resources" / "default_model" / "model.keras"
+    refused(run_cli(tmp_path, "import", model, "--word-index", index, cap_mb=512),
+            "huge_index.json has more than 1,000,000 entries")
+
+
+def test_the_word_index_bound_counts_items_not_commas_in_words():
+    from models.datasets import MAX_WORD_INDEX_ENTRIES, bounded_word_index
+    from models.errors import DataSourceError
+
+    def index(entries: int, word: str = "w") -> bytes:
+        return ("{" + ",".join(f'"{word}{i}":{i + 1}' for i in range(entries)) + "}").encode()
+
+    assert bounded_word_index(index(MAX_WORD_INDEX_ENTRIES + 1), "ok.json")
+    assert bounded_word_index(index(1000, word="a,b,c,") * 1, "commas in words.json")
+    with pytest.raises(DataSourceError, match="more than 1,000,000 entries"):
+        bounded_word_index(index(MAX_WORD_INDEX_ENTRIES + 20), "big.json")
+    with pytest.raises(DataSourceError):  # a list of words (a vocabulary.json) is bounded too
+        bounded_word_index(b'{"words": [' + b",".join([b'"w"'] * (MAX_WORD_INDEX_ENTRIES + 20)) + b"]}", "v.json")
