@@ -495,7 +495,22 @@ class ModelStore:
             os.rename(info.path, trash)  # gone from listings at once, even if removal is slow
         except OSError as exc:
             raise ModelStoreError(f"Could not delete the model ({exc.strerror or exc}).") from None
-        shutil.rmtree(trash, ignore_errors=True)
+        try:
+            shutil.rmtree(trash)
+        except OSError as exc:
+            # A folder whose files cannot be removed (read-only, files in use): said, and put back where it
+            # was, never left as a hidden .trash folder while "deleted" is reported.
+            reason = os_error_reason(exc)
+            try:
+                os.rename(trash, info.path)
+            except OSError:
+                raise ModelStoreError(f"Could not delete the model {info.name!r} ({reason}); what is left of it "
+                                      f"is in {trash}.") from None
+            whole = all((info.path / f).is_file() for f in (MODEL_FILE, VOCAB_FILE, META_FILE))
+            raise ModelStoreError(
+                f"Could not delete the model {info.name!r} ({reason}): "
+                + ("it is still in the store." if whole else f"part of it was removed; the rest is in {info.path}.")
+                + " Fix the folder's permissions and delete it again.") from None
 
 
 # What reading a corrupt member can raise: bad CRC or size, a broken deflate stream, an
