@@ -172,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.gui import run_gui
 
         return run_gui()
+    _exit_cleanly_on_termination()
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models,
                 "import": cmd_import, "export": cmd_export, "rename": cmd_rename, "delete": cmd_delete}[
@@ -188,6 +189,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+
+
+def _exit_cleanly_on_termination() -> None:
+    """SIGTERM and SIGHUP (a service manager, a closed terminal) end a command as Ctrl+C does, through
+    its cleanup: by default they end the process at once, and ``evaluate --misclassified`` left its
+    temporary file behind (models.atomic_write removes it on the way out). Status 128 + the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), terminate)
 
 
 def _store():
