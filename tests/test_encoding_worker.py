@@ -65,6 +65,15 @@ def flat(chunks):
     return [(p.probability, p.label, p.known_tokens, p.oov_tokens, p.truncated) for c in chunks for p in c]
 
 
+def assert_same_scores(got, expected):
+    """Counts exactly; probabilities within float32 rounding, as two runs are not bit for bit the same
+    under load (OpenBLAS splits a call differently while another thread's call holds it); labels
+    exactly where that rounding cannot move a probability across 0.5."""
+    assert [row[2:] for row in got] == [row[2:] for row in expected]
+    np.testing.assert_allclose([row[0] for row in got], [row[0] for row in expected], rtol=0, atol=1e-6)
+    assert all(a[1] == b[1] for a, b in zip(got, expected) if abs(b[0] - 0.5) > 1e-5)
+
+
 def test_worker_encodes_exactly_as_this_process(builtin):
     batch = texts(300)
     worker = EncodingWorker(builtin.vocabulary, builtin.maxlen)
@@ -88,7 +97,7 @@ def test_a_long_stream_tokenized_in_the_worker_scores_as_one_tokenized_here(buil
     expected = flat(builtin.predict_chunks(batch))  # details: this process only
     assert ready_worker.made == []
     chunks = list(builtin.predict_chunks(iter(batch), details=False))
-    assert flat(chunks) == expected
+    assert_same_scores(flat(chunks), expected)
     [worker] = ready_worker.made
     assert worker.results >= 4 and not worker.is_alive()  # used, then ended
     assert all(p.tokens is None and p.ids is None for c in chunks for p in c)
@@ -118,7 +127,7 @@ def test_a_killed_worker_costs_speed_not_scores(builtin, ready_worker, monkeypat
 
     monkeypatch.setattr(prediction, "EncodingWorker", KilledWorker)
     started = time.monotonic()
-    assert flat(builtin.predict_chunks(batch, details=False)) == expected
+    assert_same_scores(flat(builtin.predict_chunks(batch, details=False)), expected)
     assert time.monotonic() - started < 20  # each chunk after the death is not a new wait for it
     assert ReadyWorker.made[0].results >= 2
 
