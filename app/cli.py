@@ -212,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.gui import run_gui
 
         return run_gui()
+    _exit_cleanly_on_termination()
     try:
         return {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "models": cmd_models,
                 "import": cmd_import, "export": cmd_export, "rename": cmd_rename, "delete": cmd_delete,
@@ -228,6 +229,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+
+
+def _exit_cleanly_on_termination() -> None:
+    """SIGTERM and SIGHUP (a service manager, a closed terminal) end a command as Ctrl+C does, through
+    its cleanup: by default they end the process at once, and ``evaluate --misclassified`` left its
+    temporary file behind (models.atomic_write removes it on the way out). Status 128 + the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), terminate)
 
 
 def _store():
@@ -260,8 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     source = resolved_source(args.data)  # recorded as a path that works from any folder, not as typed
     _say(f"Loading {source} ...")
-    data = load_source(source, progress=_say)
-    data = data.limited(args.limit)
+    data = load_source(source, progress=_say, limit=args.limit)  # a CSV: limited while it is read
     s = data.summary()
     _say(f"Data: {s['train']:,} train ({s['train_positive']:,} positive), "
          f"{s['test']:,} test ({s['test_positive']:,} positive)")
@@ -473,7 +488,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # any review is scored; it replaces the destination only when everything was written.
     destination = _output(args.misclassified, newline="") if args.misclassified is not None else None
     with destination or contextlib.nullcontext() as wrong_out:
-        data = load_source(args.data).limited(args.limit)
+        data = load_source(args.data, limit=args.limit)  # a CSV: limited while it is read
         evaluation = evaluate(predictor, data)
         result = metrics(evaluation.labels, evaluation.probabilities, threshold)
         out = {"model": predictor.name, "data": data.source, **result.to_json()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
+from PySide6.QtCore import QCoreApplication, QSettings, QStandardPaths, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
@@ -14,11 +14,21 @@ from app.evaluate_tab import EvaluateTab
 from app.model_cache import ModelCache
 from app.models_tab import ModelsTab
 from app.predict_tab import PredictTab
+from app.settings_file import (
+    byte_array,
+    int_in_range,
+    prepare_settings_file,
+    read_setting,
+    report,
+    session_settings_file,
+    text,
+)
 from app.training_tab import CANCEL, DISCARD, SAVE, TrainingTab, ask_save_discard_cancel
 from models import __version__, keras_runtime, paths
 from models.store import ModelStore
 
 TAB_TRAIN, TAB_PREDICT, TAB_EVALUATE, TAB_MODELS = range(4)
+MAX_GEOMETRY_BYTES = 4096  # saveGeometry writes 66 bytes
 
 
 class MainWindow(QMainWindow):
@@ -184,13 +194,19 @@ class MainWindow(QMainWindow):
 
     # -- state ----------------------------------------------------------------------------------
     def _restore_state(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        # settings.ini may have been written by anyone: every value is checked (settings_file).
+        geometry = read_setting(self.settings, "window/geometry", byte_array(MAX_GEOMETRY_BYTES), "a window geometry")
         if geometry is None or not self.restoreGeometry(geometry):
+            if geometry is not None:
+                report("ignored window/geometry (not a geometry this Qt can restore); reset")
+                self.settings.remove("window/geometry")
             self.resize(1280, 820)
-        self.tabs.setCurrentIndex(int(self.settings.value("window/tab", TAB_TRAIN)))
-        source = self.settings.value("data/source")
+        tab = read_setting(self.settings, "window/tab", int_in_range(0, self.tabs.count() - 1),
+                           f"a tab number 0-{self.tabs.count() - 1}")
+        self.tabs.setCurrentIndex(TAB_TRAIN if tab is None else tab)
+        source = read_setting(self.settings, "data/source", text(), "a data set path")
         if source:
-            self.train_tab.set_data_source(str(source))
+            self.train_tab.set_data_source(source)
 
     def _save_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -248,9 +264,17 @@ class MainWindow(QMainWindow):
 
 
 def app_settings() -> QSettings:
-    """Window settings: under ``SENTIMENT_STUDIO_HOME`` when it is set (with everything else), else Qt's
-    usual place for the organisation and application names."""
+    """Window settings: under ``SENTIMENT_STUDIO_HOME`` when it is set (with everything else), else the
+    file Qt uses for the organisation and application names. The file is checked before QSettings
+    opens it (settings_file.prepare_settings_file): QSettings reads it whole in its constructor."""
     home = os.environ.get(paths.HOME_ENV)
     if home:
-        return QSettings(str(Path(home) / "settings.ini"), QSettings.Format.IniFormat)
-    return QSettings()
+        path = Path(home) / "settings.ini"
+    else:
+        # What QSettings() opens on Linux, named here so it is checked first (and never its fallbacks).
+        config = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+        path = Path(config) / QCoreApplication.organizationName() / f"{QCoreApplication.applicationName()}.conf"
+    usable = prepare_settings_file(path)
+    if usable is None:  # no usable file: a new one in a temporary folder, not remembered after this session
+        usable = session_settings_file()
+    return QSettings(str(usable), QSettings.Format.IniFormat)

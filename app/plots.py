@@ -16,7 +16,6 @@ colour, so they never cover a curve.
 from __future__ import annotations
 
 import bisect
-import csv
 import html
 import math
 from pathlib import Path
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from models.atomic_write import atomic_write
 from models.errors import UserFacingError
+from models.reports import write_csv
 
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#ff7f0e"
@@ -397,12 +397,9 @@ class TrainingPlots(QWidget):
             raise UserFacingError(f"Could not write {path} ({exc.strerror or exc}).") from None
 
     def export_csv(self, path: Path) -> None:
-        try:
-            with atomic_write(path, "w", newline="", encoding="utf-8") as f:
-                w = csv.writer(f)
-                w.writerow(["epoch", "loss", "accuracy", "val_loss", "val_accuracy"])
-                for i in range(len(self.history["loss"])):
-                    w.writerow([i + 1] + [self.history[k][i] for k in ("loss", "accuracy", "val_loss",
-                                                                       "val_accuracy")])
+        keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+        try:  # the one CSV writer of the app (models.reports): quoting and encoding as every export
+            write_csv(path, ["epoch", *keys],
+                      ([i + 1] + [self.history[k][i] for k in keys] for i in range(len(self.history["loss"]))))
         except OSError as exc:
             raise UserFacingError(f"Could not write {path} ({exc.strerror or exc}).") from None

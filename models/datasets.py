@@ -103,8 +103,7 @@ class Dataset:
         """At most ``limit`` reviews per split, balanced between the labels, chosen by ``seed``."""
         if limit is None:
             return self
-        if limit < 2:  # 0 and negatives too: "no limit" is leaving the option out
-            raise DataSourceError("--limit must be at least 2 (one review of each label).")
+        check_limit(limit)
         rng = np.random.default_rng(seed)
         return Dataset(
             _balanced_subset(self.train, limit, rng),
@@ -114,43 +113,61 @@ class Dataset:
         )
 
 
+def check_limit(limit: int) -> None:
+    if limit < 2:  # 0 and negatives too: "no limit" is leaving the option out
+        raise DataSourceError("--limit must be at least 2 (one review of each label).")
+
+
+def _balanced_indices(labels: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """Which of a split's reviews ``Dataset.limited`` keeps (sorted), from their labels alone."""
+    if len(labels) <= limit:
+        return np.arange(len(labels))
+    pos = rng.permutation(np.flatnonzero(labels == 1))
+    neg = rng.permutation(np.flatnonzero(labels == 0))
+    n_pos = min(len(pos), max(limit // 2, limit - len(neg)))
+    return np.sort(np.concatenate([pos[:n_pos], neg[: limit - n_pos]]))
+
+
 def _balanced_subset(split: Split, limit: int, rng: np.random.Generator) -> Split:
     if len(split) <= limit:
         return split
-    pos = rng.permutation(np.flatnonzero(split.labels == 1))
-    neg = rng.permutation(np.flatnonzero(split.labels == 0))
-    n_pos = min(len(pos), max(limit // 2, limit - len(neg)))
-    chosen = np.concatenate([pos[:n_pos], neg[: limit - n_pos]])
-    return split.subset(np.sort(chosen))
+    return split.subset(_balanced_indices(split.labels, limit, rng))
 
 
 # -- source selection -----------------------------------------------------------------
 
 
-def load_source(spec: str, *, progress: Progress | None = None) -> Dataset:
+def load_source(spec: str, *, progress: Progress | None = None, limit: int | None = None) -> Dataset:
     """Open what the user named: ``imdb`` (Keras download), ``stanford`` (archive download),
-    an aclImdb folder or ``.tar.gz``, or a ``.csv`` file."""
+    an aclImdb folder or ``.tar.gz``, or a ``.csv`` file. ``limit``: as ``.limited(limit)``, applied
+    while a CSV is read (only the chosen reviews' texts are kept: a CSV has no size limit of its own)."""
+    if limit is not None:
+        check_limit(limit)
     key = spec.strip()
     if key.lower() in (KERAS_SOURCE, "keras"):
-        return load_keras_imdb(progress=progress)
+        return load_keras_imdb(progress=progress).limited(limit)
     if key.lower() in (STANFORD_SOURCE, "aclimdb"):
-        return download_stanford(progress=progress)
+        return download_stanford(progress=progress).limited(limit)
     path = Path(key).expanduser()
     try:
         is_folder = stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):
         is_folder = False
     if is_folder:
-        return load_aclimdb_folder(path, progress=progress)
+        return load_aclimdb_folder(path, progress=progress).limited(limit)
+    _checked_path(path)
+    if path.suffix.lower() in (".csv", ".tsv"):
+        return load_csv(path, limit=limit)
+    return load_aclimdb_archive(path, progress=progress).limited(limit)
+
+
+def _checked_path(path: Path) -> None:
     try:
         checked_input_file(path, "data set (an aclImdb folder or .tar.gz, or a .csv)")
     except InputPathError as exc:
         hint = (f" Give an aclImdb folder or .tar.gz archive, a .csv file, or '{KERAS_SOURCE}' to download "
                 "Keras' IMDB data.") if "does not exist" in str(exc) else ""
         raise DataSourceError(f"{exc}{hint}") from None
-    if path.suffix.lower() in (".csv", ".tsv"):
-        return load_csv(path)
-    return load_aclimdb_archive(path, progress=progress)
 
 
 # -- Stanford aclImdb -------------------------------------------------------------------
@@ -322,21 +339,46 @@ def read_keras_imdb(npz_path: Path, word_index_path: Path, seed: int = 113) -> D
     return Dataset(splits[0], splits[1], KERAS_SOURCE, keras_word_index=word_index)
 
 
+# A word index holds one entry per word; no model uses more than 1,000,000 (models.config's largest
+# vocabulary; Keras' IMDB index has 88,584). Counted in the file's bytes before it is parsed: a JSON
+# of 64 MB can hold 7 million entries, which took 1.73 GB once parsed (a dict, then a copy of it).
+MAX_WORD_INDEX_ENTRIES = 1_000_000
+_JSON_STRING_OR_COMMA = re.compile(rb'"(?:[^"\\]|\\.)*"|,')
+
+
+def bounded_word_index(raw: bytes, name: str) -> bytes:
+    """``raw`` itself, or DataSourceError when its JSON holds more than MAX_WORD_INDEX_ENTRIES items
+    (the commas between items, outside strings, are counted without parsing anything)."""
+    commas = 0
+    for match in _JSON_STRING_OR_COMMA.finditer(raw):
+        if match.end() - match.start() == 1 and raw[match.start()] == 0x2C:  # a comma, not a string
+            commas += 1
+            if commas > MAX_WORD_INDEX_ENTRIES + 16:  # a vocabulary.json has a few more items than words
+                raise DataSourceError(f"{name} has more than {MAX_WORD_INDEX_ENTRIES:,} entries; a word index "
+                                      f"holds one per word of the vocabulary (at most {MAX_WORD_INDEX_ENTRIES:,}).")
+    return raw
+
+
 def read_word_index(path: Path) -> dict[str, int]:
     """A Keras word index: a JSON object of word -> frequency rank (from 1)."""
     try:
         path = checked_input_file(path, "JSON word index")
         with open(path, "rb") as f:
-            data = parse_json(read_at_most(f, MAX_JSON_BYTES, Path(path).name))
+            data = parse_json(bounded_word_index(read_at_most(f, MAX_JSON_BYTES, Path(path).name), Path(path).name))
     except InputPathError as exc:
         raise DataSourceError(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise DataSourceError(f"{Path(path).name} is not a readable JSON word index ({exc}).") from None
+    return checked_word_index(data, Path(path).name)
+
+
+def checked_word_index(data: object, name: str) -> dict[str, int]:
+    """``data`` as a Keras word index, or DataSourceError saying what it is not."""
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in data.items()
     ):
         raise DataSourceError(
-            f"{Path(path).name} is not a word index: expected a JSON object mapping each word to its rank."
+            f"{name} is not a word index: expected a JSON object mapping each word to its rank."
         )
     return data
 
@@ -349,35 +391,61 @@ SPLIT_COLUMNS = ("split", "set", "subset")
 _LABELS = {"1": 1, "0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0, "1.0": 1, "0.0": 0}
 
 
-def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """A CSV with a text and a label column; an optional split column (train/test), else a seeded split."""
-    texts: list[str] = []
+def load_csv(path: Path, *, test_fraction: float = 0.2, seed: int = 0, limit: int | None = None) -> Dataset:
+    """A CSV with a text and a label column; an optional split column (train/test), else a seeded split.
+
+    ``limit``: the reviews ``Dataset.limited(limit)`` would keep, and only their texts: the file is read
+    twice, first for the labels and splits (the choice needs them all), then for the chosen texts. A
+    1 GB CSV with ``--limit 100`` was read whole into memory first (MemoryError at 2.7 GB)."""
+    texts: list[str] | None = [] if limit is None else None
     labels: list[int] = []
     in_test: list[bool] = []
     data_rows: list[int] = []
     rows = CsvReviews(path, labels=True)
     for row in rows:
-        texts.append(row.text)
+        if texts is not None:
+            texts.append(row.text)
         data_rows.append(row.line - 1)  # the header is line 1
         labels.append(row.label)  # type: ignore[arg-type]  # labels=True: always set
         if row.split is not None:
             in_test.append(row.split in ("test", "validation", "val", "dev"))
     split_col = rows.split_col
     labels_arr = np.array(labels, dtype=np.int8)
+    del labels
     if len(labels_arr) < 2:
         raise DataSourceError(f"{path.name} has {len(labels_arr)} labelled reviews; at least 2 are needed.")
     # One class is a valid data set to evaluate on (training refuses it: models/training.py).
     # A split column is honoured even when every row is "test" (a set to evaluate on: training then
     # says it has no training review) or "train" (evaluation says there is no test review).
-    if split_col is not None and len(in_test) == len(texts):
+    if split_col is not None and len(in_test) == len(labels_arr):
         test_mask = np.array(in_test)
     else:
-        order = np.random.default_rng(seed).permutation(len(texts))
-        n_test = max(1, int(round(len(texts) * test_fraction)))
-        test_mask = np.zeros(len(texts), dtype=bool)
+        order = np.random.default_rng(seed).permutation(len(labels_arr))
+        n_test = max(1, int(round(len(labels_arr) * test_fraction)))
+        test_mask = np.zeros(len(labels_arr), dtype=bool)
         test_mask[order[:n_test]] = True
-    whole = Split(labels=labels_arr, texts=texts, ids=data_rows)
-    return Dataset(whole.subset(np.flatnonzero(~test_mask)), whole.subset(np.flatnonzero(test_mask)), str(path))
+    train_rows, test_rows = np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
+    if texts is not None:
+        whole = Split(labels=labels_arr, texts=texts, ids=data_rows)
+        return Dataset(whole.subset(train_rows), whole.subset(test_rows), str(path))
+    rng = np.random.default_rng(0)  # Dataset.limited's default seed: the same reviews as loading, then limiting
+    train_rows = train_rows[_balanced_indices(labels_arr[train_rows], limit, rng)]
+    test_rows = test_rows[_balanced_indices(labels_arr[test_rows], limit, rng)]
+    wanted = set(train_rows.tolist()) | set(test_rows.tolist())
+    chosen: dict[int, str] = {}
+    count = 0
+    for count, row in enumerate(CsvReviews(path, labels=True), start=1):
+        if count - 1 in wanted:
+            if row.label != labels_arr[count - 1]:
+                count = -1
+                break
+            chosen[count - 1] = row.text
+    if count != len(labels_arr):
+        raise DataSourceError(f"{path.name} changed while it was read; try again.")
+    return Dataset(Split(labels=labels_arr[train_rows], texts=[chosen[i] for i in train_rows.tolist()],
+                         ids=[data_rows[i] for i in train_rows.tolist()]),
+                   Split(labels=labels_arr[test_rows], texts=[chosen[i] for i in test_rows.tolist()],
+                         ids=[data_rows[i] for i in test_rows.tolist()]), str(path))
 
 
 MAX_FIELD_CHARS = MAX_REVIEW_BYTES  # one review; bounds memory on a file with no line breaks

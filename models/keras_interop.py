@@ -46,7 +46,7 @@ from models.bounded_io import (
     parse_json,
     read_at_most,
 )
-from models.datasets import KERAS_DATASETS_URL, read_word_index
+from models.datasets import KERAS_DATASETS_URL, bounded_word_index, checked_word_index
 from models.download import download
 from models.errors import ConfigError, DataSourceError, ModelStoreError
 from models.keras_file import KerasFileError, read_summary
@@ -150,7 +150,7 @@ def read_word_index_file(path: Path) -> WordIndex:
     try:
         path = checked_input_file(path, "JSON word index")
         with open(path, "rb") as f:
-            data = parse_json(read_at_most(f, MAX_JSON_BYTES, path.name))
+            data = parse_json(bounded_word_index(read_at_most(f, MAX_JSON_BYTES, path.name), path.name))
     except InputPathError as exc:
         raise DataSourceError(f"The word index: {exc}") from None
     except (OSError, ValueError) as exc:
@@ -160,7 +160,7 @@ def read_word_index_file(path: Path) -> WordIndex:
             return WordIndex(path.name, vocabulary=Vocabulary.from_json(data))
         except ModelStoreError as exc:
             raise DataSourceError(f"{path.name}: {exc}") from None
-    index = read_word_index(path)  # the one definition of a Keras word index, and its message
+    index = checked_word_index(data, path.name)  # the one definition of a Keras word index, and its message
     bad = [(w, r) for w, r in index.items() if r < 1]
     if bad:
         word, rank = bad[0]

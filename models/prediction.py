@@ -19,6 +19,11 @@ from models.vocabulary import Vocabulary
 
 POSITIVE, NEGATIVE = "positive", "negative"
 FIRST_CHUNK = 32  # reviews in the first chunk of a stream: its scores come within milliseconds
+# Characters of review text in one chunk of a stream, besides its count of reviews: a chunk ends at the
+# review that reaches it. Up to 3 chunks are held at once (read ahead, in the worker, being scored), so a
+# stream holds at most about 3 x (this + one review of up to 16 MB) of text, whatever its lines hold: 512
+# lines of 15 MB were one chunk of 7.5 GB (100 of them peaked at 1.56 GB). IMDB's 512 reviews are ~0.7 MB.
+MAX_CHUNK_CHARS = 4 * 1024 * 1024
 EMPTY_REVIEW = "The review is empty: type or paste some text to score."
 
 
@@ -167,15 +172,13 @@ class Predictor:
                         worker = EncodingWorker(self.vocabulary, self.maxlen)
                 while not ended and len(chunks) < (2 if worker is not None and worker.ready else 1):
                     try:
-                        chunk = list(itertools.islice(stream, size))
+                        chunk, ended = _take_chunk(stream, size, MAX_CHUNK_CHARS)
                     except Exception as exc:  # noqa: BLE001 - a file that cannot be read further: raised at its turn
                         chunks.append((read, [], exc))
                         ended = True
                         break
                     if not chunk:
-                        ended = True
                         break
-                    ended = len(chunk) < size  # a stream gives fewer only when it has no more
                     size = min(2 * size, batch_size)
                     if any(_blank(t) for t in chunk):
                         chunks.append((read, chunk, EmptyReviewError(EMPTY_REVIEW)))
@@ -225,6 +228,19 @@ WORKER = "worker"  # a chunk's encoding is the worker's next result
 # Reviews read before a stream is given a tokenizing process: shorter streams are scored before it would
 # have started (a new interpreter and NumPy: about 0.15 s).
 WORKER_AFTER = 2_000
+
+
+def _take_chunk(stream: Iterator[str], size: int, max_chars: int) -> tuple[list[str], bool]:
+    """The next texts of ``stream``: ``size`` of them, or fewer once they hold ``max_chars`` characters
+    (always at least one); and whether the stream has ended."""
+    chunk: list[str] = []
+    chars = 0
+    for text in stream:
+        chunk.append(text)
+        chars += len(text)
+        if len(chunk) >= size or chars >= max_chars:
+            return chunk, False
+    return chunk, True
 
 
 def _blank(text: str) -> bool:

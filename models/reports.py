@@ -1,8 +1,13 @@
 """Result tables written for the user: scored reviews and evaluations as CSV files.
 
 One writer for every table the app exports (the Predict tab's scored file, the Evaluate tab's
-reviews, ``evaluate --misclassified``), so they all quote, encode and fail the same way: UTF-8
-with a header row, the standard ``csv`` dialect, and an ``OSError`` the caller turns into a message.
+reviews, ``evaluate --misclassified``, the Train tab's history), so they all quote, encode and fail
+the same way: UTF-8 with a header row, the standard ``csv`` dialect with every field quoted, and an
+``OSError`` the caller turns into a message.
+
+Every field is quoted (csv.QUOTE_ALL): a spreadsheet that splits on another separator (Excel uses
+``;`` in many locales) still keeps a quoted field whole, where ``great film;=1+1`` written bare
+became a cell starting with ``=``.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ def safe_cell(value: object) -> object:
 
 def write_csv_rows(f: TextIO, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
     """Write ``header`` and ``rows`` to an open text file; returns the number of rows written."""
-    writer = csv.writer(f)
+    writer = csv.writer(f, quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     count = 0
     for row in rows:

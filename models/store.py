@@ -15,15 +15,17 @@ links, is listed as damaged, cannot be renamed, and deleting it removes only the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
 import re
 import shutil
+import sys
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +115,32 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True  # exists but not ours, or the platform cannot tell: leave it alone
     return True
+
+
+@contextlib.contextmanager
+def _store_lock(root: Path) -> Iterator[None]:
+    """Hold the store's lock: one process at a time chooses a name and puts a model under it (another
+    import under the same name in between gave two models one name, in 5 of 10 rounds). The lock is
+    on the store's folder itself (flock), so nothing is added to it; Windows locks a hidden file in it."""
+    root.mkdir(parents=True, exist_ok=True)
+    if sys.platform == "win32":
+        import msvcrt
+
+        fd = os.open(root / ".store.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for 10 s, then OSError
+            yield
+        finally:
+            os.close(fd)
+        return
+    import fcntl
+
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when closed, also by a killed process
+        yield
+    finally:
+        os.close(fd)
 
 
 class ModelStore:
@@ -245,50 +273,53 @@ class ModelStore:
 
     def _save_new(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str,
                   failure: str) -> ModelInfo:
-        name = self.unique_name(name)
         try:
             meta = ModelMetadata.from_json({**metadata, "name": name, "created": utc_now(),
-                                            "format_version": METADATA_VERSION}).to_json()
+                                            "format_version": METADATA_VERSION})
         except MetadataError as exc:
             raise ModelStoreError(f"The model's details cannot be saved: {exc}.") from None
 
         def write(staging: Path) -> None:
             model.save(staging / MODEL_FILE)
             vocabulary.save(staging / VOCAB_FILE)
-            write_json_atomic(staging / META_FILE, meta)
 
         try:
-            target = self._commit(name, write)
+            target = self._commit(name, write, lambda final: meta.with_name(final).to_json())
         except OSError as exc:
             reason = os_error_reason(exc)
             raise StoreWriteError(failure.format(root=self.root, reason=exc.strerror or exc), reason) from None
         return self._read_info(target)
 
-    def _commit(self, name: str, write: Callable[[Path], None]) -> Path:
+    def _commit(self, name: str, write: Callable[[Path], None], metadata: Callable[[str], dict[str, Any]]) -> Path:
         """Let ``write`` fill a hidden staging folder, then rename it to a new model folder.
 
         The model appears whole or not at all; the staging folder is removed on any failure
         (OSError included, which the caller turns into its own message). An existing folder
-        is never replaced: a taken name gets a numbered suffix.
+        is never replaced: a taken name gets a numbered suffix. The name is chosen (unique_name)
+        and ``metadata(name)`` written under the store's lock, just before the rename, so two
+        processes saving at once never give two models one name.
         """
         staging = self.root / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         try:
             staging.mkdir(parents=True)
             write(staging)
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            base = f"{_slug(name)}-{stamp}"
-            for n in itertools.count(1):
-                target = self.root / (base if n == 1 else f"{base}-{n}")
-                if target.exists():
-                    continue
-                try:
-                    os.rename(staging, target)  # atomic: the model appears whole or not at all
-                    break
-                except OSError:
-                    if target.exists():  # another process took this name in between
+            with _store_lock(self.root):
+                final_name = self.unique_name(name)
+                write_json_atomic(staging / META_FILE, metadata(final_name))
+                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+                base = f"{_slug(final_name)}-{stamp}"
+                for n in itertools.count(1):
+                    target = self.root / (base if n == 1 else f"{base}-{n}")
+                    if target.exists():
                         continue
-                    raise
-            fsync_dir(self.root)
+                    try:
+                        os.rename(staging, target)  # atomic: the model appears whole or not at all
+                        break
+                    except OSError:
+                        if target.exists():  # another process took this folder name in between
+                            continue
+                        raise
+                fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -367,8 +398,8 @@ class ModelStore:
                 vocabulary = Vocabulary.from_json(vocab_data)
             except ModelStoreError as exc:
                 raise ModelStoreError(f"{path.name} is damaged: {exc}") from None
-            final_name = self.unique_name(clean_name((name or "").strip()) or meta.name or path.stem or "model")
-            meta = replace(meta, name=final_name, imported=ImportedFrom(path.name, utc_now()))
+            wanted_name = clean_name((name or "").strip()) or meta.name or path.stem or "model"
+            meta = replace(meta, name=wanted_name, imported=ImportedFrom(path.name, utc_now()))
 
             def write(staging: Path) -> None:
                 with zf.open(members[MODEL_FILE]) as src, open(staging / MODEL_FILE, "wb") as out:
@@ -377,10 +408,9 @@ class ModelStore:
                     os.fsync(out.fileno())
                 _check_matches(staging / MODEL_FILE, vocabulary, meta, path.name)
                 write_bytes_atomic(staging / VOCAB_FILE, vocab_bytes)
-                write_json_atomic(staging / META_FILE, meta.to_json())
 
             try:
-                target = self._commit(final_name, write)
+                target = self._commit(wanted_name, write, lambda final: replace(meta, name=final).to_json())
             except _BadArchive as exc:
                 raise ModelStoreError(str(exc)) from None
             except (*_UNREADABLE_MEMBER, TooLarge) as exc:  # e.g. a CRC mismatch, found while copying
@@ -453,10 +483,11 @@ class ModelStore:
         if any(new_name.casefold() == name.casefold() for name in builtin) or "(built-in)" in new_name.casefold():
             raise ModelStoreError(f"{new_name!r} would look like the model that ships with the app; "
                                   "choose a name without \"(built-in)\".")
-        if new_name.casefold() != info.name.casefold():
-            new_name = self.unique_name(new_name)
         try:
-            write_json_atomic(info.path / META_FILE, info.metadata.with_name(new_name).to_json())
+            with _store_lock(self.root):  # the name chosen and written as one step (see _commit)
+                if new_name.casefold() != info.name.casefold():
+                    new_name = self.unique_name(new_name)
+                write_json_atomic(info.path / META_FILE, info.metadata.with_name(new_name).to_json())
         except OSError as exc:
             raise ModelStoreError(f"Could not rename the model ({exc.strerror or exc}).") from None
         return self._read_info(info.path)
@@ -474,7 +505,22 @@ class ModelStore:
             os.rename(info.path, trash)  # gone from listings at once, even if removal is slow
         except OSError as exc:
             raise ModelStoreError(f"Could not delete the model ({exc.strerror or exc}).") from None
-        shutil.rmtree(trash, ignore_errors=True)
+        try:
+            shutil.rmtree(trash)
+        except OSError as exc:
+            # A folder whose files cannot be removed (read-only, files in use): said, and put back where it
+            # was, never left as a hidden .trash folder while "deleted" is reported.
+            reason = os_error_reason(exc)
+            try:
+                os.rename(trash, info.path)
+            except OSError:
+                raise ModelStoreError(f"Could not delete the model {info.name!r} ({reason}); what is left of it "
+                                      f"is in {trash}.") from None
+            whole = all((info.path / f).is_file() for f in (MODEL_FILE, VOCAB_FILE, META_FILE))
+            raise ModelStoreError(
+                f"Could not delete the model {info.name!r} ({reason}): "
+                + ("it is still in the store." if whole else f"part of it was removed; the rest is in {info.path}.")
+                + " Fix the folder's permissions and delete it again.") from None
 
 
 # What reading a corrupt member can raise: bad CRC or size, a broken deflate stream, an

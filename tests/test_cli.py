@@ -218,3 +218,20 @@ def test_a_review_that_looks_like_a_formula_is_written_as_text():
                                                     ["plain", "0.9"]])
     rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
     assert rows == [["'=HYPERLINK(\"http://x\",\"click\")", "0.5"], ["'- fine", "0.1"], ["plain", "0.9"]]
+
+
+def test_every_exported_field_is_quoted_so_another_separator_keeps_it_whole():
+    """Excel splits on ';' in many locales: a bare ``great film;=1+1`` became a cell starting with '='."""
+    import csv
+    import io
+
+    from models.reports import write_csv_rows
+
+    out = io.StringIO()
+    write_csv_rows(out, ["review", "probability"], [["great film;=1+1", "0.9"], ["=1+1;x", 0.25], ["a\tb", 3]])
+    text = out.getvalue()
+    assert text.splitlines()[:2] == ['"review","probability"', '"great film;=1+1","0.9"']
+    for delimiter in ",;\t":  # split on any separator, no cell starts a formula
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+            assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row), (delimiter, row)
+    assert list(csv.reader(io.StringIO(text)))[2] == ["'=1+1;x", "0.25"]

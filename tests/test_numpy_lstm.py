@@ -87,7 +87,11 @@ def test_engine_tables_are_row_major_and_started_scores_equal_direct_ones(builti
     assert net.projected.flags["C_CONTIGUOUS"] and net.recurrent.flags["C_CONTIGUOUS"]
     ids = np.random.default_rng(3).integers(0, net.vocab_size, size=(700, builtin.maxlen))
     wait = net.start(ids)  # several blocks on the pool
-    np.testing.assert_array_equal(wait(), np.concatenate([net(ids[i:i + 100]) for i in range(0, 700, 100)]))
+    # Not bit for bit: blocks of other sizes take other BLAS kernels, and OpenBLAS runs a call on fewer
+    # threads while another thread's call holds it, so the summation order depends on the load (156 of
+    # 700 scores differed by up to 6e-7 in a full run on a busy machine).
+    np.testing.assert_allclose(wait(), np.concatenate([net(ids[i:i + 100]) for i in range(0, 700, 100)]),
+                               rtol=0, atol=1e-6)
     assert net.start(ids[:0])().shape == (0,)
 
 
@@ -97,7 +101,7 @@ def test_chunks_are_scored_while_the_next_is_read_and_come_out_in_order(builtin)
     assert [len(c) for c in chunks] == [32, 64, 128, 256, 256, 256, 256, 252]
     flat = [p.probability for c in chunks for p in c]
     ids = builtin.vocabulary.encode_batch(texts, builtin.maxlen)
-    np.testing.assert_allclose(flat, builtin.probabilities(ids), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(flat, builtin.probabilities(ids), rtol=0, atol=1e-6)  # other chunks: not bit for bit
 
 
 def test_a_review_without_words_stops_the_stream_after_the_chunks_before_it(builtin):

@@ -147,7 +147,7 @@ def test_export_png_and_csv(qtbot, tab, tmp_path):
     tab.plots.export_png(tmp_path / "p.png")
     tab.plots.export_csv(tmp_path / "h.csv")
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "h.csv").read_text().splitlines()[1].startswith("1,0.5,0.7,0.6,0.65")
+    assert (tmp_path / "h.csv").read_text().splitlines()[1].startswith('"1","0.5","0.7","0.6","0.65"')
 
 
 def test_the_action_buttons_stay_in_view_at_the_default_size(qtbot, tab, tiny_csv):
