@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,15 @@ import numpy as np
 
 from models import paths
 from models.atomic_write import write_json_atomic
-from models.bounded_io import MB, InputPathError, TooLarge, checked_input_file, os_error_reason, read_own_file
+from models.bounded_io import (
+    MB,
+    InputPathError,
+    TooLarge,
+    checked_input_file,
+    os_error_reason,
+    parse_json,
+    read_own_file,
+)
 from models.datasets import (
     KERAS_SOURCE,
     MAX_FIELD_CHARS,
@@ -238,7 +245,7 @@ class CorrectionBook:
             raise CorrectionsError(f"The corrections of {identity.name} cannot be read ({book.path}: "
                                    f"{os_error_reason(exc) if isinstance(exc, OSError) else exc}).") from None
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
         except ValueError:
             raise CorrectionsError(f"The corrections of {identity.name} are damaged ({book.path} is not JSON); "
                                    "move it away to start again.") from None
@@ -472,7 +479,7 @@ def stale_corrections(identity: DataIdentity, root: Path | None = None) -> list[
         if entry.suffix != ".json" or entry.stem == identity.sha256:
             continue
         try:
-            data = json.loads(read_own_file(entry, MAX_BOOK_BYTES))
+            data = parse_json(read_own_file(entry, MAX_BOOK_BYTES))
             dataset = data["dataset"]
             if dataset.get("path") == identity.path and isinstance(data.get("corrections"), list) \
                     and data["corrections"]:

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from models.bounded_io import parse_json
 from models.datasets import _DELIMITERS, MAX_FIELD_CHARS, TEXT_COLUMNS
 from models.errors import UserFacingError
 
@@ -110,7 +111,7 @@ def read_text_lines(path: str, stream: io.BufferedIOBase, json_lines: bool, text
                 yield BAD, bad(source, "empty line")
                 continue
             try:
-                record = json.loads(line)
+                record = parse_json(line)
             except ValueError:
                 yield BAD, bad(source, "not JSON", line)
                 continue
@@ -257,7 +258,7 @@ def read_model_name(saved_model: str) -> str:
                               f"saved_model.pb and assets.extra/{EXPORT_INFO}).")
     try:
         with FileSystems.open(info_path) as f:
-            info = json.loads(f.read(_INFO_BYTES + 1)[:_INFO_BYTES])
+            info = parse_json(f.read(_INFO_BYTES + 1)[:_INFO_BYTES])
     except (OSError, ValueError) as exc:
         raise UserFacingError(f"{info_path} cannot be read ({exc}).") from None
     if not isinstance(info, dict) or info.get("format") != EXPORT_INFO_FORMAT or not isinstance(info.get("name"), str):

@@ -182,10 +182,10 @@ def export_saved_model(store: ModelStore, ref: str, folder: Path, *, overwrite: 
 
 def read_export_info(folder: Path) -> dict[str, Any]:
     """The export's ``assets.extra/sentiment_studio.json`` (name, family), read bounded; {} if absent or not ours."""
-    from models.bounded_io import MAX_JSON_BYTES, read_own_file
+    from models.bounded_io import MAX_JSON_BYTES, parse_json, read_own_file
 
     try:
-        data = json.loads(read_own_file(Path(folder) / "assets.extra" / EXPORT_INFO, MAX_JSON_BYTES))
+        data = parse_json(read_own_file(Path(folder) / "assets.extra" / EXPORT_INFO, MAX_JSON_BYTES))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("format") != EXPORT_INFO_FORMAT:
