@@ -568,6 +568,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from models.store import ARCHIVE_SUFFIX
 
     store = _store()
+    store.check_output(args.dest)  # before the model is read: a write into the store is refused at once
     info = store.find(args.model)
     if args.saved_model:
         if args.format is not None:

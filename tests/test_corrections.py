@@ -3,6 +3,7 @@ as CSV (a hostile CSV loses only its bad rows), never applied to a changed file;
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -104,7 +105,8 @@ def test_export_and_import_round_trip(noisy, tmp_path):
         book.mark(data.test, "test", row, action)
     out = tmp_path / "corrections.csv"
     assert book.export_csv(out) == 3
-    assert out.read_text(encoding="utf-8").splitlines()[0] == "split,row,action,label,at"
+    with open(out, newline="", encoding="utf-8") as f:  # every field quoted (reports.write_csv)
+        assert next(csv.reader(f)) == ["split", "row", "action", "label", "at"]
     fresh = CorrectionBook(book.identity, root=tmp_path / "elsewhere")
     result = fresh.import_csv(out, data)
     assert (result.added, result.replaced, result.problems) == (3, 0, [])
