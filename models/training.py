@@ -306,7 +306,9 @@ class _Tracker:
         self.best_accuracy = -1.0
         self.best_weights: list | None = None
         self.best_epoch: int | None = None
-        self.batch_seconds: float | None = None  # moving estimate of one training batch
+        self.batch_seconds: float | None = None  # the median batch of this epoch (one-off compiles left out)
+        self.batch_durations: list[float] = []
+        self.compile_seconds = 0.0  # what the first batch took beyond a batch: tracing and compiling the step
         self.val_seconds: float | None = None
         self.epoch = 0
 
@@ -346,13 +348,20 @@ class _Tracker:
         now = time.perf_counter()
         done = batch + 1
         spent = now - self.epoch_started
+        # The first batch of a run also traces (and with XLA compiles) the training step, and a short last
+        # batch compiles it again: seconds that say nothing of the speed (a 20-s run read "ETA 5:41"). The
+        # rate is the median batch, so the ETA is unknown until a second batch has run; later epochs start
+        # from the last epoch's rate.
         if done == 1:
-            # The first batch of a run also traces (and with XLA compiles) the training step: seconds that
-            # say nothing of the speed (a 20-s run read "ETA 5:41"). The rate is measured from its end, so
-            # the ETA is unknown until a second batch has run; later epochs keep the last epoch's rate.
-            self.first_batch_ended = now
-        else:
-            self.batch_seconds = (now - self.first_batch_ended) / (done - 1)
+            self.batch_durations = []
+        last = self.batch_ended if done > 1 else self.epoch_started
+        self.batch_ended = now
+        self.batch_durations.append(now - last)
+        if done > 1:
+            self.batch_seconds = float(np.median(self.batch_durations[1:] if self.epoch == 1
+                                                 else self.batch_durations))
+            if self.epoch == 1 and done == 2:
+                self.compile_seconds = max(0.0, self.batch_durations[0] - self.batch_seconds)
         logs = {k: float(v) for k, v in (logs or {}).items()}
         logs.update(self.running.add(done, logs))
         self.report(TrainingProgress(
@@ -410,7 +419,12 @@ class _Tracker:
         val = self.val_seconds if self.val_seconds is not None else \
             self.val_batches * validation_batch_size(self.config) / self.config.batch_size * self.batch_seconds / 3
         epoch_seconds = self.batches * self.batch_seconds + val
-        return batches_left * self.batch_seconds + (val if validation_left else 0.0) + epochs_after * epoch_seconds
+        # The first validation compiles the test step as the first batch compiled the training step: in a
+        # short run those seconds are most of what is left (measured: 7.5 s of a 29-s run).
+        first_validation = self.compile_seconds if (self.epoch == 1 and validation_left and self.val_batches
+                                                     and self.val_started is None) else 0.0
+        return (batches_left * self.batch_seconds + (val if validation_left else 0.0) + first_validation
+                + epochs_after * epoch_seconds)
 
     def restore_best(self, model) -> int | None:
         if self.best_weights is not None:

@@ -247,3 +247,19 @@ def test_the_first_eta_leaves_out_the_first_batch_that_compiles(monkeypatch, tin
     # After batch 2 of 10 in epoch 1 of 3: 8 batches, then 2 epochs of 10, at 0.1 s (no validation rows).
     assert events[1].eta_seconds == pytest.approx(2.8)
     assert events[-1].eta_seconds == pytest.approx(2.0)
+
+
+def test_the_eta_counts_the_first_validation_s_compile_and_not_a_short_last_batch(monkeypatch, tiny_config):
+    clock = [0.0]
+    monkeypatch.setattr(t, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    events = []
+    config = tiny_config.with_changes(epochs=2, batch_size=16)
+    tracker = t._Tracker(config, n_train=160, n_val=16, report=events.append, stop=lambda: False, started=0.0)
+    tracker.on_epoch_begin(0)
+    for batch, seconds in enumerate([6.0] + [0.1] * 8 + [3.0]):  # compiles: the first batch, the short last
+        clock[0] += seconds
+        tracker.on_train_batch_end(batch)
+    assert tracker.batch_seconds == pytest.approx(0.1)  # the median: neither compile counts as the rate
+    validation = tracker.val_batches * t.validation_batch_size(config) / 16 * 0.1 / 3
+    # After batch 2: 8 batches, the first validation (its compile about the first batch's 5.9 s), one epoch.
+    assert events[1].eta_seconds == pytest.approx(0.8 + validation + 5.9 + 1.0 + validation)
