@@ -204,3 +204,21 @@ def test_a_split_column_is_honoured_even_when_every_row_has_the_same_split(tmp_p
     path.write_text("text,label,split\n" + "".join(f"review {i},{i % 2},test\n" for i in range(30)), encoding="utf-8")
     data = load_csv(path)
     assert len(data.test) == 30 and len(data.train) == 0  # evaluated whole, not cut to a fifth
+
+
+@pytest.mark.timeout(120)  # a hang guard: the scan was quadratic on unclosed strings (146 s for 160 KB)
+@pytest.mark.parametrize("raw", [b'"' + b'\\"' * 2_000_000 + b"," * 1_100_000,
+                                 b"{" + b"," * 1_100_000 + b'"' + b'\\"' * 2_000_000])
+def test_counting_word_index_entries_is_linear_on_unclosed_strings(raw):
+    from models.datasets import bounded_word_index
+    from models.errors import DataSourceError
+
+    with pytest.raises(DataSourceError):
+        bounded_word_index(raw, "index.json")
+
+
+def test_a_word_index_with_commas_inside_its_words_is_counted_by_its_entries():
+    from models.datasets import MAX_WORD_INDEX_ENTRIES, bounded_word_index
+
+    raw = b'{"' + b"," * (MAX_WORD_INDEX_ENTRIES + 100) + b'": 4}'
+    assert bounded_word_index(raw, "index.json") is raw
