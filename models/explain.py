@@ -86,6 +86,9 @@ class Explanation:
     tokens: list[TokenContribution]
     words_cut: int  # words at the front of the review that the model never read
     method: str = METHOD
+    # P(positive) the contributions are measured from (the n-gram family: the bias alone), when there is one.
+    baseline_probability: float | None = None
+    phrases: Sequence[Any] = ()  # n-grams of several words that carry a push (models.families.ngram.Phrase)
 
     @property
     def probability(self) -> float:
@@ -117,6 +120,9 @@ class Explanation:
             "top_positive": [brief(t) for t in self.top_positive()],
             "top_negative": [brief(t) for t in self.top_negative()],
             "words_cut": self.words_cut,
+            "method": self.method,
+            "baseline_probability": None if self.baseline_probability is None else round(self.baseline_probability, 6),
+            **({"phrases": [p.to_json() for p in self.phrases]} if self.phrases else {}),
         }
 
 
@@ -126,10 +132,15 @@ def explain(predictor: Predictor, text: str) -> Explanation:
 
 
 def explain_many(predictor: Predictor, texts: Sequence[str]) -> list[Explanation]:
-    """Score and explain each review; raises EmptyReviewError for an empty one."""
+    """Score and explain each review, as the model's family does; raises EmptyReviewError for an empty one."""
     require_text(texts)
+    return predictor.family.explain(predictor, list(texts))
+
+
+def explain_by_occlusion(predictor: Predictor, texts: Sequence[str]) -> list[Explanation]:
+    """The LSTM family's explanations: occlusion in log-odds (this module's docstring)."""
     encoded = [predictor.vocabulary.encode(t, predictor.maxlen) for t in texts]
-    if isinstance(predictor.model, NumpyLSTMClassifier):
+    if predictor.family.is_numpy_engine(predictor.model):
         logits = [_occlusion_numpy(predictor.model, e.ids, _occluded_positions(e)) for e in encoded]
     else:
         logits = [logit(p) for p in _occlusion_batched(predictor, encoded)]
