@@ -271,3 +271,43 @@ def test_sparse_rows_scaled():
     rows = SparseRows(np.array([0, 2, 3]), np.array([0, 2, 1], dtype=np.int32), np.ones(3, np.float32), 3)
     np.testing.assert_allclose(rows.scaled(np.array([2.0, 3.0, 4.0], np.float32)).dense(),
                                [[2, 0, 4], [0, 3, 0]])
+
+
+def test_export_to_plain_keras_takes_raw_strings_and_scores_as_the_app(trained_store, tmp_path):
+    """The exported folder, used as its README says, in a fresh interpreter without the app on its path."""
+    import subprocess
+    import sys
+
+    from models.keras_interop import export_keras
+
+    store, info, _result, data = trained_store
+    done = export_keras(store, info.id, tmp_path / "export")
+    assert [p.name for p in done.files] == ["model.keras", "words_v1.py", "README.txt"] and done.maxlen is None
+    texts = data.test.texts[:40] + ["Not good. Not good at all!", "A GREAT film &amp; wonderful acting<br />loved it"]
+    (tmp_path / "export" / "reviews.json").write_text(json.dumps(texts))
+    readme = (tmp_path / "export" / "README.txt").read_text()
+    assert "import keras, words_v1" in readme
+    script = ("import json, keras, words_v1\n"
+              "model = keras.saving.load_model('model.keras')\n"
+              "texts = json.load(open('reviews.json'))\n"
+              "print(json.dumps(model.predict(keras.ops.convert_to_tensor(texts), verbose=0)[:, 0].tolist()))\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "export", capture_output=True, text=True,
+                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    plain = json.loads(proc.stdout.strip().splitlines()[-1])
+    app = [p.probability for p in Predictor.from_store(store, info).predict_many(texts)]
+    np.testing.assert_allclose(plain, app, atol=1e-5)
+
+
+def test_the_keras_tokenizer_gives_the_apps_words():
+    from models.families.words_v1_keras import words_v1
+    from tests.conftest import SHARED_ARCHIVE
+
+    texts = ["Don't 'quoted' rock'n'roll a''b &amp; <br/>x&lt;br&gt; Caf\u00e9 na\u00efve \u2019tis ``",
+             "_under_score 3.5",
+             "Stra\u00dfe &#8217;s &#61514; end<BR />start", "''", "<i>Great</i> <a href='x'>film</a>"]
+    if SHARED_ARCHIVE.exists():
+        texts += load_source(str(SHARED_ARCHIVE)).test.texts[:2000]
+    out = [s.decode("utf-8") for s in words_v1(np.array(texts, dtype=object)).numpy()]
+    assert [o.split() for o in out] == [tokenize(t) for t in texts]
