@@ -16,11 +16,14 @@ a worker that dies is replaced by tokenizing here again: it can make a stream sl
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import queue
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +37,7 @@ POLL_SECONDS = 0.5  # how often a wait for the worker checks that it is still al
 class EncodedChunk:
     """A chunk of reviews as the model sees them."""
 
-    ids: np.ndarray  # (n, maxlen) int32, padded
+    ids: Any  # the family's rows: (n, maxlen) int32 padded ids (LSTM), sparse n-gram rows (ngram)
     known_tokens: np.ndarray  # (n,) int32: seen tokens in the vocabulary
     oov_tokens: np.ndarray  # (n,) int32: seen tokens that became the out-of-vocabulary id
     truncated: np.ndarray  # (n,) bool
@@ -61,23 +64,30 @@ class WorkerGone(Exception):
     """The worker process ended (killed, out of memory) or sent something it should not."""
 
 
-def _serve(word_ids: dict[str, int], num_words: int, maxlen: int, requests, results) -> None:
+def _serve(word_ids: dict[str, int], num_words: int, maxlen: int, requests, results,
+           encode: Callable[[list[str]], EncodedChunk] | None = None) -> None:
     """The worker's loop: a list of texts in, its EncodedChunk out, in order; None ends it."""
-    vocabulary = Vocabulary(word_ids, num_words)
+    if encode is None:
+        encode = functools.partial(encode_chunk, Vocabulary(word_ids, num_words), maxlen=maxlen, keep_reviews=False)
     results.put(READY)
     while (texts := requests.get()) is not None:
-        results.put(encode_chunk(vocabulary, texts, maxlen, keep_reviews=False))
+        results.put(encode(texts))
 
 
 class EncodingWorker:
-    """One worker process encoding chunks for one vocabulary and maxlen, results in submission order."""
+    """One worker process encoding chunks for one vocabulary and maxlen, results in submission order.
+    ``encode`` (picklable: a module-level function or a partial of one) replaces the LSTM encoding, for
+    another model family (models.families: ``worker_encoder``)."""
 
-    def __init__(self, vocabulary: Vocabulary, maxlen: int):
+    def __init__(self, vocabulary: Vocabulary | None, maxlen: int | None,
+                 encode: Callable[[list[str]], EncodedChunk] | None = None):
         context = multiprocessing.get_context("spawn")  # no fork: this process has threads (the engine's pool)
         self._requests = context.Queue()
         self._results = context.Queue()
+        args = (vocabulary.word_ids, vocabulary.num_words, maxlen) if encode is None and vocabulary is not None \
+            else ({}, 0, 0)
         self._process = context.Process(
-            target=_serve, args=(vocabulary.word_ids, vocabulary.num_words, maxlen, self._requests, self._results),
+            target=_serve, args=(*args, self._requests, self._results, encode),
             name="sentiment-studio-tokenizer", daemon=True)
         self._ready = False
         self._gone: str | None = None  # why the worker cannot be used any more

@@ -153,7 +153,8 @@ class Predictor:
                     worker_tried = True
                     # Where no process can be started, everything is tokenized in this one.
                     with contextlib.suppress(OSError, RuntimeError, ValueError):
-                        worker = EncodingWorker(self.vocabulary, self.maxlen)
+                        worker = EncodingWorker(self.vocabulary, self.maxlen,
+                                                self.family.worker_encoder(self.vocabulary, self.maxlen))
                 while not ended and len(chunks) < (2 if worker is not None and worker.ready else 1):
                     try:
                         chunk = list(itertools.islice(stream, size))

@@ -311,3 +311,14 @@ def test_the_keras_tokenizer_gives_the_apps_words():
         texts += load_source(str(SHARED_ARCHIVE)).test.texts[:2000]
     out = [s.decode("utf-8") for s in words_v1(np.array(texts, dtype=object)).numpy()]
     assert [o.split() for o in out] == [tokenize(t) for t in texts]
+
+
+def test_a_long_stream_is_tokenized_in_the_worker_with_the_same_scores(trained_store):
+    from tests.conftest import reviews
+
+    store, info, _result, _data = trained_store
+    predictor = Predictor.from_store(store, info)
+    texts = [t for t, _ in reviews(3000, seed=7)]
+    streamed = [p.probability for chunk in predictor.predict_chunks(iter(texts), details=False) for p in chunk]
+    rows = predictor.family.encode_chunk(predictor.vocabulary, texts, None, False).ids
+    np.testing.assert_allclose(streamed, predictor.probabilities(rows), rtol=0, atol=1e-12)

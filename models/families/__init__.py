@@ -94,6 +94,10 @@ class ModelFamily:
         """Whether a long stream is tokenized in a second process (models.encoding_worker)."""
         return False
 
+    def worker_encoder(self, vocabulary: Any, maxlen: int | None):
+        """What that process calls on a list of texts (picklable), or None for the LSTM encoding."""
+        return None
+
     def probabilities(self, model: Any, x, batch_size: int = 512):
         raise NotImplementedError
 

@@ -27,6 +27,7 @@ reaches, the weight is split equally among them, still adding up exactly).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import tempfile
@@ -140,6 +141,12 @@ class NgramFamily(ModelFamily):
 
     def encode_chunk(self, vocabulary, texts, maxlen, keep_reviews):
         return encode_chunk(vocabulary, texts, keep_reviews)
+
+    def uses_worker(self) -> bool:
+        return True
+
+    def worker_encoder(self, vocabulary, maxlen):
+        return functools.partial(encode_chunk, vocabulary, keep_reviews=False)
 
     def probabilities(self, model, x, batch_size: int = 512):
         if isinstance(model, NumpyNgramClassifier):
