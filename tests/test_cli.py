@@ -69,8 +69,8 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
     assert ev["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-6)
 
     proc = run_cli("models")
-    assert [(m["name"], m["builtin"]) for m in json.loads(proc.stdout)] == [("tiny", False),
-                                                                           ("IMDB LSTM (built-in)", True)]
+    assert [(m["name"], m["builtin"], m["family"]) for m in json.loads(proc.stdout)] == [
+        ("tiny", False, "lstm"), ("IMDB LSTM (built-in)", True, "lstm"), ("IMDB n-grams (built-in)", True, "ngram")]
 
 
 @pytest.mark.parametrize(
