@@ -55,3 +55,7 @@ def test_the_predict_picker_shows_family_and_accuracy_and_opens_on_the_lstm(qtbo
     qtbot.waitUntil(lambda: "vocabulary" in tab.model_status.text(), timeout=TIMEOUT)
     tab.model_combo.setCurrentIndex(1)
     qtbot.waitUntil(lambda: "whole review" in tab.model_status.text(), timeout=TIMEOUT)
+    with qtbot.waitSignal(tab.prediction_ready, timeout=TIMEOUT) as blocker:
+        tab.set_text("Not good at all. A boring, awful film.")
+    prediction = blocker.args[0]
+    assert prediction.label == "negative" and not prediction.truncated
