@@ -21,8 +21,9 @@ contributions add up to logit(P) - logit(P_baseline). For tf_idf every occurrenc
 the split is exactly that. For multi_hot a feature counts once however often it occurs; when
 its occurrences share no word, symmetry gives each of the k x m words w / (k m), and when they
 overlap (a repeated word: "very very very") the Shapley values are computed by enumerating the
-coalitions of the words involved (up to 16; beyond that, which no review of the archive
-reaches, the weight is split equally among them, still adding up exactly).
+coalitions of the words involved (up to 16 words; beyond that, a run of 17 or more repeated
+words, the weight is split equally among them: still adding up exactly, but not then the
+Shapley values).
 """
 
 from __future__ import annotations
