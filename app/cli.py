@@ -63,7 +63,10 @@ _OVERRIDES = {
     "vocab_size": _whole(), "maxlen": _whole(), "embedding_dim": _whole(), "lstm_units": _whole(),
     "dropout": _finite, "recurrent_dropout": _finite, "batch_size": _whole(), "epochs": _whole(),
     "learning_rate": _finite, "seed": _whole(), "validation_split": _finite,
+    # the n-gram family's (models.config.FAMILY_FIELDS)
+    "ngrams": _whole(), "max_features": _whole(), "patience": _whole(),
 }
+_CHOICES = {"weighting": ("multi_hot", "tf_idf"), "scaling": ("none", "nbsvm")}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, kind in _OVERRIDES.items():
         train.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name,
                            metavar="X" if kind is _finite else "N")
+    for name, choices in _CHOICES.items():
+        train.add_argument(f"--{name}", choices=choices, dest=name,
+                           help="the n-gram family's " + ("feature values" if name == "weighting" else
+                                                          "feature scaling (nbsvm: Wang and Manning's log-count "
+                                                          "ratio)"))
 
     predict = sub.add_parser("predict", help="score reviews: one JSON object per review")
     predict.add_argument("--model", help="stored model name, id or folder (default: the newest)")
@@ -265,13 +273,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from models.training import train, training_metadata
 
     chosen = preset(args.preset)
-    changes = {name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None}
+    changes = {name: getattr(args, name) for name in (*_OVERRIDES, *_CHOICES) if getattr(args, name) is not None}
     if args.validation:
         changes["validation"] = args.validation
     if args.no_xla:
         changes["jit_compile"] = False
     if args.keras_lstm:
         changes["fused_lstm"] = False
+    used = chosen.config.fields_used
+    foreign = [name for name in changes if name not in used]
+    if foreign:
+        flags = ", ".join("--" + {"jit_compile": "no-xla", "fused_lstm": "keras-lstm"}.get(n, n).replace("_", "-")
+                          for n in foreign)
+        raise UserFacingError(f"{flags} {'is not a setting' if len(foreign) == 1 else 'are not settings'} of the "
+                              f"{chosen.config.family} family (preset {args.preset}); its settings are: "
+                              f"{', '.join(n.replace('_', '-') for n in used)}.")
     config = chosen.config.with_changes(**changes).validated()
 
     source = resolved_source(args.data)  # recorded as a path that works from any folder, not as typed

@@ -744,6 +744,10 @@ class EvaluateTab(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.length_table.setItem(r, c, item)
         cut = float(e.cut.mean()) if e.n else 0.0
+        if e.maxlen is None:  # a family that reads whole reviews (n-grams)
+            self.length_note.setText(f"{e.model_name!r} reads whole reviews: no word is cut. Accuracy at the "
+                                     "current threshold, by length in tokens.")
+            return
         self.length_note.setText(
             f"{e.model_name!r} reads the last {e.maxlen} tokens of a review: {cut:.0%} of these reviews are longer, "
             "and their front was never read. Accuracy at the current threshold, by length in tokens.")

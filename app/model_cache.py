@@ -123,8 +123,7 @@ class ModelPicker(QComboBox):
         if self._none_text is not None:
             self.addItem(self._none_text, None)
         for info in infos:
-            marked = info.builtin and "built-in" not in info.name.casefold()
-            self.addItem(f"{info.name} (built in)" if marked else info.name, info.id)
+            self.addItem(picker_label(info), info.id)
             self.setItemData(self.count() - 1, model_tooltip(info), Qt.ItemDataRole.ToolTipRole)
         index = self.findData(wanted) if wanted is not None else -1
         self.setCurrentIndex(index if index >= 0 else 0 if self.count() else -1)
@@ -143,6 +142,24 @@ class ModelPicker(QComboBox):
 
     def models(self) -> list[ModelInfo]:
         return list(self._infos.values())
+
+
+def picker_label(info: ModelInfo) -> str:
+    """A model's name with its family and test accuracy, so the better model is visibly better:
+    "IMDB LSTM (built-in) — LSTM, 83.8% test"."""
+    marked = info.builtin and "built-in" not in info.name.casefold()
+    name = f"{info.name} (built in)" if marked else info.name
+    meta = info.metadata
+    if meta is None:
+        return name
+    family = "n-grams" if meta.family == "ngram" else "LSTM"
+    accuracy = meta.test_accuracy
+    return f"{name} — {family}" + (f", {accuracy:.1%} test" if isinstance(accuracy, float) else "")
+
+
+def model_name_of(label: str) -> str:
+    """The model's name from a picker label (picker_label's inverse, for tests and status lines)."""
+    return label.split(" — ")[0]
 
 
 def model_tooltip(info: ModelInfo) -> str:

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from app.background import BackgroundTasks
 from models.errors import UserFacingError
+from models.families import family_named
 from models.keras_interop import (
     DEFAULT_MAXLEN,
     EXPORT_FILES,
@@ -640,6 +641,8 @@ def _details_html(info: ModelInfo) -> str:
             word_index = meta.word_index or {}
             if word_index.get("from"):
                 rows.append(("Word index", f"{word_index['from']} ({word_index.get('words', '?')} words)"))
+    family = family_named(meta.family)
+    rows.append(("Family", f"{family.title}: reads {family.reads}"))
     if meta.preset:
         rows.append(("Preset", meta.preset))
     data = meta.data

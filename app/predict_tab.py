@@ -276,9 +276,7 @@ class PredictTab(QWidget):
     def _show_model_ready(self, info: ModelInfo) -> None:
         predictor = self.cache.get(info)
         self.model_status.setStyleSheet("")
-        self.model_status.setText(
-            f"{predictor.vocabulary.num_words:,}-word vocabulary; reads the last {predictor.maxlen} tokens."
-        )
+        self.model_status.setText(predictor.describe())  # what the model's family reads
 
     def _show_model_error(self, message: str) -> None:
         self.model_status.setStyleSheet(f"color: {sentiment_colors(self.palette())[NEGATIVE].name()};")

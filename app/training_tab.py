@@ -50,6 +50,7 @@ from models.config import (
 )
 from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source, resolved_source
 from models.errors import UserFacingError
+from models.families import family_named
 from models.store import ModelStore
 from models.training import TrainingResult, training_metadata
 
@@ -72,7 +73,16 @@ INT_FIELDS = [
     ("batch_size", "Batch size", 1, 65_536),
     ("epochs", "Epochs", 1, 1000),
     ("seed", "Random seed", 0, 2**31 - 1),
+    # the n-gram family's (models.config.FAMILY_FIELDS); each row shows only for its family
+    ("ngrams", "Words per n-gram (up to)", 1, 3),
+    ("max_features", "N-gram features", 1, 1_000_000),
+    ("patience", "Early stopping patience (0 = off)", 0, 1000),
 ]
+# The n-gram family's choices: config field -> (label, [(shown, value), ...]).
+CHOICE_FIELDS = {
+    "weighting": ("Feature values", [("Present or not (multi-hot)", "multi_hot"), ("Count x idf (TF-IDF)", "tf_idf")]),
+    "scaling": ("Feature scaling", [("None", "none"), ("NBSVM log-count ratio", "nbsvm")]),
+}
 FLOAT_FIELDS = [
     ("dropout", "Dropout", 0.0, 0.95, 0.05, 2),
     ("recurrent_dropout", "Recurrent dropout", 0.0, 0.95, 0.05, 2),
@@ -279,8 +289,13 @@ class TrainingTab(QWidget):
         self.preset_combo.currentIndexChanged.connect(
             lambda _: self._apply_preset(self.preset_combo.currentData()))
         form = QFormLayout()
+        self.model_form = form
         form.addRow("Preset", self.preset_combo)
+        self.family_label = QLabel("")
+        self.family_label.setWordWrap(True)
+        form.addRow("Reads", self.family_label)
         self.fields: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        self.choices: dict[str, QComboBox] = {}
         for name, label, low, high in INT_FIELDS:
             box = QSpinBox()
             box.setRange(low, high)
@@ -296,6 +311,13 @@ class TrainingTab(QWidget):
             box.setToolTip(f"{label}: from {low:g} to {high:g}")
             self.fields[name] = box
             form.addRow(label, box)
+        for name, (label, options) in CHOICE_FIELDS.items():
+            combo = QComboBox()
+            for shown, value in options:
+                combo.addItem(shown, value)
+            self.choices[name] = combo
+            form.addRow(label, combo)
+            combo.currentIndexChanged.connect(self._on_config_edited)
         self.validation_combo = QComboBox()
         self.validation_combo.addItem("Held-out training reviews", VALIDATE_ON_SPLIT)
         self.validation_combo.addItem("Test split (the tutorials' way; test accuracy optimistic)", VALIDATE_ON_TEST)
@@ -420,16 +442,32 @@ class TrainingTab(QWidget):
                 self.preset_combo.setCurrentIndex(index)
             config = PRESETS[name].config
             for field, box in self.fields.items():
-                box.setValue(getattr(config, field))
+                value = getattr(config, field)
+                box.setValue(0 if value is None else value)  # patience: 0 is off (None)
+            for field, combo in self.choices.items():
+                combo.setCurrentIndex(combo.findData(getattr(config, field)))
             self.validation_combo.setCurrentIndex(self.validation_combo.findData(config.validation))
+            self._show_family_fields(config)
         finally:
             self._setting_preset = False
         self._on_config_edited()
 
+    def _show_family_fields(self, config: TrainingConfig) -> None:
+        """The form shows the fields of the preset's family only (models.config.FAMILY_FIELDS)."""
+        family = family_named(config.family)
+        used = set(config.fields_used)
+        self.family_label.setText(family.reads[:1].upper() + family.reads[1:] + ".")
+        for name, widget in [*self.fields.items(), *self.choices.items()]:
+            self.model_form.setRowVisible(widget, name in used or name == "seed")
+        self.model_form.setRowVisible(self.xla_check, "jit_compile" in used)
+
     def config(self) -> TrainingConfig:
         values = {name: box.value() for name, box in self.fields.items()}
+        values["patience"] = values["patience"] or None
+        values.update({name: combo.currentData() for name, combo in self.choices.items()})
+        family = PRESETS[self.preset_combo.currentData() or DEFAULT_PRESET].config.family
         return TrainingConfig(validation=self.validation_combo.currentData(), jit_compile=self.xla_check.isChecked(),
-                              **values)
+                              family=family, **values)
 
     def preset_name(self) -> str:
         """The chosen preset's name, or "custom (from NAME)" once a hyperparameter differs from it."""

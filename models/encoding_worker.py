@@ -25,6 +25,7 @@ it is the parent's to report (WorkerGone), and the parent then tokenizes itself.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import queue
@@ -33,6 +34,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -49,7 +51,7 @@ POLL_SECONDS = 0.5  # how often a wait for the worker checks that it is still al
 class EncodedChunk:
     """A chunk of reviews as the model sees them."""
 
-    ids: np.ndarray  # (n, maxlen) int32, padded
+    ids: Any  # the family's rows: (n, maxlen) int32 padded ids (LSTM), sparse n-gram rows (ngram)
     known_tokens: np.ndarray  # (n,) int32: seen tokens in the vocabulary
     oov_tokens: np.ndarray  # (n,) int32: seen tokens that became the out-of-vocabulary id
     truncated: np.ndarray  # (n,) bool
@@ -102,7 +104,8 @@ def _read(stream: IO[bytes]) -> Any:
 
 
 def worker_main() -> int:
-    """The worker process: the vocabulary and maxlen first, then a list of texts in, its EncodedChunk out,
+    """The worker process: the vocabulary, maxlen and the family's encoder (or None) first, then texts in,
+    their EncodedChunk out,
     in order; None (or the end of stdin: the parent has gone) ends it, quietly."""
     with contextlib.suppress(ValueError, OSError):  # no SIGINT on this platform
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the parent, which reports it
@@ -114,11 +117,13 @@ def worker_main() -> int:
     os.dup2(null, sys.stdout.fileno())
     os.close(null)
     with contextlib.suppress(EOFError, OSError):
-        word_ids, num_words, maxlen = _read(requests)
-        vocabulary = Vocabulary(word_ids, num_words)
+        word_ids, num_words, maxlen, encode = _read(requests)
+        if encode is None:  # the LSTM families' encoding; another family sends its own (worker_encoder)
+            encode = functools.partial(encode_chunk, Vocabulary(word_ids, num_words), maxlen=maxlen,
+                                       keep_reviews=False)
         _write(results, READY)
         while (texts := _read(requests)) is not None:
-            _write(results, encode_chunk(vocabulary, texts, maxlen, keep_reviews=False))
+            _write(results, encode(texts))
     with contextlib.suppress(OSError):
         results.close()
     return 0
@@ -139,16 +144,23 @@ class EncodingWorker:
     """One worker process encoding chunks for one vocabulary and maxlen, results in submission order.
 
     Two threads keep the pipes moving: one sends the chunks (submit never waits, while the worker is
-    busy sending a result back), one reads the results as they come (so ``ready`` never waits)."""
+    busy sending a result back), one reads the results as they come (so ``ready`` never waits).
 
-    def __init__(self, vocabulary: Vocabulary, maxlen: int):
+    ``encode`` (picklable: a module-level function or a partial of one) replaces the LSTM encoding, for
+    another model family (models.families: ``worker_encoder``)."""
+
+    def __init__(self, vocabulary: Vocabulary | None, maxlen: int | None,
+                 encode: Callable[[list[str]], EncodedChunk] | None = None):
         self._process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, close_fds=True)
         self._ready = False
         self._gone: str | None = None  # why the worker cannot be used any more
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._outbox.put((vocabulary.word_ids, vocabulary.num_words, maxlen))
+        if encode is None and vocabulary is not None:
+            self._outbox.put((vocabulary.word_ids, vocabulary.num_words, maxlen, None))
+        else:
+            self._outbox.put(({}, 0, 0, encode))
         self._threads = [threading.Thread(target=self._send_requests, name="tokenizer-requests", daemon=True),
                          threading.Thread(target=self._read_results, name="tokenizer-results", daemon=True)]
         for thread in self._threads:

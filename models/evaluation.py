@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.datasets import Dataset, Split
-from models.encoding import encode_split_with_lengths
 from models.errors import UserFacingError
 from models.prediction import NEGATIVE, POSITIVE, Predictor
 from models.vocabulary import INDEX_FROM, START_ID
@@ -61,7 +60,7 @@ class Evaluation:
 
     model_name: str
     source: str  # the data set, as the user named it
-    maxlen: int
+    maxlen: int | None  # None: the model reads whole reviews (the n-gram family)
     texts: Sequence[str]  # the reviews (rebuilt from ids for a split of Keras id sequences)
     probabilities: np.ndarray  # float64, P(positive)
     labels: np.ndarray  # int8, 1 = positive
@@ -117,6 +116,7 @@ def evaluate(
     maxlen = predictor.maxlen
     probabilities = np.empty(total, dtype=np.float64)
     lengths = np.empty(total, dtype=np.int32)
+    cut = np.zeros(total, dtype=bool)
     if on_progress is not None:
         on_progress(0, total)
     def check_stop() -> None:
@@ -126,15 +126,15 @@ def evaluate(
     check_stop()
     for start in range(0, total, chunk):
         part = split.subset(np.arange(start, min(total, start + chunk)))
-        ids, part_lengths = encode_split_with_lengths(part, predictor.vocabulary, maxlen, data.keras_word_index)
-        probabilities[start:start + len(part)] = predictor.probabilities(ids)
+        inputs, part_lengths, part_cut = predictor.family.evaluation_inputs(part, predictor.vocabulary, maxlen,
+                                                                            data.keras_word_index)
+        probabilities[start:start + len(part)] = predictor.probabilities(inputs)
         lengths[start:start + len(part)] = part_lengths
+        cut[start:start + len(part)] = part_cut
         check_stop()  # after the last chunk too: a Cancel pressed during it is honoured
         if on_progress is not None:
             on_progress(start + len(part), total)
     texts = split.texts if split.texts is not None else texts_of_sequences(split, data.keras_word_index)
-    # The start mark takes one of the maxlen ids, so a review of maxlen tokens is already cut by one.
-    cut = lengths + 1 > maxlen
     return Evaluation(predictor.name, data.source, maxlen, texts, probabilities,
                       split.labels.astype(np.int8), lengths, cut)
 
@@ -338,7 +338,8 @@ class LengthBucket:
 def accuracy_by_length(evaluation: Evaluation, threshold: float = DEFAULT_THRESHOLD) -> list[LengthBucket]:
     """Accuracy of reviews grouped by length in multiples of what the model reads (maxlen), with the
     share of their words cut away: the model reads only the last ``maxlen`` ids."""
-    m = evaluation.maxlen
+    # A model that reads whole reviews is bucketed as the specified LSTM's length (80), so the two compare.
+    m = evaluation.maxlen or 80
     bounds = [(0, m - 1), (m, 2 * m - 1), (2 * m, 4 * m - 1), (4 * m, 8 * m - 1), (8 * m, None)]
     right = evaluation.predicted(threshold) == (evaluation.labels == 1)
     lengths = evaluation.lengths

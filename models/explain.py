@@ -125,6 +125,7 @@ class Explanation:
     baseline_probability: float  # P(positive) with every known word read as unknown
     standard_errors: tuple[float, ...] | None = None  # per token, for a sampled method (0 for unknown words)
     samples: int = 0  # permutations drawn (shapley-sampled); 0 otherwise
+    phrases: Sequence[Any] = ()  # n-grams of several words that carry a push (models.families.ngram.Phrase)
 
     @property
     def probability(self) -> float:
@@ -177,6 +178,7 @@ class Explanation:
             "top_positive": [brief(t) for t in self.top_positive()],
             "top_negative": [brief(t) for t in self.top_negative()],
             "words_cut": self.words_cut,
+            **({"phrases": [p.to_json() for p in self.phrases]} if self.phrases else {}),
         }
         if self.samples:
             data["permutations"] = self.samples
@@ -232,10 +234,16 @@ def explain(predictor: Predictor, text: str, method: str = SHAPLEY) -> Explanati
 
 
 def explain_many(predictor: Predictor, texts: Sequence[str], method: str = SHAPLEY) -> list[Explanation]:
-    """Score and explain each review (first answers); raises EmptyReviewError for an empty one."""
+    """Score and explain each review (first answers), as the model's family does; raises EmptyReviewError
+    for an empty one."""
     require_text(texts)
     if method not in EXPLAIN_METHODS:
         raise ValueError(f"unknown explanation method {method!r} (one of {', '.join(EXPLAIN_METHODS)})")
+    return predictor.family.explain(predictor, list(texts), method)
+
+
+def explain_lstm(predictor: Predictor, texts: Sequence[str], method: str) -> list[Explanation]:
+    """The LSTM families' explanations: Shapley values (exact or sampled) or occlusion."""
     encoded = [predictor.vocabulary.encode(t, predictor.maxlen) for t in texts]
     if method == OCCLUSION:
         return [_occlusion(predictor, e) for e in encoded]
@@ -252,6 +260,12 @@ def explain_stages(predictor: Predictor, text: str, method: str = SHAPLEY,
     require_text([text])
     if method not in EXPLAIN_METHODS:
         raise ValueError(f"unknown explanation method {method!r} (one of {', '.join(EXPLAIN_METHODS)})")
+    yield from predictor.family.explain_stages(predictor, text, method, should_stop)
+
+
+def explain_lstm_stages(predictor: Predictor, text: str, method: str,
+                        should_stop: Callable[[], bool] | None = None) -> Iterator[Explanation]:
+    """``explain_stages`` for the LSTM families."""
     encoded = predictor.vocabulary.encode(text, predictor.maxlen)
     if method == OCCLUSION:
         yield _occlusion(predictor, encoded)
@@ -297,7 +311,7 @@ def coalition_logits(predictor: Predictor, ids: np.ndarray, positions: np.ndarra
     any other engine scores the whole rows through ``predictor.probabilities``, in blocks of
     rows so memory stays bounded."""
     keep = np.asarray(keep, dtype=bool).reshape(len(keep), len(positions))
-    if isinstance(predictor.model, NumpyLSTMClassifier):
+    if predictor.family.is_numpy_engine(predictor.model):
         return _coalition_logits_numpy(predictor.model, np.asarray(ids), np.asarray(positions), keep)
     out = np.empty(len(keep), dtype=np.float64)
     block = 4096
@@ -494,7 +508,7 @@ class _Engine:
         # (its steps are mostly Python overhead). Keras scores whole rows (no shared prefixes), and its
         # cost is mostly a fixed overhead per call: weighed so that a first answer is one call of about
         # 1,000 rows of 80 steps, and exact enumeration stops at 8 known words (256 rows).
-        if isinstance(predictor.model, NumpyLSTMClassifier):
+        if predictor.family.is_numpy_engine(predictor.model):
             return cls(max(1.0, (predictor.model.units / 128) ** 2), predictor.model.units, True)
         return cls(KERAS_ROW_STEP_WEIGHT, 128, False)
 
@@ -546,7 +560,7 @@ def _occlusion(predictor: Predictor, e: EncodedReview) -> Explanation:
     little, and the LSTM's order effects can give it the opposite sign."""
     positions = known_positions(e)
     nothing_known = np.zeros((1, len(positions)), dtype=bool)
-    if isinstance(predictor.model, NumpyLSTMClassifier):
+    if predictor.family.is_numpy_engine(predictor.model):
         logits = _occlusion_numpy(predictor.model, e.ids, positions)
         empty = float(coalition_logits(predictor, e.ids, positions, nothing_known)[0])
     else:  # one call for all rows and the baseline's (a Keras call's overhead is most of its cost)

@@ -609,8 +609,8 @@ probability.
 class KerasExport:
     folder: Path
     files: list[Path]
-    maxlen: int
-    num_words: int
+    maxlen: int | None  # None: an n-gram model, which reads whole reviews
+    num_words: int  # an n-gram model: its number of features
 
 
 def readme_code(maxlen: int) -> str:
@@ -628,6 +628,10 @@ def export_keras(store: ModelStore, ref: str, folder: Path, *, overwrite: bool =
     if info.damaged:
         raise ModelStoreError(f"The model {info.name!r} cannot be exported: {info.damaged}.")
     loaded = store.load(info)  # checks that it opens and matches its vocabulary; gives the length
+    if loaded.family.name == "ngram":  # a model on raw strings (models.families.ngram_keras)
+        from models.families.ngram_keras import export_ngram_keras
+
+        return export_ngram_keras(info, loaded, folder, overwrite)
     folder = Path(folder).expanduser()
     store.check_output(folder)  # never into the store: an export over a model's own files damaged it
     if folder.exists() and not folder.is_dir():

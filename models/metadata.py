@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from models.config import limit_problem
+from models.config import FAMILY_NAMES, LSTM, limit_problem
 
 METADATA_VERSION = 1
 TRAINED, IMPORTED = "trained", "imported"
@@ -101,6 +101,7 @@ _FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
         "validation": (lambda v: isinstance(v, str), "text"),
         **{k: (lambda v: isinstance(v, bool), "true or false") for k in ("jit_compile", "fused_lstm")},
         "seed": (_whole, "a whole number"),
+        **{k: (lambda v: isinstance(v, str), "text") for k in ("family", "weighting", "scaling")},
     },
     "data": {
         "source": (lambda v: isinstance(v, str), "text"),
@@ -175,6 +176,7 @@ class ModelMetadata:
     name: str
     created: str  # ISO 8601, UTC
     kind: str = TRAINED
+    family: str = LSTM  # models.families: "lstm" (also every model saved before families) or "ngram"
     preset: str | None = None
     config: dict[str, Scalar] = field(default_factory=dict)  # hyperparameters (TrainingConfig's fields)
     data: dict[str, Scalar] = field(default_factory=dict)  # the data set's source and counts
@@ -234,7 +236,8 @@ class ModelMetadata:
 
     # -- JSON -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {**self.extra, "kind": self.kind, "preset": self.preset, "config": self.config,
+        out: dict[str, Any] = {**self.extra, "kind": self.kind, "family": self.family, "preset": self.preset,
+                               "config": self.config,
                                "data": self.data, "history": self.history, "results": self.results,
                                "versions": self.versions}
         if self.imported is not None:
@@ -261,6 +264,10 @@ class ModelMetadata:
         kind = data.get("kind", TRAINED)
         if kind not in (TRAINED, IMPORTED):
             raise MetadataError(f"kind must be {TRAINED!r} or {IMPORTED!r} (got {_shown(kind)})")
+        family = data.get("family", LSTM)
+        if family not in FAMILY_NAMES:
+            raise MetadataError(f"its model family {_shown(family)} is not one this version knows "
+                                f"({', '.join(FAMILY_NAMES)}); it may be from a newer version of Sentiment Studio")
         preset = data.get("preset")
         if preset is not None:
             preset = _text(preset, "preset", MAX_NAME_CHARS)
@@ -273,12 +280,13 @@ class ModelMetadata:
                 raise MetadataError(f"imported must be a JSON object, not {type(raw).__name__}")
             imported = ImportedFrom(_text(raw.get("from", ""), "imported.from"),
                                     checked_date(raw.get("at"), "imported.at"))
-        known = {"format_version", "name", "created", "kind", "preset", "config", "data", "history", "results",
-                 "versions", "imported", "word_index", "source_model"}
+        known = {"format_version", "name", "created", "kind", "family", "preset", "config", "data", "history",
+                 "results", "versions", "imported", "word_index", "source_model"}
         return cls(
             name=name or clean_name(fallback_name) or "model",
             created=checked_date(data.get("created"), "created"),
             kind=kind,
+            family=family,
             preset=preset,
             config=config,
             data=_section(data, "data"),

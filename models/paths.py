@@ -50,7 +50,10 @@ def resources_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "resources"
 
 
+BUILTIN_MODEL_FOLDERS = ("default_model", "ngram_model")
+
+
 def builtin_model_dirs() -> list[Path]:
-    """Read-only models shipped with the app (the pretrained default model)."""
-    folder = resources_dir() / "default_model"
-    return [folder] if folder.is_dir() else []
+    """Read-only models shipped with the app: the specified LSTM first (what the Predict tab opens on at
+    first and the CLI's default with an empty store), then the n-gram model."""
+    return [folder for name in BUILTIN_MODEL_FOLDERS if (folder := resources_dir() / name).is_dir()]

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from models.encoding_worker import EncodedChunk, EncodingWorker, WorkerGone, encode_chunk
+from models.encoding_worker import EncodedChunk, EncodingWorker, WorkerGone
 from models.errors import EmptyReviewError
-from models.numpy_lstm import ModelTooLarge, NumpyLSTMClassifier, UnsupportedModel
-from models.store import MODEL_FILE, VOCAB_FILE, LoadedModel, ModelInfo, ModelStore
-from models.vocabulary import Vocabulary
+from models.families import ModelFamily, family_named, family_of_info
+from models.numpy_lstm import UnsupportedModel
+from models.store import LoadedModel, ModelInfo, ModelStore
 
 POSITIVE, NEGATIVE = "positive", "negative"
 FIRST_CHUNK = 32  # reviews in the first chunk of a stream: its scores come within milliseconds
@@ -52,22 +52,25 @@ def label_of(probability: float) -> str:
 
 
 class Predictor:
-    """Wraps a Keras model and its vocabulary; ``predict`` encodes exactly as training did."""
+    """Wraps a model (Keras, or its family's NumPy engine) and its vocabulary; ``predict`` encodes
+    exactly as training did. Everything that depends on the kind of model is asked of ``family``."""
 
-    def __init__(self, model: Any, vocabulary: Vocabulary, maxlen: int, name: str = ""):
+    def __init__(self, model: Any, vocabulary: Any, maxlen: int | None, name: str = "",
+                 family: ModelFamily | None = None):
         self.model = model
         self.vocabulary = vocabulary
-        self.maxlen = maxlen
+        self.maxlen = maxlen  # None: the family reads the whole review
         self.name = name
+        self.family = family or family_named(None)
 
     @classmethod
     def from_loaded(cls, loaded: LoadedModel) -> Predictor:
-        return cls(loaded.model, loaded.vocabulary, loaded.maxlen, loaded.info.name)
+        return cls(loaded.model, loaded.vocabulary, loaded.maxlen, loaded.info.name, loaded.family)
 
     @classmethod
     def from_store(cls, store: ModelStore, ref: str | ModelInfo | None = None, engine: str = "auto") -> Predictor:
-        """Open a stored model for scoring. ``engine="auto"`` uses the NumPy forward pass when the
-        model is the plain Embedding -> LSTM -> Dense stack (no TensorFlow import needed), else Keras."""
+        """Open a stored model for scoring. ``engine="auto"`` uses its family's NumPy engine when the
+        model is the family's plain stack (no TensorFlow import needed), else Keras."""
         info = ref if isinstance(ref, ModelInfo) else (store.newest() if ref is None else store.find(ref))
         if engine in ("auto", "numpy") and info.damaged is None:
             try:
@@ -79,32 +82,21 @@ class Predictor:
 
     @classmethod
     def from_numpy_folder(cls, info: ModelInfo) -> Predictor:
-        vocabulary = Vocabulary.load(info.path / VOCAB_FILE)
-        try:
-            net = NumpyLSTMClassifier.from_keras_file(info.path / MODEL_FILE)
-        except ModelTooLarge as exc:
-            raise ModelTooLarge(f"The model {info.name!r} cannot be used: {exc}.") from None
-        if net.vocab_size != vocabulary.num_words:
-            raise UnsupportedModel("vocabulary size differs from the embedding")  # Keras' loader reports it
-        maxlen = net.maxlen or (info.metadata and info.metadata.maxlen) or 80
-        return cls(net, vocabulary, maxlen, info.name)
+        family = family_of_info(info)
+        net, vocabulary, maxlen = family.numpy_engine(info)
+        return cls(net, vocabulary, maxlen, info.name, family)
 
     @property
     def engine(self) -> str:
-        return "numpy" if isinstance(self.model, NumpyLSTMClassifier) else "keras"
+        return "numpy" if self.family.is_numpy_engine(self.model) else "keras"
 
-    def probabilities(self, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        """P(positive) for each row of padded ids."""
-        out = np.empty(len(ids), dtype=np.float64)
-        numpy_engine = isinstance(self.model, NumpyLSTMClassifier)
-        for start in range(0, len(ids), batch_size):
-            chunk = ids[start:start + batch_size]
-            if numpy_engine:
-                out[start:start + len(chunk)] = self.model(chunk)
-            else:
-                # Calling the model directly avoids predict()'s per-call dataset set-up.
-                out[start:start + len(chunk)] = np.asarray(self.model(chunk, training=False)).reshape(-1)
-        return out
+    def describe(self) -> str:
+        """What this model reads, in one line (its family says)."""
+        return self.family.describe(self.vocabulary, self.maxlen)
+
+    def probabilities(self, ids: Any, batch_size: int = 512) -> np.ndarray:
+        """P(positive) for each row of the family's inputs (padded ids; sparse n-gram rows)."""
+        return self.family.probabilities(self.model, ids, batch_size)
 
     def predict(self, text: str) -> Prediction:
         return self.predict_many([text])[0]
@@ -127,11 +119,7 @@ class Predictor:
     def start_probabilities(self, ids: np.ndarray, batch_size: int = 512) -> Callable[[], np.ndarray]:
         """``probabilities(ids)`` begun in the background where the engine allows (NumPy: on its pool),
         so the caller can prepare the next rows meanwhile; call the result to wait for them."""
-        if isinstance(self.model, NumpyLSTMClassifier):
-            wait = self.model.start(ids)
-            return lambda: wait().astype(np.float64)
-        probs = self.probabilities(ids, batch_size)
-        return lambda: probs
+        return self.family.start(self.model, ids, batch_size)
 
     def predict_chunks(
         self,
@@ -165,11 +153,13 @@ class Predictor:
                 started = problem = None
                 if should_stop is not None and should_stop():
                     return  # at once: a chunk being scored is dropped (as one not yet read)
-                if worker is None and not details and read >= WORKER_AFTER and not ended and not worker_tried:
+                if worker is None and not details and read >= WORKER_AFTER and not ended and not worker_tried \
+                        and self.family.uses_worker():
                     worker_tried = True
                     # Where no process can be started, everything is tokenized in this one.
                     with contextlib.suppress(OSError, RuntimeError, ValueError):
-                        worker = EncodingWorker(self.vocabulary, self.maxlen)
+                        worker = EncodingWorker(self.vocabulary, self.maxlen,
+                                                self.family.worker_encoder(self.vocabulary, self.maxlen))
                 while not ended and len(chunks) < (2 if worker is not None and worker.ready else 1):
                     try:
                         chunk, ended = _take_chunk(stream, size, MAX_CHUNK_CHARS)
@@ -221,7 +211,7 @@ class Predictor:
                 return worker.next_result()
             except WorkerGone:
                 pass  # slower, never wrong: the chunks still in the worker are encoded here as their turn comes
-        return encode_chunk(self.vocabulary, chunk, self.maxlen, keep_reviews=details)
+        return self.family.encode_chunk(self.vocabulary, chunk, self.maxlen, details)
 
 
 WORKER = "worker"  # a chunk's encoding is the worker's next result

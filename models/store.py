@@ -47,7 +47,9 @@ from models.bounded_io import (
     read_own_file,
     read_zip_member,
 )
+from models.config import LSTM, NGRAM
 from models.errors import ModelStoreError, StoreWriteError
+from models.families import family_named
 from models.keras_file import KerasFileError, read_summary
 from models.metadata import METADATA_VERSION, ImportedFrom, MetadataError, ModelMetadata, clean_name, utc_now
 from models.vocabulary import Vocabulary
@@ -77,6 +79,7 @@ class ModelInfo:
             "name": self.name,
             "id": self.id,
             "created": self.created,
+            "family": m.family if m else None,  # models.families: "lstm" or "ngram"
             "preset": m.preset if m else None,
             "source": m.source if m else None,
             "validated_on": m.validated_on if m else None,  # "split" (held-out training reviews) or "test"
@@ -96,8 +99,12 @@ class ModelInfo:
 class LoadedModel:
     info: ModelInfo
     model: Any
-    vocabulary: Vocabulary
-    maxlen: int
+    vocabulary: Any  # Vocabulary; an n-gram model's NgramFeatures
+    maxlen: int | None  # None: the family reads the whole review
+
+    @property
+    def family(self):
+        return family_named(self.info.metadata.family if self.info.metadata else None)
 
 
 def _slug(name: str) -> str:
@@ -395,7 +402,7 @@ class ModelStore:
                 reason = str(exc).rstrip(".")
                 raise ModelStoreError(f"{path.name} cannot be imported: its {META_FILE}: {reason}.") from None
             try:
-                vocabulary = Vocabulary.from_json(vocab_data)
+                vocabulary = family_named(meta.family).vocabulary_from_json(vocab_data)
             except ModelStoreError as exc:
                 raise ModelStoreError(f"{path.name} is damaged: {exc}") from None
             wanted_name = clean_name((name or "").strip()) or meta.name or path.stem or "model"
@@ -428,7 +435,8 @@ class ModelStore:
             raise ModelStoreError(f"The model {info.name!r} cannot be used: {info.damaged}.")
         from models.keras_runtime import keras
 
-        vocabulary = Vocabulary.load(info.path / VOCAB_FILE)
+        family = family_named(info.metadata.family if info.metadata else None)
+        vocabulary = family.load_vocabulary(info.path / VOCAB_FILE)
         try:
             read_summary(info.path / MODEL_FILE)  # bounds first: Keras would read what the zip declares
         except TooLarge as exc:
@@ -444,13 +452,9 @@ class ModelStore:
             raise ModelStoreError(
                 f"The model {info.name!r} is damaged: {MODEL_FILE} cannot be read ({type(exc).__name__})."
             ) from None
-        maxlen = model_sequence_length(model) or (info.metadata and info.metadata.maxlen) or 80
-        input_dim = embedding_input_dim(model)
-        if input_dim is not None and input_dim != vocabulary.num_words:
-            raise ModelStoreError(
-                f"The model {info.name!r} does not match its vocabulary: the model expects "
-                f"{input_dim} word ids, the vocabulary has {vocabulary.num_words}."
-            )
+        maxlen = family.check_loaded(model, vocabulary, info.name)
+        if family.name == LSTM:
+            maxlen = maxlen or (info.metadata and info.metadata.maxlen) or 80
         return LoadedModel(info, model, vocabulary, maxlen)
 
     # -- editing --------------------------------------------------------------------------
@@ -559,7 +563,8 @@ def _archive_members(zf: zipfile.ZipFile, file_name: str, what: str) -> dict[str
 
 
 def _check_matches(model_file: Path, vocabulary: Vocabulary, meta: ModelMetadata, file_name: str) -> None:
-    """The model (read without Keras, bounded) must take the vocabulary's ids and the metadata's length."""
+    """The model (read without Keras, bounded) must take the vocabulary's ids and the metadata's length
+    (an n-gram model: as many inputs as its feature table has n-grams)."""
     try:
         summary = read_summary(model_file)
     except UnreadableJson as exc:
@@ -569,6 +574,11 @@ def _check_matches(model_file: Path, vocabulary: Vocabulary, meta: ModelMetadata
         raise _BadArchive(f"{file_name} is damaged: its {MODEL_FILE} is not a Keras model file.") from None
     except TooLarge as exc:
         raise _BadArchive(f"{file_name} is not a usable model file: {exc}.") from None
+    if meta.family == NGRAM:
+        if summary.sequence_length != vocabulary.n_features:
+            raise _BadArchive(f"{file_name} is damaged: its model takes {summary.sequence_length} features, its "
+                              f"feature table has {vocabulary.n_features:,}. Nothing was imported.")
+        return
     expected = summary.embedding_input_dim
     if expected is not None and expected != vocabulary.num_words:
         raise _BadArchive(f"{file_name} is damaged: its model expects {expected:,} word ids, its vocabulary has "

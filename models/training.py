@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from models.architecture import build_model, stored_model
 from models.config import VALIDATE_ON_SPLIT, TrainingConfig
 from models.datasets import Dataset
 from models.encoding import encode_split
 from models.errors import DataSourceError
+from models.families import family_named
 from models.keras_runtime import keras
-from models.vocabulary import OOV_ID, Vocabulary, pad_sequences, tokenize
+from models.vocabulary import Vocabulary, pad_sequences, tokenize
 
 PREPARING, TRAINING, VALIDATING, EPOCH_END, EVALUATING, FINISHED = (
     "preparing", "training", "validating", "epoch_end", "evaluating", "finished",
@@ -105,13 +105,9 @@ StopFn = Callable[[], bool]
 def prepare_arrays(
     config: TrainingConfig, data: Dataset, should_stop: StopFn | None = None
 ) -> tuple[Vocabulary, tuple, tuple]:
-    """Vocabulary from the training split, then padded ids for train and test. Tokenizing the
-    full archive takes seconds, so ``should_stop`` is checked every 1,000 reviews."""
-    if len(data.train) == 0 or len(data.test) == 0:
-        raise DataSourceError("The data set needs at least one training and one test review.")
-    if data.train.labels.min() == data.train.labels.max():
-        only = "positive" if data.train.labels[0] else "negative"
-        raise DataSourceError(f"The training reviews of {data.source} are all {only}; training needs both classes.")
+    """Vocabulary from the training split, then padded ids for train and test (the LSTM family's
+    inputs). Tokenizing the full archive takes seconds, so ``should_stop`` is checked every 1,000 reviews."""
+    check_both_classes(data)
     if data.train.texts is not None:
         tokens = _each(data.train.texts, tokenize, should_stop)
         vocabulary = Vocabulary.build(tokens, config.vocab_size)
@@ -131,11 +127,20 @@ def prepare_arrays(
     return vocabulary, (x_train, y_train), (x_test, y_test)
 
 
+def check_both_classes(data: Dataset) -> None:
+    """DataSourceError unless the data has training and test reviews and both labels among the training ones."""
+    if len(data.train) == 0 or len(data.test) == 0:
+        raise DataSourceError("The data set needs at least one training and one test review.")
+    if data.train.labels.min() == data.train.labels.max():
+        only = "positive" if data.train.labels[0] else "negative"
+        raise DataSourceError(f"The training reviews of {data.source} are all {only}; training needs both classes.")
+
+
 def _each(items: list, fn: Callable, should_stop: StopFn | None, every: int = 1000) -> list:
     out = []
     for i, item in enumerate(items):
         if should_stop is not None and i % every == 0 and should_stop():
-            raise _StopRequested
+            raise StopRequested
         out.append(fn(item))
     return out
 
@@ -179,17 +184,20 @@ def _train(config: TrainingConfig, data: Dataset, on_progress: ProgressFn | None
     stop = should_stop or (lambda: False)
     started = time.perf_counter()
 
+    family = family_named(config.family)
     report(TrainingProgress(PREPARING, epochs=config.epochs, message="Building the vocabulary and encoding reviews"))
     collecting = gc.isenabled()
     gc.disable()  # tokenizing makes a list per review and no cycles: nothing for the collector to find
     try:
-        vocabulary, (x_train, y_train), (x_test, y_test) = prepare_arrays(config, data, stop)
-    except _StopRequested:
+        prepared = family.prepare(config, data, stop)
+    except StopRequested:
         return _nothing_trained(config, data, None, started)
     finally:
         if collecting:
             gc.enable()
     refreeze()  # the encoded reviews and the vocabulary
+    vocabulary = prepared.vocabulary
+    x_train, y_train, x_test, y_test = prepared.x_train, prepared.y_train, prepared.x_test, prepared.y_test
     if config.validation == VALIDATE_ON_SPLIT:
         order = np.random.default_rng(config.seed).permutation(len(x_train))
         n_val = max(1, int(round(len(order) * config.validation_split)))
@@ -200,23 +208,24 @@ def _train(config: TrainingConfig, data: Dataset, on_progress: ProgressFn | None
         x_train, y_train = x_train[train_idx], y_train[train_idx]
     else:
         x_val, y_val = x_test, y_test
+    fit_train, fit_val, fit_test = family.fit_inputs(config, prepared, x_train, y_train, x_val, x_test)
 
     if stop():  # importing TensorFlow and building a first model take seconds: skip both
         return _nothing_trained(config, data, vocabulary, started)
     k = keras()
     k.utils.set_random_seed(config.seed)
     report(TrainingProgress(PREPARING, epochs=config.epochs, message="Building the model"))
-    model = build_model(config, for_training=True)
+    model = family.network(config, prepared, for_training=True)
     refreeze()  # TensorFlow's and Keras' objects, now all made
     tracker = _tracker_class()(config, len(x_train), len(x_val), report, stop, started)
     if not stop():
         # On a stop, the completed epochs' history and best weights are in the tracker.
-        with contextlib.suppress(_StopRequested):
+        with contextlib.suppress(StopRequested):
             model.fit(
-                input_pipeline(x_train, y_train, config.batch_size, shuffle=True),
+                family.input_pipeline(fit_train, y_train, config.batch_size, shuffle=True, seed=config.seed),
                 epochs=config.epochs,
                 # Validation has no backprop and its batch size does not change the result.
-                validation_data=input_pipeline(x_val, y_val, validation_batch_size(config)),
+                validation_data=family.input_pipeline(fit_val, y_val, validation_batch_size(config)),
                 shuffle=False,  # the pipeline shuffles (and fit would warn that it ignores this)
                 callbacks=[tracker],
                 verbose=0,
@@ -232,10 +241,11 @@ def _train(config: TrainingConfig, data: Dataset, on_progress: ProgressFn | None
                 report(TrainingProgress(EVALUATING, epoch=len(history["loss"]), epochs=config.epochs,
                                         message="Evaluating on the test split"))
                 try:
-                    metrics = model.evaluate(input_pipeline(x_test, y_test, validation_batch_size(config)), verbose=0,
-                                             return_dict=True, callbacks=[tracker.evaluation_stopper()])
+                    test_pipeline = family.input_pipeline(fit_test, y_test, validation_batch_size(config))
+                    metrics = model.evaluate(test_pipeline, verbose=0, return_dict=True,
+                                             callbacks=[tracker.evaluation_stopper()])
                     test_loss, test_accuracy = float(metrics["loss"]), float(metrics["accuracy"])
-                except _StopRequested:
+                except StopRequested:
                     stopped = True
         else:
             # Validation ran on the test split with these very weights: reuse, don't recompute.
@@ -245,9 +255,9 @@ def _train(config: TrainingConfig, data: Dataset, on_progress: ProgressFn | None
     report(TrainingProgress(FINISHED, epoch=len(history["loss"]), epochs=config.epochs, elapsed_seconds=total,
                             message="Stopped" if stopped else "Finished"))
     summary = data.summary()
-    summary["oov_rate_train"] = float(np.mean(x_train[x_train > 0] == OOV_ID)) if x_train.size else 0.0
-    return TrainingResult(stored_model(model, config), vocabulary, config, history, best_epoch, test_loss,
-                          test_accuracy, total, stopped, summary)
+    summary["oov_rate_train"] = prepared.oov_rate_train
+    return TrainingResult(family.stored_model(model, config, prepared), vocabulary, config, history, best_epoch,
+                          test_loss, test_accuracy, total, stopped, summary)
 
 
 def validation_batch_size(config: TrainingConfig) -> int:
@@ -276,7 +286,7 @@ def input_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool 
     return dataset.with_options(options)
 
 
-class _StopRequested(Exception):
+class StopRequested(Exception):
     """Raised by the tracker callback to leave ``fit`` within the current batch."""
 
 
@@ -319,7 +329,7 @@ class _Tracker:
         if not self.stop_seen and self.stop():
             self.stop_seen = True
         if self.stop_seen:
-            raise _StopRequested
+            raise StopRequested
 
     def evaluation_stopper(self):
         """A callback for a later ``evaluate`` call that honours the same stop flag."""
@@ -402,6 +412,9 @@ class _Tracker:
             self.best_accuracy = val_acc
             self.best_epoch = self.epoch
             self.best_weights = [w.copy() for w in self.model.get_weights()]
+        patience = self.config.patience
+        if patience is not None and self.best_epoch is not None and self.epoch - self.best_epoch >= patience:
+            self.model.stop_training = True  # early stopping: the best epoch's weights are restored after fit
         self.report(TrainingProgress(
             EPOCH_END, self.epoch, self.config.epochs, self.batches, self.batches, logs=logs,
             samples_per_second=self.batches * self.config.batch_size / seconds if seconds > 0 else 0.0,
@@ -464,6 +477,7 @@ def training_metadata(result: TrainingResult, preset_name: str | None) -> dict[s
     """What the store keeps beside a trained model (config, data, history, results, versions)."""
     return {
         "kind": "trained",
+        "family": result.config.family,
         "preset": preset_name,
         "config": result.config.to_dict(),
         # Copies: a caller that fills in the record (the Train tab sets the source as the user gave it) must

@@ -71,7 +71,8 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
 
     proc = run_cli("models")
     listed = json.loads(proc.stdout)
-    assert [(m["name"], m["builtin"]) for m in listed] == [("tiny", False), ("IMDB LSTM (built-in)", True)]
+    assert [(m["name"], m["builtin"], m["family"]) for m in listed] == [
+        ("tiny", False, "lstm"), ("IMDB LSTM (built-in)", True, "lstm"), ("IMDB n-grams (built-in)", True, "ngram")]
     # Recorded as the window records a run: the edited preset as custom, the data as a resolved path.
     assert listed[0]["preset"] == "custom (from imdb-lstm)"
     assert listed[0]["source"] == str(Path(tiny_csv).resolve())

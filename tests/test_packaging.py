@@ -233,6 +233,7 @@ def test_bundle_is_lean_and_complete(bundle):
     internal = bundle / "_internal"
     names = {p.relative_to(internal).as_posix() for p in internal.rglob("*")}
     assert "resources/default_model/model.keras" in names
+    assert "resources/ngram_model/model.keras" in names
     assert "resources/icon.png" in names
     platforms = {Path(n).name for n in names if n.startswith("PySide6/Qt/plugins/platforms/")}
     if sys.platform.startswith("linux"):

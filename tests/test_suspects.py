@@ -141,7 +141,8 @@ def test_suspect_labels_of_a_test_split_with_the_built_in_model(tmp_path):
     data = load_csv(write_noisy_csv(tmp_path / "noisy.csv", split="test"))
     store = ModelStore(tmp_path / "models", builtin=builtin_model_dirs())
     report = suspect_labels(data, "test", store=store)
-    assert report.model == "IMDB LSTM (built-in)" and report.reviews == 240
+    # The most accurate model not trained on this data: the built-in n-gram model (0.91 against the LSTM's 0.84).
+    assert report.model == "IMDB n-grams (built-in)" and report.reviews == 240
     assert report.flagged == len(report.suspects) > 0
     found = {s.row for s in report.suspects[:10]}
     assert len(found & set(FLIPPED_ROWS)) >= 3  # clear phrases: the built-in model sees through the flips

@@ -163,7 +163,7 @@ def test_bad_ssmodel_files_are_refused_and_add_nothing(tmp_path, case):
     assert bad.stat().st_size < 8 * 1024**2
     refused(run_cli(tmp_path, "import", bad), "from-a-colleague.ssmodel", reason)
     listing = run_cli(tmp_path, "models")
-    assert [m["builtin"] for m in json.loads(listing.stdout)] == [True]
+    assert [m["builtin"] for m in json.loads(listing.stdout)] == [True, True]  # the two built-in models only
 
 
 def test_a_weights_bomb_put_into_the_store_by_hand_is_refused_and_the_rest_still_work(tmp_path):

@@ -268,14 +268,16 @@ def test_no_data_set_chosen_says_what_to_choose(tab):
 def gated(monkeypatch):
     """(started, released): the scoring pass waits in its first chunk until ``released`` is set."""
     started, released = threading.Event(), threading.Event()
-    original = ev.encode_split_with_lengths
+    from models.families.lstm import LSTM_FAMILY
+
+    original = LSTM_FAMILY.evaluation_inputs  # what models.evaluation asks the model's family for, per chunk
 
     def wait_then_encode(*args, **kwargs):
         started.set()
         assert released.wait(30)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ev, "encode_split_with_lengths", wait_then_encode)
+    monkeypatch.setattr(LSTM_FAMILY, "evaluation_inputs", wait_then_encode)
     return started, released
 
 

@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QDropEvent, QPalette
 
 import app.predict_tab as predict_tab
 from app.background import BackgroundTasks
+from app.model_cache import model_name_of
 from app.predict_tab import (
     EMPTY_MESSAGE,
     LOADING_MESSAGE,
@@ -84,7 +85,8 @@ def score(qtbot, tab, text):
 
 def test_typing_scores_positive_and_negative_reviews(qtbot, tab):
     assert tab.model_status.text() == LOADING_MESSAGE  # loading runs in the background
-    assert tab.model_combo.currentText() == "tiny"
+    assert model_name_of(tab.model_combo.currentText()) == "tiny"
+    assert tab.model_combo.currentText().startswith("tiny \u2014 LSTM, ")  # its family and test accuracy
 
     p = score(qtbot, tab, "a great film, wonderful acting")
     assert p.label == POSITIVE and p.probability > 0.5
@@ -174,7 +176,7 @@ def test_refresh_keeps_or_sets_the_selection(qtbot, tab, store, trained):
     tiny = store.find("tiny")
     newer = save(store, trained, "newer")
     tab.refresh_models()
-    assert [tab.model_combo.itemText(i) for i in range(tab.model_combo.count())] == ["newer", "tiny"]
+    assert [model_name_of(tab.model_combo.itemText(i)) for i in range(tab.model_combo.count())] == ["newer", "tiny"]
     assert tab.model_combo.currentData() == tiny.id  # kept
     tab.refresh_models(select_id=newer.id)
     assert tab.current_model().id == newer.id

@@ -1,0 +1,61 @@
+"""Both model families in the window: the Train tab's form follows the preset's family, pickers show each
+model's family and test accuracy, the Predict tab says what the model reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.background import BackgroundTasks
+from app.model_cache import model_name_of
+from app.predict_tab import PredictTab
+from app.training_tab import TrainingTab
+from models.paths import builtin_model_dirs
+from models.store import ModelStore
+
+pytestmark = pytest.mark.gui
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def train_tab(qtbot, tmp_path, no_dialogs):
+    tasks = BackgroundTasks()
+    widget = TrainingTab(ModelStore(tmp_path / "models"), tasks)
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    assert widget.shutdown(10_000)
+    qtbot.waitUntil(tasks.settled, timeout=10_000)
+
+
+def test_the_form_shows_the_fields_of_the_presets_family(train_tab):
+    form = train_tab.model_form
+    assert form.isRowVisible(train_tab.fields["maxlen"]) and not form.isRowVisible(train_tab.fields["max_features"])
+    assert train_tab.config().family == "lstm" and train_tab.preset_name() == "imdb-lstm"
+    train_tab.preset_combo.setCurrentIndex(train_tab.preset_combo.findData("ngram"))
+    assert not form.isRowVisible(train_tab.fields["maxlen"]) and not form.isRowVisible(train_tab.xla_check)
+    assert form.isRowVisible(train_tab.fields["max_features"]) and form.isRowVisible(train_tab.choices["scaling"])
+    assert "whole review" in train_tab.family_label.text()
+    config = train_tab.config()
+    assert config.family == "ngram" and config.scaling == "nbsvm" and config.patience == 2
+    assert train_tab.preset_name() == "ngram"
+    train_tab.fields["max_features"].setValue(30_000)
+    assert train_tab.preset_name() == "custom (from ngram)" and train_tab.config().max_features == 30_000
+    train_tab.preset_combo.setCurrentIndex(train_tab.preset_combo.findData("imdb-lstm"))
+    assert train_tab.config().family == "lstm" and train_tab.preset_name() == "imdb-lstm"
+
+
+def test_the_predict_picker_shows_family_and_accuracy_and_opens_on_the_lstm(qtbot, tmp_path):
+    tasks = BackgroundTasks()
+    tab = PredictTab(ModelStore(tmp_path / "models", builtin=builtin_model_dirs()), tasks)
+    qtbot.addWidget(tab, before_close_func=lambda _: qtbot.waitUntil(tasks.settled, timeout=TIMEOUT))
+    labels = [tab.model_combo.itemText(i) for i in range(tab.model_combo.count())]
+    assert [model_name_of(label) for label in labels] == ["IMDB LSTM (built-in)", "IMDB n-grams (built-in)"]
+    assert labels[0].endswith("LSTM, 83.8% test") and "n-grams, 9" in labels[1]
+    assert tab.model_combo.currentIndex() == 0  # the specified LSTM first
+    qtbot.waitUntil(lambda: "vocabulary" in tab.model_status.text(), timeout=TIMEOUT)
+    tab.model_combo.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: "whole review" in tab.model_status.text(), timeout=TIMEOUT)
+    with qtbot.waitSignal(tab.prediction_ready, timeout=TIMEOUT) as blocker:
+        tab.set_text("Not good at all. A boring, awful film.")
+    prediction = blocker.args[0]
+    assert prediction.label == "negative" and not prediction.truncated
