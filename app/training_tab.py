@@ -282,6 +282,9 @@ class TrainingTab(QWidget):
 
     def _build_model_group(self) -> None:
         self.preset_combo = QComboBox()
+        # Titles as long as the n-gram presets' are elided where space is short: the window fits 1024 px.
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setMinimumContentsLength(26)
         for p in PRESETS.values():
             self.preset_combo.addItem(p.title, p.name)
             self.preset_combo.setItemData(self.preset_combo.count() - 1, f"Tutorial: {p.reference}",
@@ -319,6 +322,8 @@ class TrainingTab(QWidget):
             form.addRow(label, combo)
             combo.currentIndexChanged.connect(self._on_config_edited)
         self.validation_combo = QComboBox()
+        self.validation_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.validation_combo.setMinimumContentsLength(26)
         self.validation_combo.addItem("Held-out training reviews", VALIDATE_ON_SPLIT)
         self.validation_combo.addItem("Test split (the tutorials' way; test accuracy optimistic)", VALIDATE_ON_TEST)
         self.validation_combo.setToolTip(
@@ -369,6 +374,9 @@ class TrainingTab(QWidget):
         self.plots = TrainingPlots()
 
         self.compare_combo = QComboBox()
+        # Long automatic names (with the family and accuracy) are elided, never widening the window.
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_combo.setMinimumContentsLength(12)
         self.compare_combo.setToolTip("Overlay a stored model's training run: its training curves dotted, its "
                                       "validation curves dashed")
         self.compare_combo.activated.connect(self._on_compare)
