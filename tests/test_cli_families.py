@@ -34,7 +34,7 @@ def test_ngram_preset_through_every_command(tiny_csv, monkeypatch, tmp_path):
     proc = run_cli("predict", "--model", "ng", "--explain", "not a great film, i hated it, truly bad")
     assert proc.returncode == 0, proc.stderr
     e = json.loads(proc.stdout)
-    assert e["method"] == "linear-exact" and e["words_cut"] == 0
+    assert e["explanation_method"] == "linear-exact" and e["words_cut"] == 0
     pushes = sum(t["contribution"] for t in e["explanation"])
     logit = math.log(e["probability"] / (1 - e["probability"]))
     base = math.log(e["baseline_probability"] / (1 - e["baseline_probability"]))

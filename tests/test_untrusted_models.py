@@ -250,7 +250,7 @@ def test_an_ssmodel_of_deep_json_is_refused_in_one_line(tmp_path, case):
             members = {name: zf.read(name) for name in zf.namelist()}
         bad.write_bytes(zip_bytes({**members, "metadata.json": raw_meta}))
     refused(run_cli(tmp_path, "import", bad), "deep.ssmodel", "more than 64 deep")
-    assert [m["builtin"] for m in json.loads(run_cli(tmp_path, "models").stdout)] == [True]
+    assert [m["builtin"] for m in json.loads(run_cli(tmp_path, "models").stdout)] == [True, True]
 
 
 def test_a_deep_word_index_and_a_deep_keras_config_are_refused_on_import(tmp_path):
@@ -262,7 +262,7 @@ def test_a_deep_word_index_and_a_deep_keras_config_are_refused_on_import(tmp_pat
     deep.write_bytes(_keras_with_config('{"class_name": "Sequential", "config": ' + _nested(985) + "}"))
     refused(run_cli(tmp_path, "import", deep, "--word-index", BUILTIN / "vocabulary.json", tensorflow=True),
             "deep.keras", "more than 64 deep")
-    assert [m["builtin"] for m in json.loads(run_cli(tmp_path, "models").stdout)] == [True]
+    assert [m["builtin"] for m in json.loads(run_cli(tmp_path, "models").stdout)] == [True, True]
 
 
 # -- lone surrogates: valid JSON, but no text file can hold them ---------------------------
@@ -303,4 +303,4 @@ def test_lone_surrogates_are_refused_where_they_are_read(tmp_path):
     bad = _ssmodel(tmp_path / "odd.ssmodel", meta={**BUILTIN_META, "name": "odd\udfff"})
     refused(run_cli(tmp_path, "import", bad), "odd.ssmodel", "half of a UTF-16 pair")
     assert sorted(m["id"] for m in json.loads(run_cli(tmp_path, "models").stdout)) == \
-        sorted(["good", "odd-key", "odd-word", BUILTIN.name])
+        sorted(["good", "odd-key", "odd-word", *(d.name for d in builtin_model_dirs())])
