@@ -71,14 +71,14 @@ def test_without_beam_the_command_says_how_to_install_it(monkeypatch):
 
 # -- the pipeline on the DirectRunner -----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def saved_model(tmp_path_factory):
+@pytest.fixture(scope="module", params=["IMDB LSTM (built-in)", "IMDB n-grams (built-in)"], ids=["lstm", "ngram"])
+def saved_model(request, tmp_path_factory):
     from models.paths import builtin_model_dirs
     from models.serving.export import export_saved_model
     from models.store import ModelStore
 
     store = ModelStore(tmp_path_factory.mktemp("beam-home"), builtin=builtin_model_dirs())
-    return export_saved_model(store, "IMDB LSTM (built-in)", tmp_path_factory.mktemp("beam") / "model").folder
+    return export_saved_model(store, request.param, tmp_path_factory.mktemp("beam") / "model")
 
 
 def review_texts(n: int) -> list[str]:
@@ -104,11 +104,11 @@ def test_direct_runner_scores_as_predict_file_with_bad_lines_apart(saved_model, 
     (inputs / "more.jsonl").write_text('{"text": "A wonderful film."}\n{"text": 5}\n', encoding="utf-8")
     (inputs / "more.csv").write_text('review,label\n"Dreadful, dull\nand long.",0\n', encoding="utf-8")
     out = tmp_path / "out" / "scores"
-    proc = run_cli("beam-predict", "--saved-model", saved_model, "--input", inputs / "*", "--output", out,
+    proc = run_cli("beam-predict", "--saved-model", saved_model.folder, "--input", inputs / "*", "--output", out,
                    "--batch-size", "128", "--direct_num_workers", "1")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert summary["model"] == "IMDB LSTM (built-in)" and summary["state"] == "DONE"
+    assert summary["model"] == saved_model.name and summary["state"] == "DONE"
     assert (summary["scored"], summary["bad"]) == (len(texts) + 2, 4)
     scored = [json.loads(line) for p in sorted(out.parent.glob("scores-0*.jsonl"))
               for line in p.read_text(encoding="utf-8").splitlines()]
@@ -125,7 +125,7 @@ def test_direct_runner_scores_as_predict_file_with_bad_lines_apart(saved_model, 
 
     plain = tmp_path / "plain.txt"
     plain.write_text("\n".join(texts) + "\n", encoding="utf-8")
-    predicted = run_cli("predict", "--model", "IMDB LSTM (built-in)", "--file", plain)
+    predicted = run_cli("predict", "--model", saved_model.name, "--file", plain)
     assert predicted.returncode == 0, predicted.stderr
     expected = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert len(expected) == n
@@ -144,7 +144,7 @@ def test_beam_predict_refuses_what_it_cannot_use(saved_model, tmp_path):
     (tmp_path / "a.txt").write_text("fine\n", encoding="utf-8")
     assert_user_error(run_cli("beam-predict", "--saved-model", tmp_path, "--input", tmp_path / "a.txt",
                               "--output", tmp_path / "o"), "not a SavedModel")
-    assert_user_error(run_cli("beam-predict", "--saved-model", saved_model, "--input", tmp_path / "none-*.txt",
+    assert_user_error(run_cli("beam-predict", "--saved-model", saved_model.folder, "--input", tmp_path / "none-*.txt",
                               "--output", tmp_path / "o"), "matches no file")
 
 

@@ -67,3 +67,10 @@ def test_ngram_preset_through_every_command(tiny_csv, monkeypatch, tmp_path):
 def test_settings_of_another_family_are_refused(args, fragment, tiny_csv, monkeypatch, tmp_path):
     monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
     assert_user_error(run_cli("train", "--data", tiny_csv, *args), fragment)
+
+
+@pytest.mark.parametrize("model", ["IMDB LSTM (built-in)", "IMDB n-grams (built-in)"])
+def test_a_file_whose_last_review_has_no_words_is_refused_in_one_line(model, tmp_path):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("A great film.\n!!!\n", encoding="utf-8")
+    assert_user_error(run_cli("predict", "--model", model, "--file", reviews), "No words to score in review 2")

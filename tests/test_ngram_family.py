@@ -322,3 +322,23 @@ def test_a_long_stream_is_tokenized_in_the_worker_with_the_same_scores(trained_s
     streamed = [p.probability for chunk in predictor.predict_chunks(iter(texts), details=False) for p in chunk]
     rows = predictor.family.encode_chunk(predictor.vocabulary, texts, None, False).ids
     np.testing.assert_allclose(streamed, predictor.probabilities(rows), rtol=0, atol=1e-12)
+
+
+def test_the_savedmodel_on_raw_text_scores_as_the_numpy_engine(trained_store, tmp_path):
+    """Both weightings (multi-hot; TF-IDF with NBSVM ratios): n-grams, counts and IDF computed in the graph."""
+    import tensorflow as tf
+
+    from models.serving.export import export_saved_model
+
+    store, info, _result, data = trained_store
+    done = export_saved_model(store, info.id, tmp_path / "saved")
+    assert done.family == "ngram"
+    texts = data.test.texts + ["Not good. Not good at all! not good", "A GREAT film &amp; wonderful acting<br />loved",
+                               " ".join(["a great film"] * 400), "zzz qqq", "!!!"]
+    served = tf.saved_model.load(str(done.folder)).signatures["serving_default"](text=tf.constant(texts))
+    predictor = Predictor.from_store(store, info)
+    rows = predictor.family.encode_chunk(predictor.vocabulary, texts, None, False).ids
+    np.testing.assert_allclose(served["probability"].numpy(), predictor.probabilities(rows), atol=1e-6)
+    assert served["words"].numpy().tolist() == [len(tokenize(t)) for t in texts]
+    assert served["label"].numpy().tolist()[-2:] == [b"positive" if p >= 0.5 else b"negative"
+                                                     for p in predictor.probabilities(rows)[-2:]]

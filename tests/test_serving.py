@@ -170,15 +170,19 @@ SCORE_WITH_TENSORFLOW_ONLY = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """The built-in model exported with the CLI, once for the module (its own data directory)."""
+BUILT_IN = {"lstm": "IMDB LSTM (built-in)", "ngram": "IMDB n-grams (built-in)"}
+
+
+@pytest.fixture(scope="module", params=sorted(BUILT_IN))
+def exported(request, tmp_path_factory):
+    """Each built-in model exported with the CLI, once for the module (its own data directory)."""
+    name = BUILT_IN[request.param]
     home = tmp_path_factory.mktemp("serving-home")
-    folder = tmp_path_factory.mktemp("export") / "imdb-lstm"
+    folder = tmp_path_factory.mktemp("export") / request.param
     env_home = {"SENTIMENT_STUDIO_HOME": str(home)}
-    proc = run_cli_env(env_home, "export", "IMDB LSTM (built-in)", folder, "--saved-model")
+    proc = run_cli_env(env_home, "export", name, folder, "--saved-model")
     assert proc.returncode == 0, proc.stderr
-    return folder, env_home, proc
+    return folder, env_home, proc, name
 
 
 def run_cli_env(env: dict[str, str], *args):
@@ -208,18 +212,19 @@ def review_file(path: Path) -> Path:
 
 
 def test_export_says_how_to_serve_and_writes_a_savedmodel(exported):
-    folder, _, proc = exported
+    folder, _, proc, name = exported
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["format"] == "saved-model" and out["family"] == "lstm" and Path(out["path"]) == folder
+    family = {v: k for k, v in BUILT_IN.items()}[name]
+    assert out["format"] == "saved-model" and out["family"] == family and Path(out["path"]) == folder
     hint = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(hint) == 1 and "docker run" in hint[0] and "tensorflow/serving" in hint[0] and str(folder) in hint[0]
     assert (folder / "saved_model.pb").is_file() and (folder / "variables").is_dir()
     info = json.loads((folder / "assets.extra" / "sentiment_studio.json").read_text(encoding="utf-8"))
-    assert info["name"] == "IMDB LSTM (built-in)" and info["tokenizer"] == "words-v1"
+    assert info["name"] == name and info["family"] == family and info["tokenizer"] == "words-v1"
 
 
 def test_a_process_with_only_tensorflow_scores_as_predict_file(exported, tmp_path):
-    folder, env_home, _ = exported
+    folder, env_home, _, name = exported
     reviews = review_file(tmp_path / "reviews.txt")
     script = tmp_path / "score.py"
     script.write_text(SCORE_WITH_TENSORFLOW_ONLY, encoding="utf-8")
@@ -229,7 +234,7 @@ def test_a_process_with_only_tensorflow_scores_as_predict_file(exported, tmp_pat
     assert proc.returncode == 0, proc.stderr
     served = json.loads(proc.stdout.strip().splitlines()[-1])
     assert served["imported"] == []
-    predicted = run_cli_env(env_home, "predict", "--model", "IMDB LSTM (built-in)", "--file", reviews)
+    predicted = run_cli_env(env_home, "predict", "--model", name, "--file", reviews)
     assert predicted.returncode == 0, predicted.stderr
     expected = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert len(served["scores"]) == len(expected) == 6
@@ -240,16 +245,16 @@ def test_a_process_with_only_tensorflow_scores_as_predict_file(exported, tmp_pat
 
 
 def test_export_refuses_a_folder_in_use_and_a_format(exported, tmp_path):
-    folder, env_home, _ = exported
-    assert_user_error(run_cli_env(env_home, "export", "IMDB LSTM (built-in)", folder, "--saved-model"),
-                      "not empty")
-    assert_user_error(run_cli_env(env_home, "export", "IMDB LSTM (built-in)", tmp_path / "x", "--saved-model",
+    folder, env_home, _, name = exported
+    assert_user_error(run_cli_env(env_home, "export", name, folder, "--saved-model"), "not empty")
+    assert_user_error(run_cli_env(env_home, "export", name, tmp_path / "x", "--saved-model",
                                   "--format", "keras"), "--saved-model")
 
 
 def test_every_family_has_an_in_graph_scorer():
+    from models.families import LSTM, NGRAM
     from models.serving.export import DEFAULT_FAMILY, FAMILY_SCORERS, served_name
 
-    assert DEFAULT_FAMILY in FAMILY_SCORERS
+    assert DEFAULT_FAMILY in FAMILY_SCORERS and set(FAMILY_SCORERS) == {LSTM, NGRAM}
     assert served_name("IMDB LSTM (built-in)") == "IMDB-LSTM-built-in"
     assert served_name("\u00e9t\u00e9 / 2024") == "t-2024" and served_name("///") == "model"

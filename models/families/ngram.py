@@ -321,8 +321,8 @@ def encode_chunk(features: NgramFeatures, texts: list[str], keep_reviews: bool):
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     known_flags = features.unigram[flat] >= 0
     bounds = np.r_[0, np.cumsum(lengths)]
-    known = np.add.reduceat(known_flags.astype(np.int32), bounds[:-1]) if len(flat) else np.zeros(len(tokens))
-    known = np.where(lengths > 0, known, 0).astype(np.int32)
+    running = np.r_[0, np.cumsum(known_flags, dtype=np.int64)]  # (reduceat fails where the last review is empty)
+    known = (running[bounds[1:]] - running[bounds[:-1]]).astype(np.int32)
     reviews = None
     if keep_reviews:
         reviews = []

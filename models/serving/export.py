@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.errors import ModelStoreError
 from models.store import LoadedModel, ModelInfo, ModelStore
 from models.vocabulary import OOV_ID, START_ID, TOKENIZER_VERSION
@@ -78,10 +80,58 @@ def _lstm_scorer_class(tf: Any) -> type:
     return LstmScorer
 
 
+def _ngram_scorer(store: ModelStore, info: ModelInfo, tf: Any) -> Any:
+    """A linear model over the review's n-grams (models.families.ngram): every n-gram of 1..n words of the whole
+    review (no cut), looked up in the feature table, counted once (multi-hot) or times its IDF (TF-IDF), then
+    the Dense layer's weights (NBSVM's ratios folded in) and bias, as NumpyNgramClassifier scores."""
+    from models.families.ngram import _kernel_and_bias
+
+    loaded = store.load(info)
+    kernel, bias = _kernel_and_bias(loaded.model)
+    return _ngram_scorer_class(tf)(loaded.vocabulary, kernel, bias)
+
+
+def _ngram_scorer_class(tf: Any) -> type:
+    from models.config import MULTI_HOT
+
+    class NgramScorer(tf.Module):
+        def __init__(self, features, kernel, bias: float):
+            super().__init__(name="ngram_scorer")
+            self.widths = list(range(1, int(features.ngrams) + 1))
+            self.n_features = max(1, int(features.n_features))
+            self.multi_hot = features.weighting == MULTI_HOT
+            idf = features.idf if features.idf is not None else np.ones(features.n_features, np.float32)
+            self.idf = tf.Variable(np.asarray(idf, np.float32), trainable=False, name="idf")
+            self.kernel = tf.Variable(np.asarray(kernel, np.float64), trainable=False, name="kernel")
+            self.bias = tf.Variable(float(bias), dtype=tf.float64, trainable=False, name="bias")
+            self.feature_ids = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(tf.constant(list(features.features), tf.string),
+                                                    tf.range(len(features.features), dtype=tf.int64)), -1)
+
+        def probabilities(self, tokens):
+            grams = tf.strings.ngrams(tokens, ngram_width=self.widths, separator=" ")
+            feature = self.feature_ids.lookup(grams.values)
+            row = grams.value_rowids()
+            hit = feature >= 0
+            keys = tf.boolean_mask(row, hit) * self.n_features + tf.boolean_mask(feature, hit)
+            unique, _, counts = tf.unique_with_counts(keys)
+            row, feature = unique // self.n_features, unique % self.n_features
+            if self.multi_hot:
+                values = tf.ones_like(feature, dtype=tf.float32)
+            else:  # float32 counts x IDF, as NgramFeatures.encode_tokens gives them
+                values = tf.cast(counts, tf.float32) * tf.gather(self.idf, feature)
+            pushes = tf.cast(values, tf.float64) * tf.gather(self.kernel, feature)
+            logits = self.bias + tf.math.unsorted_segment_sum(pushes, row, tokens.nrows())
+            return tf.cast(0.5 * (1.0 + tf.tanh(0.5 * logits)), tf.float32)
+
+    return NgramScorer
+
+
 # family -> (store, model, tensorflow) -> a tf.Module with ``probabilities(tokens) -> float32 [batch]``, where
 # ``tokens`` is the shared tokenizer's RaggedTensor of words [batch, (words)]. A new family (metadata "family")
 # adds its entry here; everything it holds (tables, variables) must be attributes of that module to be saved.
-FAMILY_SCORERS: dict[str, Callable[[ModelStore, ModelInfo, Any], Any]] = {DEFAULT_FAMILY: _lstm_scorer}
+FAMILY_SCORERS: dict[str, Callable[[ModelStore, ModelInfo, Any], Any]] = {DEFAULT_FAMILY: _lstm_scorer,
+                                                                         "ngram": _ngram_scorer}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Reviews per second of ``beam-predict`` on Beam's DirectRunner beside ``predict --file``, and of the exported
 SavedModel called from plain TensorFlow (needs the beam extra: ``pip install -e '.[beam]'``).
 
-    python -m tests.benchmarks.beam_throughput [--rounds 3] [--limit 10000] [--workers 2]
+    python -m tests.benchmarks.beam_throughput [--rounds 3] [--limit 10000] [--workers 2] [--model NAME]
 
 The shared archive's first ``--limit`` test reviews are written one per line; the built-in model is exported
-once with ``export --saved-model`` (not timed). Rounds alternate the order of the paths; each runs in a fresh
+once with ``export --saved-model`` (not timed; ``--model`` picks another, e.g. "IMDB n-grams (built-in)").
+Rounds alternate the order of the paths; each runs in a fresh
 process, timed from its start to its exit (imports, loading and writing included):
 
 - ``predict --file``: the app's own scoring (NumPy forward pass, tokenizing in a second process);
@@ -50,11 +51,11 @@ print(json.dumps({"ready_s": ready - started, "scoring_s": time.perf_counter() -
 """
 
 
-def run(path: str, reviews: Path, model: Path, out: Path, workers: int) -> dict:
+def run(path: str, reviews: Path, model: Path, out: Path, workers: int, name: str) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     app = [sys.executable, "-m", "app"]
     if path == "predict --file":
-        command = [*app, "predict", "--model", BUILTIN, "--file", str(reviews), "--output", str(out)]
+        command = [*app, "predict", "--model", name, "--file", str(reviews), "--output", str(out)]
     elif path.startswith("beam direct"):
         command = [*app, "beam-predict", "--saved-model", str(model), "--input", str(reviews), "--output", str(out)]
         if path != "beam direct":
@@ -87,6 +88,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=10_000, help="test reviews (default 10,000)")
     parser.add_argument("--workers", type=int, default=2, help="DirectRunner workers of 'beam direct xN'")
+    parser.add_argument("--model", default=BUILTIN, help=f"the stored model to export and score (default {BUILTIN})")
     args = parser.parse_args()
     texts = load_source(str(ARCHIVE)).test.texts[:args.limit]
     n = len(texts)
@@ -97,13 +99,13 @@ def main() -> int:
         reviews = tmp_dir / "reviews.txt"
         reviews.write_text("".join(" ".join(t.split()) + "\n" for t in texts), encoding="utf-8")
         model = tmp_dir / "model"
-        subprocess.run([sys.executable, "-m", "app", "export", BUILTIN, str(model), "--saved-model"], cwd=ROOT,
+        subprocess.run([sys.executable, "-m", "app", "export", args.model, str(model), "--saved-model"], cwd=ROOT,
                        check=True, capture_output=True)
         worst = 0.0
         for r in range(args.rounds):
             for path in paths if r % 2 == 0 else paths[::-1]:
                 out = tmp_dir / ("out-" + path.replace(" ", "_").replace("-", ""))
-                res = run(path, reviews, model, out, args.workers)
+                res = run(path, reviews, model, out, args.workers, args.model)
                 runs[path].append(res)
                 print(f"round {r + 1} {path}: {res}", file=sys.stderr, flush=True)
                 if path == "beam direct":
@@ -114,8 +116,8 @@ def main() -> int:
                     if ours:
                         assert len(beam) == n == len(ours)
                         worst = max(worst, max(abs(beam[i + 1] - p) for i, p in enumerate(ours)))
-    print(f"{n:,} test reviews, one per line, {args.rounds} interleaved rounds, reviews/s end to end (process "
-          f"start to exit), median (range); {machine()}.\n")
+    print(f"{args.model}: {n:,} test reviews, one per line, {args.rounds} interleaved rounds, reviews/s end to end "
+          f"(process start to exit), median (range); {machine()}.\n")
     print("| path | reviews/s end to end | seconds (median) |")
     print("| --- | --- | --- |")
     for path in paths:

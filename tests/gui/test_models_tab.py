@@ -410,11 +410,17 @@ def test_export_for_plain_keras_writes_a_folder(qtbot, tab, store, tmp_path, dia
     assert tab.tasks.active() == 0
 
 
-def test_export_for_tensorflow_serving_writes_a_savedmodel_that_scores_as_the_app(qtbot, tab, store, tmp_path,
-                                                                                   dialogs, monkeypatch):
+@pytest.mark.parametrize("family", ["lstm", "ngram"])
+def test_export_for_tensorflow_serving_writes_a_savedmodel_that_scores_as_the_app(qtbot, family, make_tab, store,
+                                                                                   tmp_path, dialogs, monkeypatch):
     from app.models_tab import SERVING_EXPORT_FILTER
+    from models.paths import builtin_model_dirs
 
-    select(tab, "first")
+    name = "first"
+    if family == "ngram":
+        store, name = ModelStore(tmp_path / "with-built-ins", builtin=builtin_model_dirs()), "IMDB n-grams (built-in)"
+    tab = make_tab(store)
+    assert select(tab, name).metadata.family == family
     assert tab.serving_button.isEnabled()
     folder = tmp_path / "for-serving"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(folder), SERVING_EXPORT_FILTER))
@@ -431,7 +437,7 @@ def test_export_for_tensorflow_serving_writes_a_savedmodel_that_scores_as_the_ap
 
     texts = ["a great film, wonderful acting", "an awful film. terrible acting &amp; a stupid story"]
     served = tf.saved_model.load(str(folder)).signatures["serving_default"](text=tf.constant(texts))
-    expected = Predictor.from_store(store, "first").predict_many(texts)
+    expected = Predictor.from_store(store, name).predict_many(texts)
     assert np.allclose(served["probability"].numpy(), [p.probability for p in expected], atol=1e-5)
 
     dialogs["answer"] = QMessageBox.StandardButton.No  # the folder is in use now: asked, and declined
