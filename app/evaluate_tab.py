@@ -159,6 +159,7 @@ class EvaluateTab(QWidget):
         self._aucs: list[float | None] = []
         self._metrics: list[ev.Metrics] = []
         self._data: tuple[tuple, Dataset] | None = None  # the last data set read (by _data_key), kept
+        self._identity: tuple[tuple, DataIdentity | None, str | None] | None = None  # its hash (for corrections)
         self._cancel: threading.Event | None = None
         self._explain_request = 0
         self.refiner = ExplanationRefiner(tasks, self)  # refines a sampled "Why" while it is on display
@@ -500,6 +501,8 @@ class EvaluateTab(QWidget):
         limit = self.limit_box.value() or None
         # The data set read last is used again only if its file has not changed since.
         known = self._data[1] if self._data is not None and self._data[0] == _data_key(spec) else None
+        hashed = self._identity[1:] if known is not None and self._identity and self._identity[0] == self._data[0] \
+            else None
         cancel = threading.Event()
         cache, progress, phase = self.cache, self._progress, self._phase
 
@@ -522,7 +525,8 @@ class EvaluateTab(QWidget):
 
                 evaluations.append(ev.evaluate(predictor, scored, on_progress=report, should_stop=cancel.is_set))
                 predictors.append(predictor)
-            return EvaluationOutcome(spec, data, evaluations, predictors, infos, scored, *identify_quietly(spec))
+            identity = hashed or identify_quietly(spec)  # a large file is hashed once, not at every pass
+            return EvaluationOutcome(spec, data, evaluations, predictors, infos, scored, *identity)
 
         self._cancel = cancel
         self._clear_results()  # nothing on display may belong to another pass
@@ -575,6 +579,7 @@ class EvaluateTab(QWidget):
     def _on_done(self, outcome: EvaluationOutcome) -> None:
         self._end()
         self._data = (_data_key(outcome.spec), outcome.data)
+        self._identity = (self._data[0], outcome.identity, outcome.identity_problem)
         self._update_buttons()  # Suspect labels needs the data set just read
         for info, predictor in zip(outcome.infos, outcome.predictors):
             self.cache.keep(info, predictor)
