@@ -159,6 +159,7 @@ def corrected_metrics(spec: str, data, evaluation, threshold: float) -> dict:
     """``evaluate --corrections``: the metrics of the same scores on the corrected test labels (excluded
     reviews left out), with how many were flipped and excluded. Refuses a data set without corrections,
     or whose file changed since they were made."""
+    from models.corrected_training import corrected_evaluation
     from models.corrections import CorrectionsError, load_for
     from models.evaluation import metrics
 
@@ -169,10 +170,10 @@ def corrected_metrics(spec: str, data, evaluation, threshold: float) -> dict:
         raise CorrectionsError(f"There are no corrections of {book.identity.name}: mark some first (suspects, "
                                "corrections mark or import), or evaluate without --corrections.")
     corrected = book.apply(data)
-    kept = corrected.test_kept
-    if not kept.any():
+    fixed = corrected_evaluation(evaluation, corrected)
+    if fixed is None:
         raise CorrectionsError("Every test review is excluded by the corrections: there is nothing to evaluate.")
-    result = metrics(corrected.test_labels[kept], evaluation.probabilities[kept], threshold)
+    result = metrics(fixed.labels, fixed.probabilities, threshold)
     return {"flipped": corrected.flipped["test"], "excluded": corrected.excluded["test"], **result.to_json()}
 
 

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import BackgroundTasks
+from app.corrections_ui import LabelsSwitch, identify_quietly
 from app.evaluation_plots import EvaluationPlots
 from app.explanation_refiner import ExplanationRefiner, needs_refining
 from app.explanation_view import ExplanationView, ScoredReview, sentiment_colors
@@ -51,6 +52,7 @@ from app.model_cache import ModelCache, ModelPicker, usable_models
 from app.results_table import Column, ResultsPanel, text_column
 from models import evaluation as ev
 from models import reports
+from models.corrections import DataIdentity
 from models.datasets import Dataset, load_source, source_at_hand
 from models.explain import Explanation, explain_stages
 from models.prediction import NEGATIVE, POSITIVE, Predictor
@@ -84,6 +86,9 @@ class EvaluationOutcome:
     evaluations: list[ev.Evaluation]  # the model, then the one compared with it
     predictors: list[Predictor]
     infos: list[ModelInfo]
+    scored: Dataset | None = None  # data, limited as it was scored (the corrections apply to it)
+    identity: DataIdentity | None = None  # the data set's, for its corrections (None: not hashed, see problem)
+    identity_problem: str | None = None
 
 
 class WrappingScrollArea(QScrollArea):
@@ -149,10 +154,12 @@ class EvaluateTab(QWidget):
         self.store = store
         self.tasks = tasks
         self.cache = cache or ModelCache(store, tasks, self)
-        self.evaluations: list[ev.Evaluation] = []
+        self.evaluations: list[ev.Evaluation] = []  # on display: on the file's labels or on the corrected ones
+        self._scored: list[ev.Evaluation] = []  # the last pass's, on the file's labels
         self._aucs: list[float | None] = []
         self._metrics: list[ev.Metrics] = []
         self._data: tuple[tuple, Dataset] | None = None  # the last data set read (by _data_key), kept
+        self._identity: tuple[tuple, DataIdentity | None, str | None] | None = None  # its hash (for corrections)
         self._cancel: threading.Event | None = None
         self._explain_request = 0
         self.refiner = ExplanationRefiner(tasks, self)  # refines a sampled "Why" while it is on display
@@ -267,7 +274,11 @@ class EvaluateTab(QWidget):
 
         # Side by side, not stacked: at 1024x700 the metrics, the threshold and the matrix fit the height
         # the plots beside them need anyway (stacked, the matrix's label was drawn over a metric).
+        # "Labels: original / corrected": every figure on the file's labels or on your corrections.
+        self.labels_switch = LabelsSwitch()
+        self.labels_switch.changed.connect(self._on_labels_changed)
         metrics_column = QVBoxLayout()
+        metrics_column.addWidget(self.labels_switch)
         metrics_column.addWidget(self.models_legend)
         metrics_column.addWidget(self.metrics_table)
         metrics_column.addWidget(self.metrics_note)
@@ -490,6 +501,8 @@ class EvaluateTab(QWidget):
         limit = self.limit_box.value() or None
         # The data set read last is used again only if its file has not changed since.
         known = self._data[1] if self._data is not None and self._data[0] == _data_key(spec) else None
+        hashed = self._identity[1:] if known is not None and self._identity and self._identity[0] == self._data[0] \
+            else None
         cancel = threading.Event()
         cache, progress, phase = self.cache, self._progress, self._phase
 
@@ -512,7 +525,8 @@ class EvaluateTab(QWidget):
 
                 evaluations.append(ev.evaluate(predictor, scored, on_progress=report, should_stop=cancel.is_set))
                 predictors.append(predictor)
-            return EvaluationOutcome(spec, data, evaluations, predictors, infos)
+            identity = hashed or identify_quietly(spec)  # a large file is hashed once, not at every pass
+            return EvaluationOutcome(spec, data, evaluations, predictors, infos, scored, *identity)
 
         self._cancel = cancel
         self._clear_results()  # nothing on display may belong to another pass
@@ -536,7 +550,14 @@ class EvaluateTab(QWidget):
         if self.suspects_dialog is not None:
             self.suspects_dialog.close()
         self.suspects_dialog = SuspectLabelsDialog(self.store, self.tasks, self._data[0][0], self._data[1], self)
+        self.suspects_dialog.finished.connect(self.refresh_corrections)  # its verdicts: the corrected figures
         self.suspects_dialog.show()
+
+    def refresh_corrections(self) -> None:
+        """Read the data set's corrections again and show the figures on the labels chosen."""
+        self.labels_switch.refresh()
+        if self._scored:
+            self._on_labels_changed()
 
     def shutdown(self) -> None:
         """Before the window closes: a running evaluation stops at its next chunk."""
@@ -558,6 +579,7 @@ class EvaluateTab(QWidget):
     def _on_done(self, outcome: EvaluationOutcome) -> None:
         self._end()
         self._data = (_data_key(outcome.spec), outcome.data)
+        self._identity = (self._data[0], outcome.identity, outcome.identity_problem)
         self._update_buttons()  # Suspect labels needs the data set just read
         for info, predictor in zip(outcome.infos, outcome.predictors):
             self.cache.keep(info, predictor)
@@ -576,11 +598,11 @@ class EvaluateTab(QWidget):
             else:
                 threshold_note = f" Threshold kept at {self.threshold():.3f}, as set for these models."
         self._evaluated_ids = ids
-        self.evaluations = outcome.evaluations
+        self._scored = outcome.evaluations
+        self.labels_switch.set_data(outcome.identity, outcome.scored, outcome.identity_problem)
         self._predictors = outcome.predictors
-        self._aucs = [ev.roc_auc_score(e.labels, e.probabilities) for e in self.evaluations]
-        self.plots.show_evaluations(self.evaluations, self._aucs)
-        first = self.evaluations[0]
+        self._show_labels()
+        first = self._scored[0]
         compared = len(self.evaluations) > 1
         self.metrics_table.setColumnCount(len(self.evaluations))
         self.metrics_table.setHorizontalHeaderLabels(list(ORDINALS) if compared else ["Value"])
@@ -609,6 +631,21 @@ class EvaluateTab(QWidget):
             message += f", and {self.evaluations[1].model_name!r} on the same reviews"
         self.status_message.emit(message + "." + threshold_note)
         self.evaluated.emit()
+
+    def _show_labels(self) -> None:
+        """The last pass's scores on the labels chosen (the Labels switch), in the curves and the figures."""
+        self.evaluations = self.labels_switch.view(self._scored)
+        self._aucs = [ev.roc_auc_score(e.labels, e.probabilities) for e in self.evaluations]
+        self.plots.show_evaluations(self.evaluations, self._aucs)
+
+    @Slot()
+    def _on_labels_changed(self) -> None:
+        if not self._scored:
+            return
+        self._explain_request += 1  # the rows are other reviews now: an explanation on its way is not theirs
+        self.explanation.show_message(*SELECT_A_REVIEW)
+        self._show_labels()
+        self._apply_threshold()
 
     # -- which model the matrix, the reviews and Why are about ------------------------------------
     def focus(self) -> int:
@@ -639,6 +676,8 @@ class EvaluateTab(QWidget):
 
     def _clear_results(self) -> None:
         self.evaluations, self._predictors, self._aucs, self._metrics = [], [], [], []
+        self._scored = []
+        self.labels_switch.set_data(None, None)
         self._explain_request += 1  # an explanation still on its way belongs to the pass before
         self.metrics_table.setRowCount(0)
         self.metrics_table.setColumnCount(0)  # no header of the pass before either

@@ -3,8 +3,9 @@
 Finding them runs in the background (models.analysis.suspects: the test split scored by the most accurate
 stored model, the training split by cross-validation); each verdict (the label is wrong, not a review, the
 label is right) is saved at once in the corrections store (models.corrections), tied to the data set's
-file, never written into it; Undo takes back the last one. Train with them from the command line
-(``train --corrections``) or see both accuracies with ``evaluate --corrections``.
+file, never written into it; Undo takes back the last one. Train with them ("Apply my corrections" in
+the Train tab, ``train --corrections``) and see the figures on either labelling (the Evaluate tab's
+"Labels" switch, ``evaluate --corrections``): app/corrections_ui.py.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import BackgroundTasks
+from app.corrections_ui import TrainCorrections, corrections_sentence, identify_quietly
 from app.formatting import format_clock
 from app.plots import TrainingPlots, themed_plot
 from app.training_worker import TrainingRun
@@ -190,6 +191,7 @@ class TrainingTab(QWidget):
         self.run: TrainingRun | None = None
         self.unsaved: TrainingResult | None = None
         self.unsaved_preset: str | None = None
+        self.unsaved_corrections: dict | None = None  # the unsaved run's corrections (CorrectedTraining.summary)
         self._progress_shown = 0.0  # time.monotonic() of the last progress bar update
         self._epochs_done = 0  # of the current run
         self._result_in = False  # the current run's result (or failure) has reached the tab
@@ -230,6 +232,7 @@ class TrainingTab(QWidget):
 
         self.data_summary = QLabel("No data loaded yet.")
         self.data_summary.setWordWrap(True)
+        self.corrections = TrainCorrections()  # how many, and "Apply my corrections (N)"
         self.length_plot = themed_plot("Training review lengths (words)")
         self.length_plot.setLabel("left", "reviews")
         self.length_plot.setFixedHeight(170)
@@ -274,6 +277,7 @@ class TrainingTab(QWidget):
         layout.addWidget(self.source_kind)
         layout.addLayout(row)
         layout.addWidget(self.data_summary)
+        layout.addWidget(self.corrections)
         layout.addWidget(self.length_plot)
         layout.addWidget(self.truncation_note)
         layout.addLayout(limit_row)
@@ -441,6 +445,11 @@ class TrainingTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._loading:
+            self.corrections.refresh()  # verdicts given in the Evaluate tab since the data was read
+
     # -- configuration --------------------------------------------------------------------------
     def _apply_preset(self, name: str) -> None:
         self._setting_preset = True
@@ -561,13 +570,14 @@ class TrainingTab(QWidget):
 
         def work():
             data = load_source(spec)
-            return spec, data, data.train.lengths()
+            return spec, data, data.train.lengths(), *identify_quietly(spec)  # hashed once, here
 
         self.tasks.run(work, self._on_data_loaded, self._on_data_failed)
 
     def _on_data_loaded(self, payload) -> None:
-        spec, data, lengths = payload
+        spec, data, lengths, identity, problem = payload
         self._loading = False
+        self.corrections.set_identity(identity, problem)
         self.data, self.data_spec, self.lengths = data, spec, lengths
         s = data.summary()
         self.data_summary.setText(
@@ -598,6 +608,7 @@ class TrainingTab(QWidget):
         self._pending_train = False
         # The previous data set's figures would read as this one's: clear them with it.
         self.data, self.data_spec, self.lengths = None, None, None
+        self.corrections.set_identity(None)
         self.length_hist.setData([0, 1], [0])
         self.length_overflow.setText("")
         self.length_plot.hide()
@@ -655,6 +666,7 @@ class TrainingTab(QWidget):
         except UserFacingError as exc:  # the form checks the limit first: this is a last guard
             self._refuse(str(exc))
             return
+        book = self.corrections.book_to_apply()  # read again: verdicts may have come since the data was read
         self.unsaved = None
         self._discarding = False
         self._run_preset = self.preset_name()
@@ -662,10 +674,11 @@ class TrainingTab(QWidget):
         self.summary.setText("")
         self.log.clear()
         self._log(f"Training {self._run_preset} on {self.data_spec}: {config.epochs} epochs, "
-                  f"batch {config.batch_size}, {len(data.train):,} training and {len(data.test):,} test reviews.")
+                  f"batch {config.batch_size}, {len(data.train):,} training and {len(data.test):,} test reviews"
+                  + (f", with your {book.changes():,} corrections." if book is not None else "."))
         self.progress.setValue(0)
         self.progress.setFormat("Preparing …")
-        self.run = TrainingRun(config, data, self)
+        self.run = TrainingRun(config, data, self, book=book)
         self.run.worker.progress.connect(self._on_progress)
         self.run.worker.succeeded.connect(self._on_succeeded)
         self.run.worker.stopped.connect(self._on_stopped)
@@ -811,10 +824,11 @@ class TrainingTab(QWidget):
         self._result_in = True
         self.progress.setValue(1000)
         self.progress.setFormat("Finished")
-        self._log(run_sentence(result, rich=False))
+        corrections = self.run.worker.corrections if self.run is not None else None
+        self._log(run_sentence(result, rich=False) + corrections_sentence(corrections))
         if self._discarding:
             return
-        self.unsaved, self.unsaved_preset = result, self._run_preset
+        self.unsaved, self.unsaved_preset, self.unsaved_corrections = result, self._run_preset, corrections
         if self._held:  # the window is asking whether to keep it: the answer decides (release)
             self._held_success = result
             return
@@ -823,6 +837,7 @@ class TrainingTab(QWidget):
     @Slot(object)
     def _on_stopped(self, result: TrainingResult) -> None:
         self._result_in = True
+        self.unsaved_corrections = self.run.worker.corrections if self.run is not None else None
         self._show_stopped(result if result.epochs_completed else None)
 
     def _show_stopped(self, result: TrainingResult | None, log_line: str = "Stopped.") -> None:
@@ -833,7 +848,7 @@ class TrainingTab(QWidget):
             result = None
         if result is not None:
             self.unsaved, self.unsaved_preset = result, self._run_preset
-            self.summary.setText(run_sentence(result, "unsaved"))
+            self.summary.setText(run_sentence(result, "unsaved") + corrections_sentence(self.unsaved_corrections))
         else:
             self.summary.setText("<b>Stopped</b> before the first epoch finished; there is nothing to save.")
         self._log(log_line)
@@ -877,9 +892,12 @@ class TrainingTab(QWidget):
         name = self.name_edit.text().strip() or self.default_model_name()
         metadata = training_metadata(result, self.unsaved_preset)
         metadata["data"] = {**metadata["data"], "source": self.data_spec}  # a copy: the result keeps its own
+        corrections = self.unsaved_corrections
+        if corrections is not None:
+            metadata["corrections"] = corrections  # as train --corrections records them
         self.save_button.setEnabled(False)
         self._saving = result
-        self.summary.setText(run_sentence(result, "saving"))
+        self.summary.setText(run_sentence(result, "saving") + corrections_sentence(corrections))
         self.status_message.emit("Saving the model …")
 
         def saved(info) -> None:
@@ -888,7 +906,7 @@ class TrainingTab(QWidget):
                 self.unsaved = None
             self.last_saved_id = info.id
             self._log(f"Saved as {info.name!r}.")
-            self.summary.setText(run_sentence(result, "saved", info.name))
+            self.summary.setText(run_sentence(result, "saved", info.name) + corrections_sentence(corrections))
             self.status_message.emit(f"Saved the model as {info.name!r}.")
             self.model_saved.emit(info.id)
             self.refresh_compare_runs()
@@ -899,7 +917,7 @@ class TrainingTab(QWidget):
         def failed(message: str) -> None:
             self._saving = None
             self._log(f"Could not save: {message}")
-            self.summary.setText(run_sentence(result, "unsaved"))
+            self.summary.setText(run_sentence(result, "unsaved") + corrections_sentence(corrections))
             self.status_message.emit(message)
             QMessageBox.warning(self, "Could not save the model", message)
             self._update_buttons()

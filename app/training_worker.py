@@ -4,7 +4,9 @@ Stop is a ``threading.Event`` the GUI thread sets directly (``request_stop``): a
 slot could not run while ``fit`` blocks the worker's thread. The Keras callback checks
 it after every batch, and waits there while the run is paused (``pause``/``resume``).
 Every run ends with exactly one of ``succeeded``, ``stopped`` or ``failed``, and then
-``finished``.
+``finished``. With a corrections book, the run is ``train --corrections``'s
+(models.corrected_training.train_with_corrections), and ``corrections`` holds its summary (both test
+accuracies) before the result is signalled.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.background import describe_error
 from models.config import TrainingConfig
+from models.corrected_training import train_with_corrections
+from models.corrections import CorrectionBook
 from models.datasets import Dataset
 from models.training import TrainingProgress, TrainingResult, train
 
@@ -30,10 +34,12 @@ class TrainingWorker(QObject):
     failed = Signal(str)  # a message for the user
     finished = Signal()  # always, last
 
-    def __init__(self, config: TrainingConfig, data: Dataset):
+    def __init__(self, config: TrainingConfig, data: Dataset, book: CorrectionBook | None = None):
         super().__init__()
         self.config = config
         self.data = data
+        self.book = book
+        self.corrections: dict | None = None  # with a book: what was applied, and the test accuracy both ways
         self._stop = threading.Event()
         self._going = threading.Event()  # cleared to hold the run at its next batch (pause)
         self._going.set()
@@ -74,7 +80,12 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            result: TrainingResult = train(self.config, self.data, self._report, self._should_stop)
+            if self.book is not None:
+                outcome = train_with_corrections(self.config, self.data, self.book, self._report, self._should_stop)
+                result: TrainingResult = outcome.result
+                self.corrections = outcome.summary(self.book)
+            else:
+                result = train(self.config, self.data, self._report, self._should_stop)
         except BaseException as exc:  # noqa: BLE001 - the GUI must hear of every failure
             log.error("Training failed:\n%s", traceback.format_exc())
             self.failed.emit(describe_error(exc))
@@ -89,11 +100,12 @@ class TrainingRun(QObject):
 
     finished = Signal()
 
-    def __init__(self, config: TrainingConfig, data: Dataset, parent: QObject | None = None):
+    def __init__(self, config: TrainingConfig, data: Dataset, parent: QObject | None = None,
+                 book: CorrectionBook | None = None):
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("training")
-        self.worker = TrainingWorker(config, data)
+        self.worker = TrainingWorker(config, data, book)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         # Direct: QThread.quit is thread-safe, and a queued call could not run while the GUI

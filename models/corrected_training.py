@@ -8,7 +8,7 @@ figure comparable with every other model) and on the corrected ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from models.config import TrainingConfig
 from models.corrections import CorrectedData, CorrectionBook
 from models.datasets import Dataset
+from models.evaluation import Evaluation
 from models.training import ProgressFn, StopFn, TrainingResult, train
 
 
@@ -48,6 +49,25 @@ def accuracy_both_ways(probabilities: np.ndarray, original_labels: np.ndarray, c
     if not kept.any():
         return original, None
     return original, float(np.mean(predicted[kept] == (corrected.test_labels[kept] == 1)))
+
+
+def corrected_evaluation(evaluation: Evaluation, corrected: CorrectedData) -> Evaluation | None:
+    """The scores of the original test split (``evaluation``, in its order, as ``corrected`` was made from
+    it) on the corrected labels, the excluded reviews left out: what ``evaluate --corrections`` and the
+    Evaluate tab's "corrected" labels measure. None when every review is excluded."""
+    kept = corrected.test_kept
+    if len(kept) != evaluation.n:
+        raise ValueError(f"the corrections were applied to {len(kept):,} test reviews, the evaluation has "
+                         f"{evaluation.n:,}")
+    if not kept.any():
+        return None
+    labels = corrected.test_labels.astype(np.int8)
+    if kept.all():
+        return replace(evaluation, labels=labels)
+    index = np.flatnonzero(kept)
+    return replace(evaluation, texts=[evaluation.texts[i] for i in index],
+                   probabilities=evaluation.probabilities[index], labels=labels[index],
+                   lengths=evaluation.lengths[index], cut=evaluation.cut[index])
 
 
 def train_with_corrections(config: TrainingConfig, data: Dataset, book: CorrectionBook,

@@ -328,6 +328,15 @@ class CorrectionBook:
     def counts(self) -> dict[str, int]:
         return {action: sum(c.action == action for c in self.corrections) for action in ACTIONS}
 
+    def counts_text(self) -> str:
+        """"3 flipped, 2 excluded, 1 marked right": what the data set's statistics show."""
+        c = self.counts()
+        return f"{c[FLIP]:,} flipped, {c[EXCLUDE]:,} excluded, {c[RIGHT]:,} marked right"
+
+    def changes(self) -> int:
+        """The corrections that change what a model learns and is tested on (flips and exclusions)."""
+        return sum(c.action != RIGHT for c in self.corrections)
+
     # -- applying --------------------------------------------------------------------------
     def apply(self, data: Dataset) -> CorrectedData:
         """``data`` with the flips and exclusions applied (a new Dataset; ``data`` is untouched). A
@@ -501,7 +510,12 @@ def stale_message(identity: DataIdentity, stale: Iterable[tuple[DataIdentity, in
 def load_for(spec: str, root: Path | None = None) -> tuple[CorrectionBook, str | None]:
     """The corrections of the data set ``spec`` names, and a message when its file changed since
     corrections were made on it (those are not applied)."""
-    identity = identify(spec)
+    return load_book(identify(spec), root)
+
+
+def load_book(identity: DataIdentity, root: Path | None = None) -> tuple[CorrectionBook, str | None]:
+    """:func:`load_for` for a data set identified already (the window hashes its file once, when it reads
+    it, and reads the book again after each verdict without hashing again)."""
     book = CorrectionBook.load(identity, root)
     message = None if book.corrections else stale_message(identity, stale_corrections(identity, root))
     return book, message
