@@ -139,7 +139,8 @@ class Predictor:
 
         ``details=False`` (the CLI): the predictions carry no tokens or ids, and past the first
         WORKER_AFTER reviews the chunks are tokenized in a second process (models.encoding_worker),
-        so that tokenizing runs beside the scoring instead of taking turns with it."""
+        so that tokenizing runs beside the scoring instead of taking turns with it (for a family whose scoring
+        is cheap, ``encodes_beside_worker``, every other chunk is tokenized here, beside the worker)."""
         stream = iter(texts)
         size = min(FIRST_CHUNK, batch_size)
         # Chunks read and being encoded, in order: (number of the first review - 1, texts, encoding), where
@@ -148,6 +149,8 @@ class Predictor:
         worker: EncodingWorker | None = None
         pending = None  # the chunk being scored: (its EncodedChunk, the wait for its scores)
         read, ended, worker_tried = 0, False, False
+        # With a family whose scoring is cheap, this process encodes every other chunk beside the worker.
+        beside, sent = self.family.encodes_beside_worker(), 0
         try:
             while True:
                 started = problem = None
@@ -173,10 +176,12 @@ class Predictor:
                     if any(_blank(t) for t in chunk):
                         chunks.append((read, chunk, EmptyReviewError(EMPTY_REVIEW)))
                         ended = True
-                    elif worker is not None and worker.ready:
+                    elif worker is not None and worker.ready and not (beside and sent % 2):
                         worker.submit(chunk)
                         chunks.append((read, chunk, WORKER))
+                        sent += 1
                     else:
+                        sent += worker is not None
                         chunks.append((read, chunk, None))  # encoded here, when its turn comes
                     read += len(chunk)
                 try:

@@ -313,13 +313,27 @@ def test_the_keras_tokenizer_gives_the_apps_words():
     assert [o.split() for o in out] == [tokenize(t) for t in texts]
 
 
-def test_a_long_stream_is_tokenized_in_the_worker_with_the_same_scores(trained_store):
+def test_a_long_stream_is_tokenized_in_the_worker_with_the_same_scores(trained_store, monkeypatch):
+    """Past WORKER_AFTER reviews, chunks go to the worker and, every other one, are encoded here beside it."""
+    from models import prediction
     from tests.conftest import reviews
+    from tests.test_encoding_worker import ReadyWorker
 
+    ReadyWorker.made = []
+    monkeypatch.setattr(prediction, "EncodingWorker", ReadyWorker)  # started and ready before the stream goes on
+    monkeypatch.setattr(prediction, "WORKER_AFTER", 100)
     store, info, _result, _data = trained_store
     predictor = Predictor.from_store(store, info)
-    texts = [t for t, _ in reviews(3000, seed=7)]
+    texts = [t for t, _ in reviews(6000, seed=7)]
+    here: list[int] = []
+    encode_here = predictor.family.encode_chunk
+    monkeypatch.setattr(predictor.family, "encode_chunk", lambda v, t, *a: here.append(len(t)) or encode_here(v, t, *a))
     streamed = [p.probability for chunk in predictor.predict_chunks(iter(texts), details=False) for p in chunk]
+    monkeypatch.undo()
+    [worker] = ReadyWorker.made
+    before_worker = 3  # chunks of 32, 64 and 128 reviews read before the 100th: all encoded here
+    assert worker.results >= 4 and abs((len(here) - before_worker) - worker.results) <= 1
+    assert sum(here) + 512 * worker.results >= len(texts) and not worker.is_alive()
     rows = predictor.family.encode_chunk(predictor.vocabulary, texts, None, False).ids
     np.testing.assert_allclose(streamed, predictor.probabilities(rows), rtol=0, atol=1e-12)
 

@@ -95,6 +95,11 @@ class ModelFamily:
         """Whether a long stream is tokenized in a second process (models.encoding_worker)."""
         return False
 
+    def encodes_beside_worker(self) -> bool:
+        """Whether this process encodes every other chunk of a stream itself, beside the worker: for a family
+        whose scoring is cheap beside its encoding, so that this process would otherwise wait for the worker."""
+        return False
+
     def worker_encoder(self, vocabulary: Any, maxlen: int | None):
         """What that process calls on a list of texts (picklable), or None for the LSTM encoding."""
         return None

@@ -146,6 +146,9 @@ class NgramFamily(ModelFamily):
     def uses_worker(self) -> bool:
         return True
 
+    def encodes_beside_worker(self) -> bool:
+        return True  # scoring a chunk is a sparse dot product: a few ms beside tokenizing it
+
     def worker_encoder(self, vocabulary, maxlen):
         return functools.partial(encode_chunk, vocabulary, keep_reviews=False)
 
@@ -316,8 +319,8 @@ def encode_chunk(features: NgramFeatures, texts: list[str], keep_reviews: bool):
     from models.vocabulary import EncodedReview
 
     tokens = [tokenize(t) for t in texts]
-    rows = features.encode_tokens(tokens)
     flat = features.word_ids(list(itertools.chain.from_iterable(tokens)))
+    rows = features.encode_tokens(tokens, flat=flat)
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     known_flags = features.unigram[flat] >= 0
     bounds = np.r_[0, np.cumsum(lengths)]
