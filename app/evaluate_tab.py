@@ -304,7 +304,7 @@ class EvaluateTab(QWidget):
         # Curves, and accuracy by length.
         self.plots = EvaluationPlots()
         self.length_table = QTableWidget(0, 4)
-        self.length_table.setHorizontalHeaderLabels(["Length", "Reviews", "Accuracy", "Words cut (mean share)"])
+        self._set_length_columns(1)
         self.length_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.length_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.length_note = QLabel()
@@ -770,26 +770,55 @@ class EvaluateTab(QWidget):
                 item.setBackground(QBrush(tint))
                 self.confusion_table.setItem(actual, predicted, item)
 
+    def _set_length_columns(self, models: int) -> None:
+        """Length, reviews, then accuracy and the share of words cut, one column per model for each."""
+        which = [""] if models == 1 else [f"\n{o}" for o in ORDINALS[:models]]
+        headers = ["Length\n(tokens)", "Reviews", *(f"Accuracy{w}" for w in which), *(f"Words cut{w}" for w in which)]
+        self.length_table.setColumnCount(len(headers))
+        self.length_table.setHorizontalHeaderLabels(headers)
+        for c in range(2, len(headers)):
+            what = "accuracy at the current threshold" if c < 2 + models else \
+                "mean share of each review's words the model never read (cut at its sequence length)"
+            self.length_table.horizontalHeaderItem(c).setToolTip(
+                what + ("" if models == 1 else f", {ORDINALS[(c - 2) % models]}: "
+                        f"{self.evaluations[(c - 2) % models].model_name}"))
+
     def _fill_lengths(self) -> None:
-        e = self.evaluations[self.focus()]
-        buckets = ev.accuracy_by_length(e, self.threshold())
-        self.length_table.setRowCount(len(buckets))
-        for r, b in enumerate(buckets):
-            share = "-" if b.share_cut is None else f"{b.share_cut:.0%}"
-            values = (b.label, f"{b.count:,}", _figure(b.accuracy), share)
+        """Accuracy by length of every model evaluated, on the first model's buckets; with two, the better
+        accuracy of each bucket is in bold."""
+        shown = self.evaluations
+        bucket_maxlen = shown[0].maxlen
+        per_model = [ev.accuracy_by_length(e, self.threshold(), bucket_maxlen) for e in shown]
+        self._set_length_columns(len(shown))
+        self.length_table.setRowCount(len(per_model[0]))
+        for r, first in enumerate(per_model[0]):
+            row = [per_model[i][r] for i in range(len(shown))]
+            shares = ["-" if b.share_cut is None else f"{b.share_cut:.0%}" for b in row]
+            values = (first.label.removesuffix(" tokens"), f"{first.count:,}", *(_figure(b.accuracy) for b in row),
+                      *shares)
+            accuracies = [b.accuracy for b in row if b.accuracy is not None]
+            best = max(accuracies) if len(accuracies) > 1 and len(set(accuracies)) > 1 else None
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if best is not None and 2 <= c < 2 + len(row) and row[c - 2].accuracy == best:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
                 self.length_table.setItem(r, c, item)
-        cut = float(e.cut.mean()) if e.n else 0.0
+        notes = [self._reads(e) for e in shown]
+        self.length_note.setText(" ".join(notes) + " Accuracy at the current threshold, by length in tokens"
+                                 + (" (the better of the two in bold)." if len(shown) > 1 else "."))
+
+    @staticmethod
+    def _reads(e: ev.Evaluation) -> str:
+        """What one model reads, in a sentence."""
         if e.maxlen is None:  # a family that reads whole reviews (n-grams)
-            self.length_note.setText(f"{e.model_name!r} reads whole reviews: no word is cut. Accuracy at the "
-                                     "current threshold, by length in tokens.")
-            return
-        self.length_note.setText(
-            f"{e.model_name!r} reads the last {e.maxlen} tokens of a review: {cut:.0%} of these reviews are longer, "
-            "and their front was never read. Accuracy at the current threshold, by length in tokens.")
+            return f"{e.model_name!r} reads whole reviews: no word is cut."
+        cut = float(e.cut.mean()) if e.n else 0.0
+        return (f"{e.model_name!r} reads the last {e.maxlen} tokens of a review: {cut:.0%} of these reviews are "
+                "longer, and their front was never read.")
 
     # -- the reviews table --------------------------------------------------------------
     @Slot(int, int)

@@ -335,16 +335,18 @@ class LengthBucket:
     share_cut: float | None  # mean share of each review's tokens the model never read
 
 
-def accuracy_by_length(evaluation: Evaluation, threshold: float = DEFAULT_THRESHOLD) -> list[LengthBucket]:
+def accuracy_by_length(evaluation: Evaluation, threshold: float = DEFAULT_THRESHOLD,
+                       bucket_maxlen: int | None = None) -> list[LengthBucket]:
     """Accuracy of reviews grouped by length in multiples of what the model reads (maxlen), with the
-    share of their words cut away: the model reads only the last ``maxlen`` ids."""
+    share of their words cut away: the model reads only the last ``maxlen`` ids. ``bucket_maxlen``: bucket by
+    another model's maxlen instead (two models compared on the same buckets)."""
     # A model that reads whole reviews is bucketed as the specified LSTM's length (80), so the two compare.
-    m = evaluation.maxlen or 80
+    m = bucket_maxlen or evaluation.maxlen or 80
     bounds = [(0, m - 1), (m, 2 * m - 1), (2 * m, 4 * m - 1), (4 * m, 8 * m - 1), (8 * m, None)]
     right = evaluation.predicted(threshold) == (evaluation.labels == 1)
     lengths = evaluation.lengths
     # Tokens read: maxlen - 1 (the start mark takes one id) unless cut, where the last maxlen are read.
-    read = np.where(evaluation.cut, m, lengths)
+    read = np.where(evaluation.cut, evaluation.maxlen or m, lengths)
     share_cut = np.where(lengths > 0, 1 - read / np.maximum(lengths, 1), 0.0)
     out = []
     for low, high in bounds:

@@ -161,6 +161,23 @@ def test_two_models_side_by_side_and_where_they_disagree(qtbot, tab, data_csv):
     assert float(tab.panel.model.index(0, 2).data()) >= 0  # the second model's probability is shown
     assert tab.panel.model.index(0, 5).data() in ("positive", "negative")  # and its prediction
     assert not tab.panel.table.isColumnHidden(2) and not tab.panel.table.isColumnHidden(5)
+    # By length: both models' accuracy on the same buckets, the better one in bold.
+    from models.evaluation import accuracy_by_length
+
+    table = tab.length_table
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert [h.replace("\n", " ") for h in headers] == ["Length (tokens)", "Reviews", "Accuracy 1st model",
+                                                        "Accuracy 2nd model", "Words cut 1st model",
+                                                        "Words cut 2nd model"]
+    for model, column in ((a, 2), (b, 3)):
+        buckets = accuracy_by_length(model, 0.5, a.maxlen)
+        assert [table.item(r, column).text() for r in range(table.rowCount())] == \
+            ["-" if x.accuracy is None else f"{x.accuracy:.3f}" for x in buckets]
+    for r in range(table.rowCount()):
+        first, second = (table.item(r, c) for c in (2, 3))
+        if first.text() not in ("-", second.text()):
+            assert first.font().bold() == (float(first.text()) > float(second.text())) != second.font().bold()
+    assert "'tiny' reads" in tab.length_note.text() and "'IMDB LSTM (built-in)' reads" in tab.length_note.text()
 
 
 def test_the_second_model_has_its_own_matrix_reviews_and_why(qtbot, tab, data_csv, tmp_path):
