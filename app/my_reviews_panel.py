@@ -230,6 +230,7 @@ def describe(result: FineTuneResult) -> str:
         f"{result.rehearsal:,} of its training reviews, {result.epochs} epochs).",
         row(f"Validation ({result.validation_reviews:,} {held})", result.before.validation, result.after.validation),
         row(f"Test ({result.test_reviews:,} reviews)", result.before.test, result.after.test),
+        row(f"Your reviews ({result.my_reviews}, as you labelled them)", result.before.mine, result.after.mine),
     ]
     if result.dropped:
         lines.append(result.warning() or "")

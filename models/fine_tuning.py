@@ -59,9 +59,10 @@ class FineTuneSettings:
 class Accuracy:
     validation: float  # on the validation reviews (see FineTuneResult.validation_held_out)
     test: float  # on the test split
+    mine: float  # on the user's reviews, with the labels the user gave (what fine-tuning learns from)
 
     def to_json(self) -> dict[str, float]:
-        return {"validation_accuracy": self.validation, "test_accuracy": self.test}
+        return {"validation_accuracy": self.validation, "test_accuracy": self.test, "my_reviews_accuracy": self.mine}
 
 
 @dataclass
@@ -204,7 +205,7 @@ def fine_tune(store: ModelStore, original: ModelInfo, reviews: Split, *, data: D
 
     report(f"Measuring {original.name!r} before fine-tuning ...")
     model = loaded.model
-    before = Accuracy(_accuracy(family, model, x_val, y_val), _accuracy(family, model, x_test, data.test.labels))
+    before = _measured(family, model, (x_val, y_val), (x_test, data.test.labels), (x_mine, reviews.labels))
     _check_stop(stop)
 
     rng = np.random.default_rng(settings.seed)
@@ -215,7 +216,7 @@ def fine_tune(store: ModelStore, original: ModelInfo, reviews: Split, *, data: D
     _fit(model, family, x_fit, y_fit, settings, settings.learning_rate or config.learning_rate, report, stop)
 
     report("Measuring the fine-tuned copy ...")
-    after = Accuracy(_accuracy(family, model, x_val, y_val), _accuracy(family, model, x_test, data.test.labels))
+    after = _measured(family, model, (x_val, y_val), (x_test, data.test.labels), (x_mine, reviews.labels))
     _check_stop(stop)
 
     held_out = meta.validated_on != "test"
@@ -247,6 +248,10 @@ def _held_out(config: TrainingConfig, n_train: int) -> tuple[np.ndarray, np.ndar
 def _accuracy(family: Any, model: Any, x: Any, labels: np.ndarray) -> float:
     probabilities = family.probabilities(model, x)
     return float(np.mean((probabilities >= 0.5) == (np.asarray(labels) == 1)))
+
+
+def _measured(family: Any, model: Any, *sets: tuple[Any, np.ndarray]) -> Accuracy:
+    return Accuracy(*(_accuracy(family, model, x, labels) for x, labels in sets))
 
 
 def _concat(a: Any, b: Any) -> Any:

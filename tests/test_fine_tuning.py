@@ -84,6 +84,7 @@ def test_the_copy_is_stored_under_its_name_with_true_figures_and_the_original_un
         assert predictor.engine == "numpy"
         assert figures.validation == pytest.approx(accuracy(predictor, validation), abs=tolerance)
         assert figures.test == pytest.approx(accuracy(predictor, data.test), abs=1.0 / len(data.test) / 2)
+        assert figures.mine == pytest.approx(accuracy(predictor, mine.split()), abs=0.1)
     assert result.before.test == pytest.approx(original.metadata.test_accuracy, abs=1e-6)
 
     record = json.loads((result.saved.path / "metadata.json").read_text(encoding="utf-8"))

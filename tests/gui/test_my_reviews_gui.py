@@ -88,6 +88,8 @@ def test_mark_wrong_count_undo_then_improve_shows_before_and_after(qtbot, setup)
     assert f"{result.before.validation:.1%} before, {result.after.validation:.1%} after" in shown
     assert f"{result.before.test:.1%} before, {result.after.test:.1%} after" in shown
     assert f"Test ({result.test_reviews:,} reviews)" in shown and "held-out validation reviews" in shown
+    # Both were marked wrong where the model had scored them: the original got none of them right.
+    assert result.before.mine == 0.0 and "Your reviews (2, as you labelled them): 0.0% before" in shown
     stored = json.loads((result.saved.path / "metadata.json").read_text(encoding="utf-8"))["fine_tuned"]
     assert stored["before"] == result.before.to_json() and stored["after"] == result.after.to_json()
 
