@@ -193,6 +193,10 @@ def fine_tune(store: ModelStore, original: ModelInfo, reviews: Split, *, data: D
     _check_stop(stop)
 
     report(f"Opening {original.name!r} ...")
+    from models.keras_runtime import keras
+
+    # Seeded before the network is built: its dropout layers draw their seeds when they are made.
+    keras().utils.set_random_seed(settings.seed)
     loaded = store.load(original)
     family = loaded.family
     report("Encoding the reviews ...")
@@ -271,7 +275,6 @@ def _fit(model: Any, family: Any, x: Any, y: np.ndarray, settings: FineTuneSetti
     from models.training import StopRequested
 
     k = keras()
-    k.utils.set_random_seed(settings.seed)
     # No XLA: compiling would take longer than these few steps.
     model.compile(loss="binary_crossentropy", optimizer=k.optimizers.Adam(learning_rate=learning_rate),
                   metrics=["accuracy"], jit_compile=False)
