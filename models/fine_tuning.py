@@ -25,12 +25,13 @@ import numpy as np
 
 from models.config import TrainingConfig
 from models.datasets import Dataset, Split, load_source, source_at_hand
-from models.errors import DataSourceError, ModelStoreError, UserFacingError
+from models.errors import ConfigError, DataSourceError, ModelStoreError, UserFacingError
 from models.metadata import MAX_NAME_CHARS, clean_name, utc_now
 from models.store import FINE_TUNED_KEY, LoadedModel, ModelInfo, ModelStore
 
 MAX_TEST_DROP_POINTS = 0.5  # percentage points of test accuracy a fine-tuned copy may lose and still be the default
 _BUILTIN_MARK = "(built-in)"
+_MEASURE_CHUNK = 1024  # reviews scored between two looks at the stop flag
 
 Progress = Callable[[str], None]
 StopFn = Callable[[], bool]
@@ -188,7 +189,10 @@ def fine_tune(store: ModelStore, original: ModelInfo, reviews: Split, *, data: D
         raise FineTuneError("There are none of your reviews to learn from yet: mark a prediction as wrong first.")
     meta = original.metadata
     assert meta is not None  # a model without metadata is listed as damaged
-    config = TrainingConfig.from_dict({k: v for k, v in meta.config.items() if k != "family"})
+    try:  # the run's seed, held-out share and learning rate, from an untrusted file
+        config = TrainingConfig.from_dict({k: v for k, v in meta.config.items() if k != "family"}).validated()
+    except (ConfigError, TypeError) as exc:
+        raise FineTuneError(f"The model {original.name!r} cannot be fine-tuned: its details say {exc}") from None
     data = training_data_for(original, data, report)
     _check_stop(stop)
 
@@ -209,8 +213,7 @@ def fine_tune(store: ModelStore, original: ModelInfo, reviews: Split, *, data: D
 
     report(f"Measuring {original.name!r} before fine-tuning ...")
     model = loaded.model
-    before = _measured(family, model, (x_val, y_val), (x_test, data.test.labels), (x_mine, reviews.labels))
-    _check_stop(stop)
+    before = _measured(family, model, stop, (x_val, y_val), (x_test, data.test.labels), (x_mine, reviews.labels))
 
     rng = np.random.default_rng(settings.seed)
     n_rehearsal = settings.rehearsal_size(len(reviews), len(rest_idx))
@@ -220,8 +223,7 @@ def fine_tune(store: ModelStore, original: ModelInfo, reviews: Split, *, data: D
     _fit(model, family, x_fit, y_fit, settings, settings.learning_rate or config.learning_rate, report, stop)
 
     report("Measuring the fine-tuned copy ...")
-    after = _measured(family, model, (x_val, y_val), (x_test, data.test.labels), (x_mine, reviews.labels))
-    _check_stop(stop)
+    after = _measured(family, model, stop, (x_val, y_val), (x_test, data.test.labels), (x_mine, reviews.labels))
 
     held_out = meta.validated_on != "test"
     name = fine_tuned_name(original.name, len(reviews))
@@ -249,13 +251,20 @@ def _held_out(config: TrainingConfig, n_train: int) -> tuple[np.ndarray, np.ndar
     return held_out_indices(config, n_train)
 
 
-def _accuracy(family: Any, model: Any, x: Any, labels: np.ndarray) -> float:
-    probabilities = family.probabilities(model, x)
-    return float(np.mean((probabilities >= 0.5) == (np.asarray(labels) == 1)))
+def _accuracy(family: Any, model: Any, x: Any, labels: np.ndarray, stop: StopFn) -> float:
+    """Accuracy at 0.5, scored a chunk at a time so a stop is heard within a second or so (the test split
+    of the LSTM takes half a minute)."""
+    right = 0
+    for start in range(0, len(labels), _MEASURE_CHUNK):
+        _check_stop(stop)
+        probabilities = family.probabilities(model, x[start:start + _MEASURE_CHUNK])
+        right += int(np.sum((probabilities >= 0.5) == (np.asarray(labels[start:start + _MEASURE_CHUNK]) == 1)))
+    _check_stop(stop)
+    return right / len(labels) if len(labels) else float("nan")
 
 
-def _measured(family: Any, model: Any, *sets: tuple[Any, np.ndarray]) -> Accuracy:
-    return Accuracy(*(_accuracy(family, model, x, labels) for x, labels in sets))
+def _measured(family: Any, model: Any, stop: StopFn, *sets: tuple[Any, np.ndarray]) -> Accuracy:
+    return Accuracy(*(_accuracy(family, model, x, labels, stop) for x, labels in sets))
 
 
 def _concat(a: Any, b: Any) -> Any:

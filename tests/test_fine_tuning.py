@@ -149,6 +149,12 @@ def test_a_model_whose_data_set_is_gone_changed_or_unknown_is_refused_with_the_r
         fine_tune(store, unknown, my_reviews(2), settings=FAST)
     with pytest.raises(FineTuneError, match="none of your reviews"):
         fine_tune(store, info, Split(labels=np.zeros(0, dtype=np.int8), texts=[]), settings=FAST)
+    for bad in ({"seed": -1}, {"validation_split": 5.0}, {"learning_rate": 0.0}):
+        meta = training_metadata(result, "imdb-lstm")
+        odd = store.save(result.model, result.vocabulary, {**meta, "config": {**meta["config"], **bad}}, "odd")
+        with pytest.raises(FineTuneError, match=f"'odd' cannot be fine-tuned: its details say {next(iter(bad))}"):
+            fine_tune(store, odd, my_reviews(2), settings=FAST)
+        store.delete(odd.id)
     assert [i.name for i in store.list()] == ["no source", "moved"]  # nothing was added by the refusals
 
 

@@ -148,3 +148,17 @@ def test_a_damaged_file_of_my_reviews_is_said_and_marking_is_off(qtbot, tmp_path
     assert not panel.improve_button.isEnabled() and not panel.wrong_positive.isEnabled()
     assert path.read_text(encoding="utf-8") == "{broken"
     qtbot.waitUntil(lambda: tab.tasks.settled() and not tab._debounce.isActive(), timeout=LOAD_TIMEOUT)
+
+
+def test_stop_ends_the_fine_tune_and_saves_nothing(qtbot, setup):
+    store, original, tab = setup
+    panel = tab.my_reviews
+    assert score(qtbot, tab, "a great film, wonderful acting").label == POSITIVE
+    panel.wrong_negative.click()
+    with qtbot.waitSignal(panel.improve_failed, timeout=FINE_TUNE_TIMEOUT) as blocker:
+        panel.improve_button.click()
+        panel.stop_button.click()  # before its first step: it stops at the next look at the flag
+    qtbot.waitUntil(lambda: tab.tasks.settled(), timeout=LOAD_TIMEOUT)
+    assert "stopped; nothing was saved" in blocker.args[0] and "stopped" in panel.message.text()
+    assert [i.id for i in store.list()] == [original.id]
+    assert panel.stop_button.isHidden() and panel.improve_button.isEnabled() and panel.count == 1
