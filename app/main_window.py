@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.train_tab.evaluate_requested.connect(self.evaluate_model)
         self.train_tab.data_source_changed.connect(lambda spec: self.settings.setValue("data/source", spec))
         self.models_tab.models_changed.connect(self._on_models_changed)
+        self.predict_tab.model_saved.connect(self._on_model_added_by_predict)
 
         self._build_menus()
         self._build_shortcuts()
@@ -185,6 +186,13 @@ class MainWindow(QMainWindow):
         self.models_tab.refresh()
         self.predict_tab.refresh_models(select_id=model_id)
         self.evaluate_tab.refresh_models()
+
+    @Slot(str)
+    def _on_model_added_by_predict(self, model_id: str) -> None:
+        """A fine-tuned copy (the Predict tab has listed and, when it is the default, chosen it)."""
+        self.models_tab.refresh()
+        self.evaluate_tab.refresh_models()
+        self.train_tab.refresh_compare_runs()
 
     @Slot()
     def _on_models_changed(self) -> None:

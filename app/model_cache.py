@@ -126,6 +126,9 @@ class ModelPicker(QComboBox):
             self.addItem(picker_label(info), info.id)
             self.setItemData(self.count() - 1, model_tooltip(info), Qt.ItemDataRole.ToolTipRole)
         index = self.findData(wanted) if wanted is not None else -1
+        if index < 0 and infos and self._none_text is None:
+            # The default: the first model not kept from it (store.newest's choice).
+            index = next((i for i, info in enumerate(infos) if not info.kept_from_default), 0)
         self.setCurrentIndex(index if index >= 0 else 0 if self.count() else -1)
         self.blockSignals(False)
         self._infos = {info.id: info for info in infos}

@@ -2,7 +2,9 @@
 
 Built from shared pieces: the model cache and picker (app/model_cache.py), the explanation view
 (app/explanation_view.py: the verdict, the gauge and the highlighted words) and the results panel
-(app/results_table.py: the table of a scored file, with progress, Cancel and CSV export)."""
+(app/results_table.py: the table of a scored file, with progress, Cancel and CSV export), and the
+"Correct a prediction" panel (app/my_reviews_panel.py: mark a score wrong, improve the model with the
+user's own reviews)."""
 
 from __future__ import annotations
 
@@ -35,10 +37,12 @@ from app.explanation_view import (
     sentiment_colors,
 )
 from app.model_cache import ModelCache, ModelKey, ModelPicker, model_key, usable_models
+from app.my_reviews_panel import MyReviewsPanel
 from app.results_table import Column, ResultsPanel, text_column
 from models.datasets import read_review_texts
 from models.errors import DataSourceError
 from models.explain import Explanation, explain_stages
+from models.fine_tuning import FineTuneResult
 from models.prediction import NEGATIVE, POSITIVE, Prediction, Predictor
 from models.store import ModelInfo, ModelStore
 from models.vocabulary import tokenize
@@ -114,6 +118,7 @@ class PredictTab(QWidget):
     prediction_ready = Signal(object)  # a Prediction, after each scoring of the text in the box
     explanation_refined = Signal(object)  # a ScoredReview, after each background refinement round shown
     _batch_progress = Signal(int, int)  # emitted from the scoring thread; delivered queued
+    model_saved = Signal(str)  # the id of a model this tab added to the store (a fine-tuned copy)
 
     def __init__(self, store: ModelStore, tasks: BackgroundTasks, parent: QWidget | None = None,
                  cache: ModelCache | None = None):
@@ -188,6 +193,11 @@ class PredictTab(QWidget):
         self.explanation.show_message(EMPTY_MESSAGE)
         result_box = QGroupBox("Sentiment")
         QVBoxLayout(result_box).addWidget(self.explanation)
+        # Correct the prediction on display; improve the model with the user's reviews.
+        self.my_reviews = MyReviewsPanel(self.store, self.tasks, self.current_model, self._shown_review)
+        self.my_reviews.status_message.connect(self.status_message)
+        self.my_reviews.improved.connect(self._on_improved)
+        review_layout.addWidget(self.my_reviews)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(review_box)
@@ -236,6 +246,7 @@ class PredictTab(QWidget):
         self.predict_button.setEnabled(has_model)
         self.score_file_button.setEnabled(has_model and self._batch_cancel is None)
         self._on_model_selected()
+        self.my_reviews.update_state()
 
     def current_model(self) -> ModelInfo | None:
         return self.model_combo.current_model()
@@ -302,6 +313,7 @@ class PredictTab(QWidget):
         if self.editor.toPlainText() != self._text_at_refusal:
             self.editor_message.hide()  # the message was about a drop; the user has moved on
         self._debounce.start()  # restarts: only a pause in typing scores
+        self.my_reviews.update_state()  # the score on display is no longer this text's
 
     @Slot()
     def _request_score(self) -> None:
@@ -355,6 +367,7 @@ class PredictTab(QWidget):
         if key == self._current_request():
             refining = needs_refining(result.explanation)
             self.explanation.show_result(result, refining=refining)
+            self.my_reviews.update_state()
             self.prediction_ready.emit(result.prediction)
             if refining:
                 self.refiner.start(stages, stop, lambda explanation: self._on_refined(key, result, explanation))
@@ -380,6 +393,19 @@ class PredictTab(QWidget):
     def shown_result(self) -> ScoredReview | None:
         """The score, with its explanation, on display now (None while a message is shown)."""
         return self.explanation.shown()
+
+    def _shown_review(self) -> tuple[str, str] | None:
+        """(text, predicted label) of the score on display, while the box still holds that text."""
+        shown = self.shown_result()
+        if shown is None or not shown.text or shown.text != self.editor.toPlainText():
+            return None
+        return shown.text, shown.prediction.label
+
+    # -- correcting a prediction ----------------------------------------------------------
+    def _on_improved(self, result: FineTuneResult) -> None:
+        """A fine-tuned copy was saved: list it, and choose it when it is the new default."""
+        self.refresh_models(select_id=result.saved.id if result.made_default else None)
+        self.model_saved.emit(result.saved.id)
 
     # -- a dropped file -------------------------------------------------------------------
     @Slot(object)
@@ -476,6 +502,7 @@ class PredictTab(QWidget):
         self._debounce.stop()
         if self._batch_cancel is not None:
             self._batch_cancel.set()
+        self.my_reviews.shutdown()  # a fine-tune stops at its next batch, saving nothing
 
     @Slot(int, int)
     def _on_batch_progress(self, done: int, total: int) -> None:

@@ -60,6 +60,7 @@ META_FILE = "metadata.json"
 _STAGING = ".staging-"
 _TRASH = ".trash-"
 ARCHIVE_SUFFIX = ".ssmodel"
+FINE_TUNED_KEY = "fine_tuned"  # a fine-tuned copy's record in its metadata (models.fine_tuning)
 __all__ = ["METADATA_VERSION", "utc_now"]  # re-exported: the store is where callers meet them
 
 
@@ -72,6 +73,13 @@ class ModelInfo:
     metadata: ModelMetadata | None = None  # None when metadata.json is missing or fails the schema
     damaged: str | None = None  # why it cannot be used, or None
     builtin: bool = False
+
+    @property
+    def kept_from_default(self) -> bool:
+        """A fine-tuned copy that lost test accuracy (models.fine_tuning): listed and usable, but never
+        the default model. Read from an untrusted file: only an explicit ``made_default: false`` counts."""
+        record = self.metadata.extra.get(FINE_TUNED_KEY) if self.metadata is not None else None
+        return isinstance(record, dict) and record.get("made_default") is False
 
     def summary(self) -> dict[str, Any]:
         m = self.metadata
@@ -244,10 +252,14 @@ class ModelStore:
         raise ModelStoreError(f"No model called {ref!r}. Stored models: {names}.")
 
     def newest(self) -> ModelInfo:
-        """The newest usable model (user models first, then the built-in one)."""
-        for info in self.list():
-            if info.damaged is None:
+        """The newest usable model (user models first, then the built-in one), the default wherever no model
+        is named; a fine-tuned copy kept from the default is passed over unless it is the only usable one."""
+        usable = [info for info in self.list() if info.damaged is None]
+        for info in usable:
+            if not info.kept_from_default:
                 return info
+        if usable:
+            return usable[0]
         raise ModelStoreError(
             "There is no trained model yet. Train one first (python -m app train --data ...) "
             "or import one."

@@ -199,11 +199,7 @@ def _train(config: TrainingConfig, data: Dataset, on_progress: ProgressFn | None
     vocabulary = prepared.vocabulary
     x_train, y_train, x_test, y_test = prepared.x_train, prepared.y_train, prepared.x_test, prepared.y_test
     if config.validation == VALIDATE_ON_SPLIT:
-        order = np.random.default_rng(config.seed).permutation(len(x_train))
-        n_val = max(1, int(round(len(order) * config.validation_split)))
-        if n_val >= len(order):
-            raise DataSourceError("Too few training reviews to hold some out for validation.")
-        val_idx, train_idx = order[:n_val], order[n_val:]
+        val_idx, train_idx = held_out_indices(config, len(x_train))
         x_val, y_val = x_train[val_idx], y_train[val_idx]
         x_train, y_train = x_train[train_idx], y_train[train_idx]
     else:
@@ -258,6 +254,16 @@ def _train(config: TrainingConfig, data: Dataset, on_progress: ProgressFn | None
     summary["oov_rate_train"] = prepared.oov_rate_train
     return TrainingResult(family.stored_model(model, config, prepared), vocabulary, config, history, best_epoch,
                           test_loss, test_accuracy, total, stopped, summary)
+
+
+def held_out_indices(config: TrainingConfig, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, training) positions in a training split of ``n_train`` reviews: the reviews a run of
+    ``config`` holds out to choose its epoch (``validation_split`` of them, chosen by ``seed``), and the rest."""
+    order = np.random.default_rng(config.seed).permutation(n_train)
+    n_val = max(1, int(round(len(order) * config.validation_split)))
+    if n_val >= len(order):
+        raise DataSourceError("Too few training reviews to hold some out for validation.")
+    return order[:n_val], order[n_val:]
 
 
 def validation_batch_size(config: TrainingConfig) -> int:
