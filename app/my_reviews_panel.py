@@ -8,9 +8,10 @@ import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.background import BackgroundTasks
+from models.datasets import load_source, source_at_hand
 from models.fine_tuning import MAX_TEST_DROP_POINTS, FineTuneResult, FineTuneSettings, fine_tune
 from models.my_reviews import NEGATIVE, POSITIVE, MyReviews, MyReviewsError
 from models.store import ModelInfo, ModelStore
@@ -159,6 +160,14 @@ class MyReviewsPanel(QGroupBox):
         if info is None or self.reviews is None or not self.count or self.running:
             return False
         reviews = self.reviews.split()
+        source = info.metadata.source if info.metadata is not None else None
+        chosen = None
+        if source and not source_at_hand(source):
+            # Recorded where it was trained (a relative path, another computer): the user's copy will do, if it
+            # holds the same reviews (fine_tune checks the counts).
+            chosen = self.choose_data(info.name, source)
+            if not chosen:
+                return False
         store, settings, stop, progress = self.store, self.settings, threading.Event(), self._progress
         self._stop = stop
         self.result = None
@@ -168,11 +177,24 @@ class MyReviewsPanel(QGroupBox):
         self.update_state()
 
         def job() -> FineTuneResult:
-            return fine_tune(store, info, reviews, settings=settings, on_progress=progress.emit,
+            data = None
+            if chosen:
+                progress.emit(f"Reading {chosen} ...")
+                data = load_source(chosen, progress=progress.emit)
+            return fine_tune(store, info, reviews, data=data, settings=settings, on_progress=progress.emit,
                              should_stop=stop.is_set)
 
         self.tasks.run(job, on_success=self._on_improved, on_failure=self._on_failed)
         return True
+
+    def choose_data(self, name: str, source: str) -> str | None:
+        """Ask where the data set the model was trained on is (None: cancelled)."""
+        self.show_message(f"{name!r} was trained on {source}, which is not there on this computer: choose your copy "
+                          "of it (the same reviews: an aclImdb archive or folder, or the CSV).", error=True)
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Where is the data set {name!r} was trained on?", "",
+            "Data sets (*.tar.gz *.tgz *.csv *.tsv *.npz);;All files (*)")
+        return path or None
 
     @Slot()
     def stop(self) -> None:

@@ -162,3 +162,32 @@ def test_stop_ends_the_fine_tune_and_saves_nothing(qtbot, setup):
     assert "stopped; nothing was saved" in blocker.args[0] and "stopped" in panel.message.text()
     assert [i.id for i in store.list()] == [original.id]
     assert panel.stop_button.isHidden() and panel.improve_button.isEnabled() and panel.count == 1
+
+
+def test_a_data_set_not_where_it_was_recorded_is_asked_for(qtbot, setup, monkeypatch):
+    """The model's data set is not at its recorded path (a relative path, another computer): the user picks
+    their copy (cancel: nothing runs), which is read and used."""
+    from PySide6.QtWidgets import QFileDialog
+
+    import app.my_reviews_panel as panel_module
+
+    store, original, tab = setup
+    panel = tab.my_reviews
+    assert score(qtbot, tab, "a great film, wonderful acting, i loved it").label == POSITIVE
+    panel.wrong_negative.click()
+    monkeypatch.setattr(panel_module, "source_at_hand", lambda source: False)
+    asked: list[str] = []
+    answer = {"path": ""}
+
+    def ask(parent, title, *args, **kwargs):
+        asked.append(title)
+        return answer["path"], ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", ask)
+    assert panel.improve() is False and not panel.running  # cancelled: nothing runs
+    assert len(asked) == 1 and "'tiny'" in asked[0] and "not there on this computer" in panel.message.text()
+    answer["path"] = original.metadata.source  # the user's copy
+    with qtbot.waitSignal(panel.improved, timeout=FINE_TUNE_TIMEOUT) as blocker:
+        assert panel.improve() is True
+    assert len(asked) == 2 and blocker.args[0].saved.name == "tiny + 1 of my review"
+    qtbot.waitUntil(lambda: tab.tasks.settled(), timeout=LOAD_TIMEOUT)
