@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.explain import OCCLUSION, SHAPLEY_EXACT, Explanation, TokenContribution, sentence_pushes
+from models.families.ngram import LINEAR_EXACT
 from models.prediction import NEGATIVE, POSITIVE, Prediction
 
 EXCERPT_CHARS = 120
@@ -34,10 +35,16 @@ TOKENS_LEGEND = (
     "Struck-through grey words are not in the model's vocabulary: it reads each of them as the same "
     "unknown word (id 2)."
 )
+# Under the words, where the window is small too: the short form; the whole legend is its tooltip.
+TOKENS_LEGEND_SHORT = (
+    "Green words pushed towards positive, red towards negative; the stronger the colour, the bigger the push. "
+    "Hover a word for its push (its Shapley value, in log-odds); struck-through grey words are not in the "
+    "vocabulary.")
 MAX_HIGHLIGHT_MIX = 0.6  # at most this share of sentiment colour in the background (less where contrast needs)
 MIN_HIGHLIGHT_MIX = 0.03  # a word with less than 5% of the strongest word's push stays uncoloured
 MIN_CONTRAST = 4.5  # WCAG AA for normal text, checked against the highlight
 TOP_WORDS = 3
+TOP_PHRASES = 3  # phrases listed under the words (n-gram models)
 # A word is listed as pushing one way from 0.05 in log-odds (odds times 1.05): "time +0.003" listed as
 # "towards positive" in a clearly negative review reads as a claim the numbers do not make.
 MIN_LISTED_PUSH = 0.05
@@ -151,6 +158,9 @@ def method_text(explanation: Explanation, refining: bool = False) -> str:
         text = (f"Shapley values estimated from {explanation.samples:,} orderings of the {known:,} known words "
                 f"(largest uncertainty ±{explanation.max_standard_error():.2f}, one standard error)")
         return text + (": refining…" if refining else ".")
+    if explanation.method == LINEAR_EXACT:
+        return ("Shapley values, exact: the model adds up the weights of the review's words and word pairs, so "
+                "each word gets its own weight and half of each pair it is in.")
     return f"{explanation.method} values."
 
 
@@ -283,9 +293,10 @@ class ExplanationView(QWidget):
         self.top_words_label.setWordWrap(True)
         self.top_words_label.setTextFormat(Qt.TextFormat.RichText)
         self.top_words_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.tokens_legend = QLabel(TOKENS_LEGEND)
+        self.tokens_legend = QLabel(TOKENS_LEGEND_SHORT)
         self.tokens_legend.setWordWrap(True)
-        if compact:  # where space is short, the legend is the words' tooltip instead of a paragraph
+        self.tokens_legend.setToolTip(TOKENS_LEGEND)
+        if compact:  # where space is short, the legend is only the words' tooltip
             self.tokens_legend.hide()
             self.tokens_view.setToolTip(TOKENS_LEGEND)
         layout = QVBoxLayout(self)
@@ -444,6 +455,15 @@ class ExplanationView(QWidget):
             words = ", ".join(f'<span style="color:{color}"><b>{html.escape(t.token)}</b> '
                               f"{signed(t.contribution)}</span>" for t in strong) or "no word"
             lines.append(f"Pushed {label}: {words}")
+        # A model over word pairs (n-grams) weighs a phrase as a whole ("not good"); each of its words above
+        # holds its share. The phrases that weigh most, by their whole weight:
+        phrases = sorted((ph for ph in explanation.phrases if abs(ph.weight) >= MIN_LISTED_PUSH),
+                         key=lambda ph: -abs(ph.weight))[:TOP_PHRASES]
+        if phrases:
+            listed = ", ".join(
+                f'<span style="color:{colors[POSITIVE if ph.weight > 0 else NEGATIVE].name()}">'
+                f"<b>\u201c{html.escape(ph.text)}\u201d</b> {signed(ph.weight)}</span>" for ph in phrases)
+            lines.append(f"Phrases, weighed whole (shared among their words above): {listed}")
         return "<br>".join(lines)
 
     def changeEvent(self, event: QEvent) -> None:

@@ -59,3 +59,13 @@ def test_the_predict_picker_shows_family_and_accuracy_and_opens_on_the_lstm(qtbo
         tab.set_text("Not good at all. A boring, awful film.")
     prediction = blocker.args[0]
     assert prediction.label == "negative" and not prediction.truncated
+    # The n-gram model weighs "not good" as a phrase: listed as a whole under the words, with its weight.
+    qtbot.waitUntil(lambda: tab.explanation.shown() is not None
+                    and tab.explanation.shown().explanation is not None, timeout=TIMEOUT)
+    explanation = tab.explanation.shown().explanation
+    assert explanation.method == "linear-exact" and explanation.phrases
+    heaviest = max(explanation.phrases, key=lambda ph: abs(ph.weight))
+    text = tab.explanation.top_words_label.text()
+    assert "Phrases, weighed whole" in text and f"\u201c{heaviest.text}\u201d" in text
+    phrases = {ph.text: ph.weight for ph in explanation.phrases}
+    assert phrases.get("not good", 0) < 0  # "not good" pushes down as a phrase
