@@ -14,11 +14,8 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -37,21 +34,18 @@ from PySide6.QtWidgets import (
 from app.background import BackgroundTasks
 from app.corrections_ui import TrainCorrections, corrections_sentence, identify_quietly
 from app.formatting import format_clock
+from app.hyperparameter_form import HyperparameterForm
 from app.plots import TrainingPlots, themed_plot
 from app.training_worker import TrainingRun
 from models import training as t
 from models.config import (
     DEFAULT_PRESET,
-    PRESETS,
     VALIDATE_ON_SPLIT,
     VALIDATE_ON_TEST,
     TrainingConfig,
-    preset_label,
-    validation_problems,
 )
 from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source, resolved_source
 from models.errors import UserFacingError
-from models.families import family_named
 from models.store import ModelStore
 from models.training import TrainingResult, training_metadata
 
@@ -64,33 +58,6 @@ SOURCE_KINDS = [
     ("Keras IMDB (download)", KERAS_SOURCE),
     ("Stanford aclImdb (download)", STANFORD_SOURCE),
 ]
-
-# (field, label, minimum, maximum, step or decimals)
-INT_FIELDS = [
-    ("vocab_size", "Vocabulary size", 4, 1_000_000),
-    ("maxlen", "Sequence length", 1, 10_000),
-    ("embedding_dim", "Embedding size", 1, 4096),
-    ("lstm_units", "LSTM units", 1, 4096),
-    ("batch_size", "Batch size", 1, 65_536),
-    ("epochs", "Epochs", 1, 1000),
-    ("seed", "Random seed", 0, 2**31 - 1),
-    # the n-gram family's (models.config.FAMILY_FIELDS); each row shows only for its family
-    ("ngrams", "Words per n-gram (up to)", 1, 3),
-    ("max_features", "N-gram features", 1, 1_000_000),
-    ("patience", "Early stopping patience (0 = off)", 0, 1000),
-]
-# The n-gram family's choices: config field -> (label, [(shown, value), ...]).
-CHOICE_FIELDS = {
-    "weighting": ("Feature values", [("Present or not (multi-hot)", "multi_hot"), ("Count x idf (TF-IDF)", "tf_idf")]),
-    "scaling": ("Feature scaling", [("None", "none"), ("NBSVM log-count ratio", "nbsvm")]),
-}
-FLOAT_FIELDS = [
-    ("dropout", "Dropout", 0.0, 0.95, 0.05, 2),
-    ("recurrent_dropout", "Recurrent dropout", 0.0, 0.95, 0.05, 2),
-    ("validation_split", "Validation fraction", 0.01, 0.99, 0.05, 2),
-    ("learning_rate", "Learning rate (Adam)", 0.00001, 10.0, 0.0005, 5),
-]
-
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 VALIDATED_ON_WORDS = {VALIDATE_ON_SPLIT: "held-out training reviews", VALIDATE_ON_TEST: "the test split"}
@@ -198,7 +165,6 @@ class TrainingTab(QWidget):
         self._finishing: list[TrainingRun] = []  # stopped runs still leaving TensorFlow, see _detach_if_compiling
         self._loading = False
         self._pending_train = False
-        self._setting_preset = False
         self._run_preset = DEFAULT_PRESET  # the preset (or "custom (from ...)") of the current or last run
         self._after_result: Callable[[bool], None] | None = None  # save_then's callback, once a run stops
         self._saving: TrainingResult | None = None  # the result a background save is writing
@@ -209,8 +175,7 @@ class TrainingTab(QWidget):
         self._build_data_group()
         self._build_model_group()
         self._build_run_area()
-        self._apply_preset(DEFAULT_PRESET)
-        self._update_buttons()
+        self._on_config_edited()
 
     # -- construction -------------------------------------------------------------------------
     def _build_data_group(self) -> None:
@@ -285,73 +250,12 @@ class TrainingTab(QWidget):
         self.data_group = box
 
     def _build_model_group(self) -> None:
-        self.preset_combo = QComboBox()
-        # Titles as long as the n-gram presets' are elided where space is short: the window fits 1024 px.
-        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.preset_combo.setMinimumContentsLength(26)
-        for p in PRESETS.values():
-            self.preset_combo.addItem(p.title, p.name)
-            self.preset_combo.setItemData(self.preset_combo.count() - 1, f"Tutorial: {p.reference}",
-                                          Qt.ItemDataRole.ToolTipRole)
-        self.preset_combo.currentIndexChanged.connect(
-            lambda _: self._apply_preset(self.preset_combo.currentData()))
-        form = QFormLayout()
-        self.model_form = form
-        form.addRow("Preset", self.preset_combo)
-        self.family_label = QLabel("")
-        self.family_label.setWordWrap(True)
-        form.addRow("Reads", self.family_label)
-        self.fields: dict[str, QSpinBox | QDoubleSpinBox] = {}
-        self.choices: dict[str, QComboBox] = {}
-        for name, label, low, high in INT_FIELDS:
-            box = QSpinBox()
-            box.setRange(low, high)
-            box.setToolTip(f"{label}: a whole number from {low:,} to {high:,}")
-            box.setGroupSeparatorShown(True)
-            self.fields[name] = box
-            form.addRow(label, box)
-        for name, label, low, high, step, decimals in FLOAT_FIELDS:
-            box = QDoubleSpinBox()
-            box.setDecimals(decimals)
-            box.setRange(low, high)
-            box.setSingleStep(step)
-            box.setToolTip(f"{label}: from {low:g} to {high:g}")
-            self.fields[name] = box
-            form.addRow(label, box)
-        for name, (label, options) in CHOICE_FIELDS.items():
-            combo = QComboBox()
-            for shown, value in options:
-                combo.addItem(shown, value)
-            self.choices[name] = combo
-            form.addRow(label, combo)
-            combo.currentIndexChanged.connect(self._on_config_edited)
-        self.validation_combo = QComboBox()
-        self.validation_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.validation_combo.setMinimumContentsLength(26)
-        self.validation_combo.addItem("Held-out training reviews", VALIDATE_ON_SPLIT)
-        self.validation_combo.addItem("Test split (the tutorials' way; test accuracy optimistic)", VALIDATE_ON_TEST)
-        self.validation_combo.setToolTip(
-            "Which reviews choose the best epoch. Held out from training (the default), the test split is "
-            "scored once at the end: an honest test accuracy. The tutorials validated on the test split "
-            "itself; choose that to reproduce their figures, knowing the test accuracy then chose the epoch.")
-        form.addRow("Validate on", self.validation_combo)
-        self.xla_check = QCheckBox("Compile with XLA (faster, same maths)")
-        self.xla_check.setChecked(True)
-        form.addRow("", self.xla_check)
-        for box in self.fields.values():
-            box.valueChanged.connect(self._on_config_edited)
-        self.validation_combo.currentIndexChanged.connect(self._on_config_edited)
+        self.form = HyperparameterForm()  # the preset and its family's fields
+        self.form.edited.connect(self._on_config_edited)
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Name for the saved model")
-        form.addRow("Save as", self.name_edit)
-        self.config_problem = QLabel("")
-        self.config_problem.setWordWrap(True)
-        self.config_problem.setStyleSheet("color: #d62728")
-        box = QGroupBox("Model and training")
-        layout = QVBoxLayout(box)
-        layout.addLayout(form)
-        layout.addWidget(self.config_problem)
-        self.model_group = box
+        self.form.model_form.addRow("Save as", self.name_edit)
+        self.model_group = self.form
 
     def _build_run_area(self) -> None:
         self.train_button = QPushButton("Train")
@@ -451,44 +355,12 @@ class TrainingTab(QWidget):
             self.corrections.refresh()  # verdicts given in the Evaluate tab since the data was read
 
     # -- configuration --------------------------------------------------------------------------
-    def _apply_preset(self, name: str) -> None:
-        self._setting_preset = True
-        try:
-            index = self.preset_combo.findData(name)
-            if index >= 0 and index != self.preset_combo.currentIndex():
-                self.preset_combo.setCurrentIndex(index)
-            config = PRESETS[name].config
-            for field, box in self.fields.items():
-                value = getattr(config, field)
-                box.setValue(0 if value is None else value)  # patience: 0 is off (None)
-            for field, combo in self.choices.items():
-                combo.setCurrentIndex(combo.findData(getattr(config, field)))
-            self.validation_combo.setCurrentIndex(self.validation_combo.findData(config.validation))
-            self._show_family_fields(config)
-        finally:
-            self._setting_preset = False
-        self._on_config_edited()
-
-    def _show_family_fields(self, config: TrainingConfig) -> None:
-        """The form shows the fields of the preset's family only (models.config.FAMILY_FIELDS)."""
-        family = family_named(config.family)
-        used = set(config.fields_used)
-        self.family_label.setText(family.reads[:1].upper() + family.reads[1:] + ".")
-        for name, widget in [*self.fields.items(), *self.choices.items()]:
-            self.model_form.setRowVisible(widget, name in used or name == "seed")
-        self.model_form.setRowVisible(self.xla_check, "jit_compile" in used)
-
     def config(self) -> TrainingConfig:
-        values = {name: box.value() for name, box in self.fields.items()}
-        values["patience"] = values["patience"] or None
-        values.update({name: combo.currentData() for name, combo in self.choices.items()})
-        family = PRESETS[self.preset_combo.currentData() or DEFAULT_PRESET].config.family
-        return TrainingConfig(validation=self.validation_combo.currentData(), jit_compile=self.xla_check.isChecked(),
-                              family=family, **values)
+        return self.form.config()
 
     def preset_name(self) -> str:
         """The chosen preset's name, or "custom (from NAME)" once a hyperparameter differs from it."""
-        return preset_label(self.preset_combo.currentData(), self.config())
+        return self.form.preset_name()
 
     def limit_problem(self) -> str | None:
         """What is wrong with "Reviews to use", in the form's words; None when it can be used."""
@@ -499,17 +371,13 @@ class TrainingTab(QWidget):
 
     def form_problems(self) -> list[str]:
         """Everything that keeps Train disabled, first the hyperparameters', then the data's."""
-        return validation_problems(self.config()) + [p for p in (self.limit_problem(),) if p]
+        return self.form.problems() + [p for p in (self.limit_problem(),) if p]
 
     @Slot()
     def _on_config_edited(self, *_: object) -> None:
-        config = self.config()
-        problems = validation_problems(config)
-        self.config_problem.setText(problems[0] if problems else "")
         limit_problem = self.limit_problem()
         self.limit_note.setText(limit_problem or "")
         self.limit_note.setVisible(limit_problem is not None)
-        self.fields["validation_split"].setEnabled(config.validation == VALIDATE_ON_SPLIT)
         self._update_length_marker()
         self._update_buttons()
 
@@ -618,7 +486,7 @@ class TrainingTab(QWidget):
         self._update_buttons()
 
     def _update_length_marker(self) -> None:
-        maxlen = self.fields["maxlen"].value()
+        maxlen = self.form.fields["maxlen"].value()
         self.maxlen_line.setValue(maxlen)
         if self.lengths is not None and len(self.lengths):
             cut = float(np.mean(self.lengths > maxlen))

@@ -62,7 +62,7 @@ def child_gui(args) -> dict:
     tab = window.train_tab
     tab.set_data_source(str(ARCHIVE))
     tab.data, tab.data_spec = load_source(str(ARCHIVE)).limited(args.limit), tab.source_spec()  # as if loaded
-    tab.fields["epochs"].setValue(args.epochs)
+    tab.form.fields["epochs"].setValue(args.epochs)
     window.tabs.setCurrentWidget(tab)  # the live curves are on screen
     results = []
     probe = StallProbe(args.probe_ms)

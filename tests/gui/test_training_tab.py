@@ -37,7 +37,7 @@ def test_load_shows_counts_histogram_and_truncation(qtbot, tab, tiny_csv):
     assert "48 test reviews" in tab.data_summary.text()
     xs, ys = tab.length_hist.getData()
     assert ys.sum() + int(sum(tab.lengths > xs[-1])) == 192
-    tab.fields["maxlen"].setValue(5)
+    tab.form.fields["maxlen"].setValue(5)
     assert tab.maxlen_line.value() == 5
     assert "100% of training reviews are longer than 5 words" in tab.truncation_note.text()
 
@@ -53,25 +53,25 @@ def test_bad_data_source_shows_message(qtbot, tab, tmp_path):
 
 
 def test_form_refuses_out_of_range_values_and_says_the_range(qtbot, tab):
-    epochs = tab.fields["epochs"]
+    epochs = tab.form.fields["epochs"]
     epochs.selectAll()
     qtbot.keyClicks(epochs, "0")
     epochs.interpretText()
     assert epochs.value() >= 1 and "from 1 to 1,000" in epochs.toolTip()
-    tab.fields["batch_size"].setValue(-5)
-    assert tab.fields["batch_size"].value() == 1
-    tab.fields["dropout"].setValue(1.5)
-    assert tab.fields["dropout"].value() == 0.95 and "to 0.95" in tab.fields["dropout"].toolTip()
+    tab.form.fields["batch_size"].setValue(-5)
+    assert tab.form.fields["batch_size"].value() == 1
+    tab.form.fields["dropout"].setValue(1.5)  # training takes dropout below 1: 0.99 at two decimals
+    assert tab.form.fields["dropout"].value() == 0.99 and "to 0.99" in tab.form.fields["dropout"].toolTip()
     assert tab.config().validated() and tab.train_button.isEnabled()
-    assert tab.fields["validation_split"].isEnabled()  # by default: held-out training reviews
-    tab.validation_combo.setCurrentIndex(tab.validation_combo.findData("test"))
-    assert not tab.fields["validation_split"].isEnabled()
-    assert "tutorials' way" in tab.validation_combo.currentText()
+    assert tab.form.fields["validation_split"].isEnabled()  # by default: held-out training reviews
+    tab.form.validation_combo.setCurrentIndex(tab.form.validation_combo.findData("test"))
+    assert not tab.form.fields["validation_split"].isEnabled()
+    assert "tutorials' way" in tab.form.validation_combo.currentText()
 
 
 def test_presets_fill_the_form(tab):
     assert tab.config().maxlen == 80 and tab.config().lstm_units == 128
-    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("lstm100-5k-dropout"))
+    tab.form.preset_combo.setCurrentIndex(tab.form.preset_combo.findData("lstm100-5k-dropout"))
     c = tab.config()
     assert (c.vocab_size, c.maxlen, c.lstm_units, c.epochs, c.batch_size) == (5000, 500, 100, 3, 64)
 
@@ -181,11 +181,11 @@ def test_the_remembered_data_path_is_absolute(qtbot, tab, tiny_csv, monkeypatch)
 
 def test_an_edited_preset_is_recorded_as_custom(tab):
     assert tab.preset_name() == "imdb-lstm"
-    tab.xla_check.setChecked(False)  # how it runs, not what it trains
+    tab.form.xla_check.setChecked(False)  # how it runs, not what it trains
     assert tab.preset_name() == "imdb-lstm"
-    tab.fields["epochs"].setValue(3)
+    tab.form.fields["epochs"].setValue(3)
     assert tab.preset_name() == "custom (from imdb-lstm)"
-    tab.fields["epochs"].setValue(15)
+    tab.form.fields["epochs"].setValue(15)
     assert tab.preset_name() == "imdb-lstm"
 
 
