@@ -8,12 +8,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QPalette, QTextDocumentFragment
+from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QFileDialog,
     QGroupBox,
@@ -25,17 +22,17 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from app.background import BackgroundTasks
-from app.corrections_ui import TrainCorrections, corrections_sentence, identify_quietly
+from app.corrections_ui import corrections_sentence
+from app.data_source_view import DataSourceView
 from app.formatting import format_clock
 from app.hyperparameter_form import HyperparameterForm
-from app.plots import TrainingPlots, themed_plot
+from app.plots import TrainingPlots
 from app.training_worker import TrainingRun
 from models import training as t
 from models.config import (
@@ -44,7 +41,7 @@ from models.config import (
     VALIDATE_ON_TEST,
     TrainingConfig,
 )
-from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source, resolved_source
+from models.datasets import Dataset
 from models.errors import UserFacingError
 from models.store import ModelStore
 from models.training import TrainingResult, training_metadata
@@ -52,12 +49,6 @@ from models.training import TrainingResult, training_metadata
 PROGRESS_TEXT_SECONDS = 0.2  # the progress bar's text is refreshed at most this often
 DETACH_AFTER_MS = 500  # a stopped run still busy after this, with no epoch done, is let go (see below)
 
-SOURCE_KINDS = [
-    ("aclImdb archive (.tar.gz) or folder", "archive"),
-    ("CSV file (text and label columns)", "csv"),
-    ("Keras IMDB (download)", KERAS_SOURCE),
-    ("Stanford aclImdb (download)", STANFORD_SOURCE),
-]
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 VALIDATED_ON_WORDS = {VALIDATE_ON_SPLIT: "held-out training reviews", VALIDATE_ON_TEST: "the test split"}
@@ -151,10 +142,7 @@ class TrainingTab(QWidget):
         super().__init__(parent)
         self.store = store
         self.tasks = tasks
-        self.data: Dataset | None = None
         self.last_saved_id: str | None = None  # the model this tab saved last (for "Evaluate this model")
-        self.data_spec: str | None = None
-        self.lengths: np.ndarray | None = None
         self.run: TrainingRun | None = None
         self.unsaved: TrainingResult | None = None
         self.unsaved_preset: str | None = None
@@ -163,7 +151,6 @@ class TrainingTab(QWidget):
         self._epochs_done = 0  # of the current run
         self._result_in = False  # the current run's result (or failure) has reached the tab
         self._finishing: list[TrainingRun] = []  # stopped runs still leaving TensorFlow, see _detach_if_compiling
-        self._loading = False
         self._pending_train = False
         self._run_preset = DEFAULT_PRESET  # the preset (or "custom (from ...)") of the current or last run
         self._after_result: Callable[[bool], None] | None = None  # save_then's callback, once a run stops
@@ -179,74 +166,14 @@ class TrainingTab(QWidget):
 
     # -- construction -------------------------------------------------------------------------
     def _build_data_group(self) -> None:
-        self.source_kind = QComboBox()
-        for label, key in SOURCE_KINDS:
-            self.source_kind.addItem(label, key)
-        self.source_kind.currentIndexChanged.connect(self._on_source_kind)
-        self.source_path = QLineEdit()
-        self.source_path.setPlaceholderText("Path to aclImdb_v1.tar.gz, its folder, or a .csv")
-        self.source_path.returnPressed.connect(self.load_data_clicked)
-        self.browse_button = QPushButton("Browse…")
-        self.browse_button.clicked.connect(self.browse_data)
-        self.load_button = QPushButton("Load")
-        self.load_button.clicked.connect(self.load_data_clicked)
-        row = QHBoxLayout()
-        row.addWidget(self.source_path, 1)
-        row.addWidget(self.browse_button)
-        row.addWidget(self.load_button)
-
-        self.data_summary = QLabel("No data loaded yet.")
-        self.data_summary.setWordWrap(True)
-        self.corrections = TrainCorrections()  # how many, and "Apply my corrections (N)"
-        self.length_plot = themed_plot("Training review lengths (words)")
-        self.length_plot.setLabel("left", "reviews")
-        self.length_plot.setFixedHeight(170)
-        self.length_plot.hideButtons()
-        self.length_plot.setMouseEnabled(x=False, y=False)
-        self.length_plot.hide()  # shown once a data set is loaded
-        self.length_hist = self.length_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
-                                                 brush=(31, 119, 180, 120), pen=pg.mkPen("#1f77b4"))
-        self.maxlen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2), movable=False,
-                                           label="maxlen", labelOpts={"position": 0.9, "color": "#d62728",
-                                                                      "fill": QApplication.palette().color(
-                                                                          QPalette.ColorRole.Base)})
-        self.length_plot.addItem(self.maxlen_line)
-        # The longest 1% are left out of the bins (they would stretch the axis into one tall spike at its
-        # end); this says how many there are and how long they get.
-        self.length_overflow = pg.TextItem("", color=QApplication.palette().color(QPalette.ColorRole.Text),
-                                           anchor=(1.0, 0.0))
-        self.length_plot.addItem(self.length_overflow, ignoreBounds=True)
-        self.truncation_note = QLabel("")
-        self.truncation_note.setWordWrap(True)
-        self.limit_box = QSpinBox()
-        self.limit_box.setRange(0, 10_000_000)
-        self.limit_box.setSingleStep(1000)
-        self.limit_box.setGroupSeparatorShown(True)
-        self.limit_box.setSpecialValueText("all")
-        self.limit_box.setSuffix(" per split")
-        self.limit_box.setToolTip("Train and test on at most this many reviews of each split, balanced between "
-                                  "the labels (as the command line's --limit): a first run in seconds. 0 = all.")
-        self.limit_box.valueChanged.connect(self._on_config_edited)
-        limit_row = QHBoxLayout()
-        limit_label = QLabel("&Reviews to use")
-        limit_label.setBuddy(self.limit_box)
-        limit_row.addWidget(limit_label)
-        limit_row.addWidget(self.limit_box, 1)
-        self.limit_note = QLabel("")  # a problem with it, said here beside the box in the form's own words
-        self.limit_note.setWordWrap(True)
-        self.limit_note.setStyleSheet("color: #d62728")
-        self.limit_note.hide()
-
+        self.data_view = DataSourceView(self.tasks)  # the source, its figures and length histogram, corrections
+        self.data_view.status_message.connect(self.status_message)
+        self.data_view.loading_changed.connect(lambda _: self._update_buttons())
+        self.data_view.loaded.connect(self._on_data_loaded)
+        self.data_view.load_failed.connect(self._on_data_failed)
+        self.data_view.limit_changed.connect(self._update_buttons)
         box = QGroupBox("Data")
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.source_kind)
-        layout.addLayout(row)
-        layout.addWidget(self.data_summary)
-        layout.addWidget(self.corrections)
-        layout.addWidget(self.length_plot)
-        layout.addWidget(self.truncation_note)
-        layout.addLayout(limit_row)
-        layout.addWidget(self.limit_note)
+        QVBoxLayout(box).addWidget(self.data_view)
         self.data_group = box
 
     def _build_model_group(self) -> None:
@@ -351,8 +278,7 @@ class TrainingTab(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._loading:
-            self.corrections.refresh()  # verdicts given in the Evaluate tab since the data was read
+        self.data_view.refresh_corrections()  # verdicts given in the Evaluate tab since the data was read
 
     # -- configuration --------------------------------------------------------------------------
     def config(self) -> TrainingConfig:
@@ -362,108 +288,40 @@ class TrainingTab(QWidget):
         """The chosen preset's name, or "custom (from NAME)" once a hyperparameter differs from it."""
         return self.form.preset_name()
 
-    def limit_problem(self) -> str | None:
-        """What is wrong with "Reviews to use", in the form's words; None when it can be used."""
-        limit = self.limit_box.value()
-        if limit == 1:  # 0 is "all"; a balanced sample needs a review of each label
-            return "Reviews to use: at least 2 per split (one of each label), or 0 for all of them."
-        return None
-
     def form_problems(self) -> list[str]:
         """Everything that keeps Train disabled, first the hyperparameters', then the data's."""
-        return self.form.problems() + [p for p in (self.limit_problem(),) if p]
+        return self.form.problems() + [p for p in (self.data_view.limit_problem(),) if p]
 
     @Slot()
     def _on_config_edited(self, *_: object) -> None:
-        limit_problem = self.limit_problem()
-        self.limit_note.setText(limit_problem or "")
-        self.limit_note.setVisible(limit_problem is not None)
-        self._update_length_marker()
+        self.data_view.show_reader(self.form.family(), self.config())  # where the model cuts reviews, if it does
         self._update_buttons()
 
     # -- data -------------------------------------------------------------------------------------
-    def _on_source_kind(self, _: int) -> None:
-        key = self.source_kind.currentData()
-        downloads = key in (KERAS_SOURCE, STANFORD_SOURCE)
-        self.source_path.setEnabled(not downloads)
-        self.browse_button.setEnabled(not downloads)
-        if downloads:
-            self.source_path.setText("")
-            self.source_path.setPlaceholderText("Downloaded to your cache when you press Load")
+    @property
+    def data(self) -> Dataset | None:
+        return self.data_view.data
+
+    @property
+    def data_spec(self) -> str | None:
+        return self.data_view.data_spec
 
     def set_data_source(self, spec: str) -> None:
         """Show ``spec`` (a path, 'imdb' or 'stanford') as the chosen source without loading it."""
-        key = spec.lower()
-        if key in (KERAS_SOURCE, STANFORD_SOURCE):
-            self.source_kind.setCurrentIndex(self.source_kind.findData(key))
-        else:
-            is_csv = spec.lower().endswith((".csv", ".tsv"))
-            self.source_kind.setCurrentIndex(self.source_kind.findData("csv" if is_csv else "archive"))
-            self.source_path.setText(spec)
+        self.data_view.set_data_source(spec)
 
     def source_spec(self) -> str:
-        key = self.source_kind.currentData()
-        return key if key in (KERAS_SOURCE, STANFORD_SOURCE) else self.source_path.text().strip()
+        return self.data_view.source_spec()
 
     @Slot()
     def browse_data(self) -> None:
-        if self.source_kind.currentData() == "csv":
-            path, _ = QFileDialog.getOpenFileName(self, "Open a CSV of reviews", "", "CSV files (*.csv *.tsv)")
-        else:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open the aclImdb archive", "", "aclImdb archive (*.tar.gz *.tgz *.tar);;All files (*)")
-        if path:
-            self.source_path.setText(path)
-            self.load_data(path)
+        self.data_view.browse_data()
 
     @Slot()
     def load_data_clicked(self) -> None:
-        spec = self.source_spec()
-        if not spec:
-            self.status_message.emit("Choose a data set first: an aclImdb archive or folder, a CSV, or a download.")
-            return
-        self.load_data(spec)
+        self.data_view.load_data_clicked()
 
-    def load_data(self, spec: str) -> None:
-        if self._loading:
-            return
-        if spec.lower() not in (KERAS_SOURCE, STANFORD_SOURCE):
-            # Resolved, so the remembered source still works when the app starts in another folder.
-            spec = resolved_source(spec)
-            self.source_path.setText(spec)
-        self._loading = True
-        self.data_summary.setText(f"Loading {spec} …")
-        self.status_message.emit(f"Loading {spec} …")
-        self._update_buttons()
-
-        def work():
-            data = load_source(spec)
-            return spec, data, data.train.lengths(), *identify_quietly(spec)  # hashed once, here
-
-        self.tasks.run(work, self._on_data_loaded, self._on_data_failed)
-
-    def _on_data_loaded(self, payload) -> None:
-        spec, data, lengths, identity, problem = payload
-        self._loading = False
-        self.corrections.set_identity(identity, problem)
-        self.data, self.data_spec, self.lengths = data, spec, lengths
-        s = data.summary()
-        self.data_summary.setText(
-            f"<b>{Path(spec).name if spec not in (KERAS_SOURCE, STANFORD_SOURCE) else spec}</b>: "
-            f"{s['train']:,} training reviews ({s['train_positive'] / max(1, s['train']):.0%} positive), "
-            f"{s['test']:,} test reviews ({s['test_positive'] / max(1, s['test']):.0%} positive). "
-            f"Median length {int(np.median(lengths)) if len(lengths) else 0} words.")
-        if len(lengths):
-            top = max(10, int(np.percentile(lengths, 99)))
-            counts, edges = np.histogram(lengths[lengths <= top], bins=60, range=(0, top))
-            self.length_hist.setData(edges, counts)
-            longer = int(np.sum(lengths > top))
-            self.length_overflow.setText(f"not shown: {longer:,} longer than {top:,}\n(up to {int(lengths.max()):,} "
-                                         "words)" if longer else "")
-            self.length_overflow.setPos(top, max(1, int(counts.max())))
-            self.length_plot.show()
-        self._update_length_marker()
-        self.status_message.emit(f"Loaded {s['train'] + s['test']:,} reviews.")
+    def _on_data_loaded(self, spec: str) -> None:
         self.data_source_changed.emit(spec)
         self._update_buttons()
         if self._pending_train:
@@ -471,28 +329,9 @@ class TrainingTab(QWidget):
             self.start_training()
             self._update_buttons()  # Stop was on for the pending run: off again if it did not start
 
-    def _on_data_failed(self, message: str) -> None:
-        self._loading = False
+    def _on_data_failed(self, _message: str) -> None:
         self._pending_train = False
-        # The previous data set's figures would read as this one's: clear them with it.
-        self.data, self.data_spec, self.lengths = None, None, None
-        self.corrections.set_identity(None)
-        self.length_hist.setData([0, 1], [0])
-        self.length_overflow.setText("")
-        self.length_plot.hide()
-        self.truncation_note.setText("")
-        self.data_summary.setText(f"<span style='color:#d62728'>{message}</span>")
-        self.status_message.emit(message)
         self._update_buttons()
-
-    def _update_length_marker(self) -> None:
-        maxlen = self.form.fields["maxlen"].value()
-        self.maxlen_line.setValue(maxlen)
-        if self.lengths is not None and len(self.lengths):
-            cut = float(np.mean(self.lengths > maxlen))
-            self.truncation_note.setText(
-                f"{cut:.0%} of training reviews are longer than {maxlen} words; the model sees only their "
-                f"last {maxlen} tokens.")
 
     # -- training ---------------------------------------------------------------------------------
     def is_training(self) -> bool:
@@ -504,7 +343,7 @@ class TrainingTab(QWidget):
 
     @Slot()
     def start_training(self) -> None:
-        if self.run is not None or self._loading and not self._pending_train:
+        if self.run is not None or self.data_view.loading and not self._pending_train:
             return
         problems = self.form_problems()
         if problems:
@@ -526,15 +365,15 @@ class TrainingTab(QWidget):
                 self.status_message.emit("Choose a data set first.")
                 return
             self._pending_train = True
-            self.load_data(spec)
+            self.data_view.load_data(spec)
             return
         config = self.config()
         try:
-            data = self.data.limited(self.limit_box.value() or None)
+            data = self.data.limited(self.data_view.limit())
         except UserFacingError as exc:  # the form checks the limit first: this is a last guard
             self._refuse(str(exc))
             return
-        book = self.corrections.book_to_apply()  # read again: verdicts may have come since the data was read
+        book = self.data_view.corrections.book_to_apply()  # read again: verdicts may have come since the data was read
         self.unsaved = None
         self._discarding = False
         self._run_preset = self.preset_name()
@@ -857,7 +696,7 @@ class TrainingTab(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.run is not None
-        busy = running or self._loading
+        busy = running or self.data_view.loading
         valid = not self.form_problems()
         self.train_button.setEnabled(not busy and valid)
         self.stop_button.setEnabled((running and not self.run.worker.stop_requested) or self._pending_train)
