@@ -8,18 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QTextDocumentFragment
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMessageBox,
-    QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -32,13 +26,11 @@ from app.corrections_ui import corrections_sentence
 from app.data_source_view import DataSourceView
 from app.formatting import format_clock
 from app.hyperparameter_form import HyperparameterForm
-from app.plots import TrainingPlots
+from app.training_run_view import TrainingRunView, run_sentence
 from app.training_worker import TrainingRun
 from models import training as t
 from models.config import (
     DEFAULT_PRESET,
-    VALIDATE_ON_SPLIT,
-    VALIDATE_ON_TEST,
     TrainingConfig,
 )
 from models.datasets import Dataset
@@ -51,7 +43,6 @@ DETACH_AFTER_MS = 500  # a stopped run still busy after this, with no epoch done
 
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
-VALIDATED_ON_WORDS = {VALIDATE_ON_SPLIT: "held-out training reviews", VALIDATE_ON_TEST: "the test split"}
 
 
 def ask_save_discard_cancel(parent: QWidget, title: str, text: str) -> str:
@@ -59,75 +50,6 @@ def ask_save_discard_cancel(parent: QWidget, title: str, text: str) -> str:
     buttons = QMessageBox.StandardButton
     answer = QMessageBox.question(parent, title, text, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
     return {buttons.Save: SAVE, buttons.Discard: DISCARD}.get(answer, CANCEL)
-
-
-def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str | None = None,
-                 rich: bool = True) -> str:
-    """The run summary: one sentence saying what ran, which epoch was kept and why, and what it scored.
-    ``saving`` is None (not offered yet), "unsaved", "saving" or "saved" (as ``saved_name``); ``rich``
-    False gives plain text (the log)."""
-    if not rich:
-        return QTextDocumentFragment.fromHtml(run_sentence(r, saving, saved_name)).toPlainText()
-    epochs = f"{r.epochs_completed} epoch{'s' if r.epochs_completed != 1 else ''}"
-    head = (f"<b>Stopped</b> after {epochs}" if r.stopped else f"<b>Finished</b> {epochs}") + \
-        f" in {format_clock(r.total_seconds)}"
-    if r.best_epoch is None:
-        return head + "."
-    on = VALIDATED_ON_WORDS.get(r.validated_on, r.validated_on)
-    kept = f"; kept epoch {r.best_epoch}, chosen on {on} (validation accuracy {r.validation_accuracy:.1%})"
-    if r.test_accuracy is None:
-        test = ", no test accuracy (stopped before the test split was scored)"
-    elif r.validated_on == VALIDATE_ON_TEST:
-        test = ", which is also its test accuracy (optimistic: the test split chose the epoch)"
-    else:
-        test = f", test accuracy {r.test_accuracy:.1%} (loss {r.test_loss:.3f})"
-    tail = {"unsaved": "; press <i>Save model</i> to keep it", "saving": "; saving …",
-            "saved": f"; saved as <b>{html.escape(saved_name or '')}</b>"}.get(saving or "", "")
-    return head + kept + test + tail + ("" if saving == "saving" else ".")
-
-
-class WrappedLabel(QLabel):
-    """A word-wrapped label that asks its layout for the height its text needs at its width. A plain
-    one asks for one line, and in a splitter (the run's sentence under the plots at 1024x700) the
-    rest of the sentence was cut."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None):
-        super().__init__(text, parent)
-        self.setWordWrap(True)
-        self._asked = 0
-
-    def minimumSizeHint(self) -> QSize:
-        hint = super().minimumSizeHint()
-        if self.width() > 0:
-            hint.setHeight(max(hint.height(), self.heightForWidth(self.width())))
-        return hint
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        needed = self.heightForWidth(self.width())
-        if needed != self._asked:  # a new width needs another height: lay out again
-            self._asked = needed
-            self.updateGeometry()
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._asked = 0
-        self.updateGeometry()
-
-
-class LabelledProgressBar(QProgressBar):
-    """A progress bar whose text is a label above it, not painted on the bar, where the fill's edge
-    would split it into two colours. ``format()`` / ``setFormat()`` work as on a QProgressBar."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setTextVisible(False)
-        self.setMaximumHeight(10)
-        self.label = QLabel()
-
-    def setFormat(self, text: str) -> None:
-        super().setFormat(text)
-        self.label.setText(text)
 
 
 class TrainingTab(QWidget):
@@ -202,35 +124,12 @@ class TrainingTab(QWidget):
         for b in (self.train_button, self.stop_button, self.save_button, self.evaluate_button):
             buttons.addWidget(b)
 
-        self.progress = LabelledProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("Idle")
-        self.plots = TrainingPlots()
-
-        self.compare_combo = QComboBox()
-        # Long automatic names (with the family and accuracy) are elided, never widening the window.
-        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.compare_combo.setMinimumContentsLength(12)
-        self.compare_combo.setToolTip("Overlay a stored model's training run: its training curves dotted, its "
-                                      "validation curves dashed")
-        self.compare_combo.activated.connect(self._on_compare)
-        self.export_png_button = QPushButton("Export PNG…")
-        self.export_png_button.clicked.connect(self.export_png)
-        self.export_csv_button = QPushButton("Export CSV…")
-        self.export_csv_button.clicked.connect(self.export_csv)
-        tools = QHBoxLayout()
-        tools.addWidget(QLabel("Compare with"))
-        tools.addWidget(self.compare_combo, 1)
-        tools.addWidget(self.export_png_button)
-        tools.addWidget(self.export_csv_button)
-
-        self.summary = WrappedLabel("")
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(5000)
-        self.log.setPlaceholderText("Training log")
+        # The progress, the curves (and a stored run's beside them), the run's sentence and its log.
+        self.run_view = TrainingRunView(self.store)
+        self.run_view.status_message.connect(self.status_message)
+        # Driven at every batch and epoch of a run: kept at hand.
+        self.progress, self.plots, self.summary, self.log = (self.run_view.progress, self.run_view.plots,
+                                                             self.run_view.summary, self.run_view.log)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -249,28 +148,9 @@ class TrainingTab(QWidget):
         scroll_layout.addLayout(buttons)
         scroll.setMinimumWidth(left.sizeHint().width() + form_scroll.verticalScrollBar().sizeHint().width() + 4)
 
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.progress.label)
-        right_layout.addWidget(self.progress)
-        right_layout.addLayout(tools)
-        bottom = QSplitter(Qt.Orientation.Vertical)
-        bottom.addWidget(self.plots)
-        log_box = QWidget()
-        log_layout = QVBoxLayout(log_box)
-        log_layout.setContentsMargins(0, 0, 0, 0)
-        log_layout.addWidget(self.summary)
-        log_layout.addWidget(self.log, 1)
-        # The log scrolls, the run's sentence must not be cut: at 1024x700 the log gives way to it.
-        self.log.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 10)
-        bottom.addWidget(log_box)
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 1)
-        right_layout.addWidget(bottom, 1)
-
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
-        splitter.addWidget(right)
+        splitter.addWidget(self.run_view)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([scroll.minimumWidth(), 900])
         layout = QVBoxLayout(self)
@@ -633,54 +513,13 @@ class TrainingTab(QWidget):
 
         self.tasks.run(lambda: self.store.save(result.model, result.vocabulary, metadata, name), saved, failed)
 
-    # -- comparison and export --------------------------------------------------------------------
+    # -- comparison ------------------------------------------------------------------------------
     def refresh_compare_runs(self) -> None:
-        current = self.compare_combo.currentData()
-        self.compare_combo.clear()
-        self.compare_combo.addItem("(none)", None)
-        infos = self.store.list()
-        for info in infos:
-            if info.damaged is None and info.metadata and info.metadata.history.get("val_accuracy"):
-                self.compare_combo.addItem(info.name, info.id)
-        index = self.compare_combo.findData(current)
-        self.compare_combo.setCurrentIndex(max(0, index))
+        infos = self.run_view.refresh_compare_runs()
         if self.last_saved_id is not None and not any(i.id == self.last_saved_id and i.damaged is None
                                                       for i in infos):
             self.last_saved_id = None  # deleted (or damaged) since: "Evaluate this model" has nothing to open
             self._update_buttons()
-
-    def _on_compare(self, _: int) -> None:
-        ref = self.compare_combo.currentData()
-        if ref is None:
-            self.plots.set_overlays([])
-            return
-        try:
-            info = self.store.find(ref)
-        except UserFacingError as exc:
-            self.status_message.emit(str(exc))
-            return
-        self.plots.set_overlays([(info.name, info.metadata.history if info.metadata else {})])
-
-    @Slot()
-    def export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the plots", "training.png", "PNG image (*.png)")
-        if path:
-            self._export(lambda: self.plots.export_png(Path(path)), path)
-
-    @Slot()
-    def export_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the history", "history.csv", "CSV (*.csv)")
-        if path:
-            self._export(lambda: self.plots.export_csv(Path(path)), path)
-
-    def _export(self, action, path: str) -> None:
-        try:
-            self.store.check_output(path)  # never a stored model's file
-            action()
-        except UserFacingError as exc:
-            QMessageBox.warning(self, "Export failed", str(exc))
-        else:
-            self.status_message.emit(f"Wrote {path}")
 
     # -- helpers ----------------------------------------------------------------------------------
     def _refuse(self, message: str) -> None:

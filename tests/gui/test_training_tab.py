@@ -101,7 +101,7 @@ def test_train_two_epochs_through_the_button(qtbot, tab, tiny_csv):
     assert info.metadata.preset == "custom (from imdb-lstm)"  # the tiny form is not the preset
     assert tab.progress.value() == 1000
     assert not tab.is_training() and tab.train_button.isEnabled()
-    assert tab.compare_combo.findData(info.id) >= 0
+    assert tab.run_view.compare_combo.findData(info.id) >= 0
 
 
 def test_stop_ends_training_within_a_second_and_saves_nothing(qtbot, tab, tiny_csv):
