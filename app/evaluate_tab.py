@@ -25,13 +25,11 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -45,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from app.background import BackgroundTasks
 from app.corrections_ui import LabelsSwitch, identify_quietly
+from app.data_source_view import ANY_SOURCE_HINT, DataSourceView
 from app.evaluation_plots import EvaluationPlots
 from app.explanation_refiner import ExplanationRefiner, needs_refining
 from app.explanation_view import ExplanationView, ScoredReview, sentiment_colors
@@ -63,7 +62,6 @@ SLIDER_STEPS = 1000  # the threshold moves in steps of 0.001
 SECOND_MODEL_COLUMNS = (2, 5)  # in the reviews table, the second model's P and prediction: shown when comparing
 ORDINALS = ("1st model", "2nd model")  # the metrics' column headers when two are compared (names are long)
 SELECT_A_REVIEW = ("Select a review", "Its words appear here, coloured by how they moved the chosen model's score.")
-NO_DATA_HINT = "an aclImdb folder or .tar.gz, a .csv, or 'imdb' / 'stanford' (downloads)"
 
 # What the reviews table shows: (label, actual, predicted); None = every wrong review.
 SHOW_WRONG, SHOW_FP, SHOW_FN, SHOW_TP, SHOW_TN, SHOW_DISAGREE = range(6)
@@ -176,11 +174,10 @@ class EvaluateTab(QWidget):
         self.model_combo = ModelPicker()
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.compare_combo = ModelPicker(none_text="(no second model)")
-        self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText(NO_DATA_HINT)
-        self.data_edit.setToolTip("The data set to evaluate on: its test split is scored. " + NO_DATA_HINT)
-        browse = QPushButton("&Browse...")
-        browse.clicked.connect(self.browse_data)
+        # The Train tab's data view, compact: the field and Browse (this tab's pass reads the data set itself).
+        self.data_view = DataSourceView(compact=True)
+        self.data_view.source_path.setToolTip("The data set to evaluate on: its test split is scored. "
+                                              + ANY_SOURCE_HINT)
         self.model_data_button = QPushButton("The model's &own data")
         self.model_data_button.setToolTip("The data set the model was trained on (its test split)")
         self.model_data_button.clicked.connect(self.use_model_data)
@@ -193,7 +190,7 @@ class EvaluateTab(QWidget):
         model_label, compare_label, data_label, limit_label = (QLabel("&Model:"), QLabel("Compare &with:"),
                                                                QLabel("&Data:"), QLabel("&Reviews:"))
         for label, buddy in ((model_label, self.model_combo), (compare_label, self.compare_combo),
-                             (data_label, self.data_edit), (limit_label, self.limit_box)):
+                             (data_label, self.data_view.source_path), (limit_label, self.limit_box)):
             label.setBuddy(buddy)
         form.addWidget(model_label, 0, 0)
         form.addWidget(self.model_combo, 0, 1)
@@ -202,11 +199,8 @@ class EvaluateTab(QWidget):
         form.addWidget(limit_label, 0, 4)
         form.addWidget(self.limit_box, 0, 5)
         form.addWidget(data_label, 1, 0)
-        form.addWidget(self.data_edit, 1, 1, 1, 3)
-        data_buttons = QHBoxLayout()
-        data_buttons.addWidget(browse)
-        data_buttons.addWidget(self.model_data_button)
-        form.addLayout(data_buttons, 1, 4, 1, 2)
+        form.addWidget(self.data_view, 1, 1, 1, 3)
+        form.addWidget(self.model_data_button, 1, 4, 1, 2)
         form.setColumnStretch(3, 1)
 
         # Threshold, metrics and the confusion matrix.
@@ -415,7 +409,7 @@ class EvaluateTab(QWidget):
         self.model_combo.blockSignals(False)
         self.compare_combo.set_models(infos)
         self.cache.refresh(infos)
-        if not self.data_edit.text().strip():
+        if not self.data_view.source_spec():
             self.use_model_data(quiet=True)
         self._update_buttons()
 
@@ -439,24 +433,16 @@ class EvaluateTab(QWidget):
             in_project = PROJECT_ROOT / source
             source = str(in_project.resolve()) if source_at_hand(str(in_project)) else source
         if isinstance(source, str) and source_at_hand(source):
-            self.data_edit.setText(source)
+            self.data_view.set_data_source(source)
             return True
         if not quiet:
             what = f"The data {info.name!r} was trained on ({source})" if info and source else "This model's data"
             self.panel.set_message(f"{what} is not at hand on this computer: choose a data set.", error=True)
         return False
 
-    @Slot()
-    def browse_data(self) -> None:
-        start = self.data_edit.text().strip() or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Data set to evaluate on", start,
-                                              "Data sets (*.tar.gz *.tgz *.csv *.tsv);;All files (*)")
-        if path:
-            self.data_edit.setText(path)
-
     def set_data_source(self, spec: str, data: Dataset | None = None) -> None:
         """Evaluate on ``spec`` next; ``data``, if given, is that data set already read (by the Train tab)."""
-        self.data_edit.setText(spec)
+        self.data_view.set_data_source(spec)
         if data is not None:
             self._data = (_data_key(spec), data)
 
@@ -487,12 +473,12 @@ class EvaluateTab(QWidget):
         if self._cancel is not None:
             return
         info = self.current_model()
-        spec = self.data_edit.text().strip()
+        spec = self.data_view.source_spec()
         if info is None:
             self.panel.set_message("There is no model to evaluate: train or import one first.", error=True)
             return
         if not spec:
-            self.panel.set_message(f"Choose a data set to evaluate on: {NO_DATA_HINT}.", error=True)
+            self.panel.set_message(f"Choose a data set to evaluate on: {ANY_SOURCE_HINT}.", error=True)
             return
         infos = [info]
         other = self.compared_model()
@@ -702,7 +688,7 @@ class EvaluateTab(QWidget):
         running = self._cancel is not None
         self.evaluate_button.setEnabled(not running and self.current_model() is not None)
         self.suspects_button.setEnabled(not running and self._data is not None)
-        for widget in (self.model_combo, self.compare_combo, self.data_edit, self.limit_box,
+        for widget in (self.model_combo, self.compare_combo, self.data_view, self.limit_box,
                        self.model_data_button):
             widget.setEnabled(not running)
 

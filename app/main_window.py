@@ -88,8 +88,8 @@ class MainWindow(QMainWindow):
         self.train_action = self._action(train_menu, "&Train", self._train, "Ctrl+T")
         self.stop_action = self._action(train_menu, "&Stop", self.train_tab.stop_training)
         train_menu.addSeparator()
-        self._action(train_menu, "Export plots as &PNG…", self.train_tab.export_png)
-        self._action(train_menu, "Export history as &CSV…", self.train_tab.export_csv)
+        self._action(train_menu, "Export plots as &PNG…", self.train_tab.run_view.export_png)
+        self._action(train_menu, "Export history as &CSV…", self.train_tab.run_view.export_csv)
 
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About Sentiment Studio", self.about)

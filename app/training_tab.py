@@ -8,92 +8,41 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QPalette, QTextDocumentFragment
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QApplication,
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMessageBox,
-    QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from app.background import BackgroundTasks
-from app.corrections_ui import TrainCorrections, corrections_sentence, identify_quietly
+from app.corrections_ui import corrections_sentence
+from app.data_source_view import DataSourceView
 from app.formatting import format_clock
-from app.plots import TrainingPlots, themed_plot
+from app.hyperparameter_form import HyperparameterForm
+from app.training_run_view import TrainingRunView, run_sentence
 from app.training_worker import TrainingRun
 from models import training as t
 from models.config import (
     DEFAULT_PRESET,
-    PRESETS,
-    VALIDATE_ON_SPLIT,
-    VALIDATE_ON_TEST,
     TrainingConfig,
-    preset_label,
-    validation_problems,
 )
-from models.datasets import KERAS_SOURCE, STANFORD_SOURCE, Dataset, load_source, resolved_source
+from models.datasets import Dataset
 from models.errors import UserFacingError
-from models.families import family_named
 from models.store import ModelStore
 from models.training import TrainingResult, training_metadata
 
 PROGRESS_TEXT_SECONDS = 0.2  # the progress bar's text is refreshed at most this often
 DETACH_AFTER_MS = 500  # a stopped run still busy after this, with no epoch done, is let go (see below)
 
-SOURCE_KINDS = [
-    ("aclImdb archive (.tar.gz) or folder", "archive"),
-    ("CSV file (text and label columns)", "csv"),
-    ("Keras IMDB (download)", KERAS_SOURCE),
-    ("Stanford aclImdb (download)", STANFORD_SOURCE),
-]
-
-# (field, label, minimum, maximum, step or decimals)
-INT_FIELDS = [
-    ("vocab_size", "Vocabulary size", 4, 1_000_000),
-    ("maxlen", "Sequence length", 1, 10_000),
-    ("embedding_dim", "Embedding size", 1, 4096),
-    ("lstm_units", "LSTM units", 1, 4096),
-    ("batch_size", "Batch size", 1, 65_536),
-    ("epochs", "Epochs", 1, 1000),
-    ("seed", "Random seed", 0, 2**31 - 1),
-    # the n-gram family's (models.config.FAMILY_FIELDS); each row shows only for its family
-    ("ngrams", "Words per n-gram (up to)", 1, 3),
-    ("max_features", "N-gram features", 1, 1_000_000),
-    ("patience", "Early stopping patience (0 = off)", 0, 1000),
-]
-# The n-gram family's choices: config field -> (label, [(shown, value), ...]).
-CHOICE_FIELDS = {
-    "weighting": ("Feature values", [("Present or not (multi-hot)", "multi_hot"), ("Count x idf (TF-IDF)", "tf_idf")]),
-    "scaling": ("Feature scaling", [("None", "none"), ("NBSVM log-count ratio", "nbsvm")]),
-}
-FLOAT_FIELDS = [
-    ("dropout", "Dropout", 0.0, 0.95, 0.05, 2),
-    ("recurrent_dropout", "Recurrent dropout", 0.0, 0.95, 0.05, 2),
-    ("validation_split", "Validation fraction", 0.01, 0.99, 0.05, 2),
-    ("learning_rate", "Learning rate (Adam)", 0.00001, 10.0, 0.0005, 5),
-]
-
 
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
-VALIDATED_ON_WORDS = {VALIDATE_ON_SPLIT: "held-out training reviews", VALIDATE_ON_TEST: "the test split"}
 
 
 def ask_save_discard_cancel(parent: QWidget, title: str, text: str) -> str:
@@ -101,75 +50,6 @@ def ask_save_discard_cancel(parent: QWidget, title: str, text: str) -> str:
     buttons = QMessageBox.StandardButton
     answer = QMessageBox.question(parent, title, text, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
     return {buttons.Save: SAVE, buttons.Discard: DISCARD}.get(answer, CANCEL)
-
-
-def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str | None = None,
-                 rich: bool = True) -> str:
-    """The run summary: one sentence saying what ran, which epoch was kept and why, and what it scored.
-    ``saving`` is None (not offered yet), "unsaved", "saving" or "saved" (as ``saved_name``); ``rich``
-    False gives plain text (the log)."""
-    if not rich:
-        return QTextDocumentFragment.fromHtml(run_sentence(r, saving, saved_name)).toPlainText()
-    epochs = f"{r.epochs_completed} epoch{'s' if r.epochs_completed != 1 else ''}"
-    head = (f"<b>Stopped</b> after {epochs}" if r.stopped else f"<b>Finished</b> {epochs}") + \
-        f" in {format_clock(r.total_seconds)}"
-    if r.best_epoch is None:
-        return head + "."
-    on = VALIDATED_ON_WORDS.get(r.validated_on, r.validated_on)
-    kept = f"; kept epoch {r.best_epoch}, chosen on {on} (validation accuracy {r.validation_accuracy:.1%})"
-    if r.test_accuracy is None:
-        test = ", no test accuracy (stopped before the test split was scored)"
-    elif r.validated_on == VALIDATE_ON_TEST:
-        test = ", which is also its test accuracy (optimistic: the test split chose the epoch)"
-    else:
-        test = f", test accuracy {r.test_accuracy:.1%} (loss {r.test_loss:.3f})"
-    tail = {"unsaved": "; press <i>Save model</i> to keep it", "saving": "; saving …",
-            "saved": f"; saved as <b>{html.escape(saved_name or '')}</b>"}.get(saving or "", "")
-    return head + kept + test + tail + ("" if saving == "saving" else ".")
-
-
-class WrappedLabel(QLabel):
-    """A word-wrapped label that asks its layout for the height its text needs at its width. A plain
-    one asks for one line, and in a splitter (the run's sentence under the plots at 1024x700) the
-    rest of the sentence was cut."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None):
-        super().__init__(text, parent)
-        self.setWordWrap(True)
-        self._asked = 0
-
-    def minimumSizeHint(self) -> QSize:
-        hint = super().minimumSizeHint()
-        if self.width() > 0:
-            hint.setHeight(max(hint.height(), self.heightForWidth(self.width())))
-        return hint
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        needed = self.heightForWidth(self.width())
-        if needed != self._asked:  # a new width needs another height: lay out again
-            self._asked = needed
-            self.updateGeometry()
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._asked = 0
-        self.updateGeometry()
-
-
-class LabelledProgressBar(QProgressBar):
-    """A progress bar whose text is a label above it, not painted on the bar, where the fill's edge
-    would split it into two colours. ``format()`` / ``setFormat()`` work as on a QProgressBar."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setTextVisible(False)
-        self.setMaximumHeight(10)
-        self.label = QLabel()
-
-    def setFormat(self, text: str) -> None:
-        super().setFormat(text)
-        self.label.setText(text)
 
 
 class TrainingTab(QWidget):
@@ -184,10 +64,7 @@ class TrainingTab(QWidget):
         super().__init__(parent)
         self.store = store
         self.tasks = tasks
-        self.data: Dataset | None = None
         self.last_saved_id: str | None = None  # the model this tab saved last (for "Evaluate this model")
-        self.data_spec: str | None = None
-        self.lengths: np.ndarray | None = None
         self.run: TrainingRun | None = None
         self.unsaved: TrainingResult | None = None
         self.unsaved_preset: str | None = None
@@ -196,9 +73,7 @@ class TrainingTab(QWidget):
         self._epochs_done = 0  # of the current run
         self._result_in = False  # the current run's result (or failure) has reached the tab
         self._finishing: list[TrainingRun] = []  # stopped runs still leaving TensorFlow, see _detach_if_compiling
-        self._loading = False
         self._pending_train = False
-        self._setting_preset = False
         self._run_preset = DEFAULT_PRESET  # the preset (or "custom (from ...)") of the current or last run
         self._after_result: Callable[[bool], None] | None = None  # save_then's callback, once a run stops
         self._saving: TrainingResult | None = None  # the result a background save is writing
@@ -209,149 +84,27 @@ class TrainingTab(QWidget):
         self._build_data_group()
         self._build_model_group()
         self._build_run_area()
-        self._apply_preset(DEFAULT_PRESET)
-        self._update_buttons()
+        self._on_config_edited()
 
     # -- construction -------------------------------------------------------------------------
     def _build_data_group(self) -> None:
-        self.source_kind = QComboBox()
-        for label, key in SOURCE_KINDS:
-            self.source_kind.addItem(label, key)
-        self.source_kind.currentIndexChanged.connect(self._on_source_kind)
-        self.source_path = QLineEdit()
-        self.source_path.setPlaceholderText("Path to aclImdb_v1.tar.gz, its folder, or a .csv")
-        self.source_path.returnPressed.connect(self.load_data_clicked)
-        self.browse_button = QPushButton("Browse…")
-        self.browse_button.clicked.connect(self.browse_data)
-        self.load_button = QPushButton("Load")
-        self.load_button.clicked.connect(self.load_data_clicked)
-        row = QHBoxLayout()
-        row.addWidget(self.source_path, 1)
-        row.addWidget(self.browse_button)
-        row.addWidget(self.load_button)
-
-        self.data_summary = QLabel("No data loaded yet.")
-        self.data_summary.setWordWrap(True)
-        self.corrections = TrainCorrections()  # how many, and "Apply my corrections (N)"
-        self.length_plot = themed_plot("Training review lengths (words)")
-        self.length_plot.setLabel("left", "reviews")
-        self.length_plot.setFixedHeight(170)
-        self.length_plot.hideButtons()
-        self.length_plot.setMouseEnabled(x=False, y=False)
-        self.length_plot.hide()  # shown once a data set is loaded
-        self.length_hist = self.length_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
-                                                 brush=(31, 119, 180, 120), pen=pg.mkPen("#1f77b4"))
-        self.maxlen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2), movable=False,
-                                           label="maxlen", labelOpts={"position": 0.9, "color": "#d62728",
-                                                                      "fill": QApplication.palette().color(
-                                                                          QPalette.ColorRole.Base)})
-        self.length_plot.addItem(self.maxlen_line)
-        # The longest 1% are left out of the bins (they would stretch the axis into one tall spike at its
-        # end); this says how many there are and how long they get.
-        self.length_overflow = pg.TextItem("", color=QApplication.palette().color(QPalette.ColorRole.Text),
-                                           anchor=(1.0, 0.0))
-        self.length_plot.addItem(self.length_overflow, ignoreBounds=True)
-        self.truncation_note = QLabel("")
-        self.truncation_note.setWordWrap(True)
-        self.limit_box = QSpinBox()
-        self.limit_box.setRange(0, 10_000_000)
-        self.limit_box.setSingleStep(1000)
-        self.limit_box.setGroupSeparatorShown(True)
-        self.limit_box.setSpecialValueText("all")
-        self.limit_box.setSuffix(" per split")
-        self.limit_box.setToolTip("Train and test on at most this many reviews of each split, balanced between "
-                                  "the labels (as the command line's --limit): a first run in seconds. 0 = all.")
-        self.limit_box.valueChanged.connect(self._on_config_edited)
-        limit_row = QHBoxLayout()
-        limit_label = QLabel("&Reviews to use")
-        limit_label.setBuddy(self.limit_box)
-        limit_row.addWidget(limit_label)
-        limit_row.addWidget(self.limit_box, 1)
-        self.limit_note = QLabel("")  # a problem with it, said here beside the box in the form's own words
-        self.limit_note.setWordWrap(True)
-        self.limit_note.setStyleSheet("color: #d62728")
-        self.limit_note.hide()
-
+        self.data_view = DataSourceView(self.tasks)  # the source, its figures and length histogram, corrections
+        self.data_view.status_message.connect(self.status_message)
+        self.data_view.loading_changed.connect(lambda _: self._update_buttons())
+        self.data_view.loaded.connect(self._on_data_loaded)
+        self.data_view.load_failed.connect(self._on_data_failed)
+        self.data_view.limit_changed.connect(self._update_buttons)
         box = QGroupBox("Data")
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.source_kind)
-        layout.addLayout(row)
-        layout.addWidget(self.data_summary)
-        layout.addWidget(self.corrections)
-        layout.addWidget(self.length_plot)
-        layout.addWidget(self.truncation_note)
-        layout.addLayout(limit_row)
-        layout.addWidget(self.limit_note)
+        QVBoxLayout(box).addWidget(self.data_view)
         self.data_group = box
 
     def _build_model_group(self) -> None:
-        self.preset_combo = QComboBox()
-        # Titles as long as the n-gram presets' are elided where space is short: the window fits 1024 px.
-        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.preset_combo.setMinimumContentsLength(26)
-        for p in PRESETS.values():
-            self.preset_combo.addItem(p.title, p.name)
-            self.preset_combo.setItemData(self.preset_combo.count() - 1, f"Tutorial: {p.reference}",
-                                          Qt.ItemDataRole.ToolTipRole)
-        self.preset_combo.currentIndexChanged.connect(
-            lambda _: self._apply_preset(self.preset_combo.currentData()))
-        form = QFormLayout()
-        self.model_form = form
-        form.addRow("Preset", self.preset_combo)
-        self.family_label = QLabel("")
-        self.family_label.setWordWrap(True)
-        form.addRow("Reads", self.family_label)
-        self.fields: dict[str, QSpinBox | QDoubleSpinBox] = {}
-        self.choices: dict[str, QComboBox] = {}
-        for name, label, low, high in INT_FIELDS:
-            box = QSpinBox()
-            box.setRange(low, high)
-            box.setToolTip(f"{label}: a whole number from {low:,} to {high:,}")
-            box.setGroupSeparatorShown(True)
-            self.fields[name] = box
-            form.addRow(label, box)
-        for name, label, low, high, step, decimals in FLOAT_FIELDS:
-            box = QDoubleSpinBox()
-            box.setDecimals(decimals)
-            box.setRange(low, high)
-            box.setSingleStep(step)
-            box.setToolTip(f"{label}: from {low:g} to {high:g}")
-            self.fields[name] = box
-            form.addRow(label, box)
-        for name, (label, options) in CHOICE_FIELDS.items():
-            combo = QComboBox()
-            for shown, value in options:
-                combo.addItem(shown, value)
-            self.choices[name] = combo
-            form.addRow(label, combo)
-            combo.currentIndexChanged.connect(self._on_config_edited)
-        self.validation_combo = QComboBox()
-        self.validation_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.validation_combo.setMinimumContentsLength(26)
-        self.validation_combo.addItem("Held-out training reviews", VALIDATE_ON_SPLIT)
-        self.validation_combo.addItem("Test split (the tutorials' way; test accuracy optimistic)", VALIDATE_ON_TEST)
-        self.validation_combo.setToolTip(
-            "Which reviews choose the best epoch. Held out from training (the default), the test split is "
-            "scored once at the end: an honest test accuracy. The tutorials validated on the test split "
-            "itself; choose that to reproduce their figures, knowing the test accuracy then chose the epoch.")
-        form.addRow("Validate on", self.validation_combo)
-        self.xla_check = QCheckBox("Compile with XLA (faster, same maths)")
-        self.xla_check.setChecked(True)
-        form.addRow("", self.xla_check)
-        for box in self.fields.values():
-            box.valueChanged.connect(self._on_config_edited)
-        self.validation_combo.currentIndexChanged.connect(self._on_config_edited)
+        self.form = HyperparameterForm()  # the preset and its family's fields
+        self.form.edited.connect(self._on_config_edited)
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Name for the saved model")
-        form.addRow("Save as", self.name_edit)
-        self.config_problem = QLabel("")
-        self.config_problem.setWordWrap(True)
-        self.config_problem.setStyleSheet("color: #d62728")
-        box = QGroupBox("Model and training")
-        layout = QVBoxLayout(box)
-        layout.addLayout(form)
-        layout.addWidget(self.config_problem)
-        self.model_group = box
+        self.form.model_form.addRow("Save as", self.name_edit)
+        self.model_group = self.form
 
     def _build_run_area(self) -> None:
         self.train_button = QPushButton("Train")
@@ -371,35 +124,12 @@ class TrainingTab(QWidget):
         for b in (self.train_button, self.stop_button, self.save_button, self.evaluate_button):
             buttons.addWidget(b)
 
-        self.progress = LabelledProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("Idle")
-        self.plots = TrainingPlots()
-
-        self.compare_combo = QComboBox()
-        # Long automatic names (with the family and accuracy) are elided, never widening the window.
-        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.compare_combo.setMinimumContentsLength(12)
-        self.compare_combo.setToolTip("Overlay a stored model's training run: its training curves dotted, its "
-                                      "validation curves dashed")
-        self.compare_combo.activated.connect(self._on_compare)
-        self.export_png_button = QPushButton("Export PNG…")
-        self.export_png_button.clicked.connect(self.export_png)
-        self.export_csv_button = QPushButton("Export CSV…")
-        self.export_csv_button.clicked.connect(self.export_csv)
-        tools = QHBoxLayout()
-        tools.addWidget(QLabel("Compare with"))
-        tools.addWidget(self.compare_combo, 1)
-        tools.addWidget(self.export_png_button)
-        tools.addWidget(self.export_csv_button)
-
-        self.summary = WrappedLabel("")
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(5000)
-        self.log.setPlaceholderText("Training log")
+        # The progress, the curves (and a stored run's beside them), the run's sentence and its log.
+        self.run_view = TrainingRunView(self.store)
+        self.run_view.status_message.connect(self.status_message)
+        # Driven at every batch and epoch of a run: kept at hand.
+        self.progress, self.plots, self.summary, self.log = (self.run_view.progress, self.run_view.plots,
+                                                             self.run_view.summary, self.run_view.log)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -418,28 +148,9 @@ class TrainingTab(QWidget):
         scroll_layout.addLayout(buttons)
         scroll.setMinimumWidth(left.sizeHint().width() + form_scroll.verticalScrollBar().sizeHint().width() + 4)
 
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.progress.label)
-        right_layout.addWidget(self.progress)
-        right_layout.addLayout(tools)
-        bottom = QSplitter(Qt.Orientation.Vertical)
-        bottom.addWidget(self.plots)
-        log_box = QWidget()
-        log_layout = QVBoxLayout(log_box)
-        log_layout.setContentsMargins(0, 0, 0, 0)
-        log_layout.addWidget(self.summary)
-        log_layout.addWidget(self.log, 1)
-        # The log scrolls, the run's sentence must not be cut: at 1024x700 the log gives way to it.
-        self.log.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 10)
-        bottom.addWidget(log_box)
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 1)
-        right_layout.addWidget(bottom, 1)
-
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
-        splitter.addWidget(right)
+        splitter.addWidget(self.run_view)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([scroll.minimumWidth(), 900])
         layout = QVBoxLayout(self)
@@ -447,155 +158,50 @@ class TrainingTab(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._loading:
-            self.corrections.refresh()  # verdicts given in the Evaluate tab since the data was read
+        self.data_view.refresh_corrections()  # verdicts given in the Evaluate tab since the data was read
 
     # -- configuration --------------------------------------------------------------------------
-    def _apply_preset(self, name: str) -> None:
-        self._setting_preset = True
-        try:
-            index = self.preset_combo.findData(name)
-            if index >= 0 and index != self.preset_combo.currentIndex():
-                self.preset_combo.setCurrentIndex(index)
-            config = PRESETS[name].config
-            for field, box in self.fields.items():
-                value = getattr(config, field)
-                box.setValue(0 if value is None else value)  # patience: 0 is off (None)
-            for field, combo in self.choices.items():
-                combo.setCurrentIndex(combo.findData(getattr(config, field)))
-            self.validation_combo.setCurrentIndex(self.validation_combo.findData(config.validation))
-            self._show_family_fields(config)
-        finally:
-            self._setting_preset = False
-        self._on_config_edited()
-
-    def _show_family_fields(self, config: TrainingConfig) -> None:
-        """The form shows the fields of the preset's family only (models.config.FAMILY_FIELDS)."""
-        family = family_named(config.family)
-        used = set(config.fields_used)
-        self.family_label.setText(family.reads[:1].upper() + family.reads[1:] + ".")
-        for name, widget in [*self.fields.items(), *self.choices.items()]:
-            self.model_form.setRowVisible(widget, name in used or name == "seed")
-        self.model_form.setRowVisible(self.xla_check, "jit_compile" in used)
-
     def config(self) -> TrainingConfig:
-        values = {name: box.value() for name, box in self.fields.items()}
-        values["patience"] = values["patience"] or None
-        values.update({name: combo.currentData() for name, combo in self.choices.items()})
-        family = PRESETS[self.preset_combo.currentData() or DEFAULT_PRESET].config.family
-        return TrainingConfig(validation=self.validation_combo.currentData(), jit_compile=self.xla_check.isChecked(),
-                              family=family, **values)
+        return self.form.config()
 
     def preset_name(self) -> str:
         """The chosen preset's name, or "custom (from NAME)" once a hyperparameter differs from it."""
-        return preset_label(self.preset_combo.currentData(), self.config())
-
-    def limit_problem(self) -> str | None:
-        """What is wrong with "Reviews to use", in the form's words; None when it can be used."""
-        limit = self.limit_box.value()
-        if limit == 1:  # 0 is "all"; a balanced sample needs a review of each label
-            return "Reviews to use: at least 2 per split (one of each label), or 0 for all of them."
-        return None
+        return self.form.preset_name()
 
     def form_problems(self) -> list[str]:
         """Everything that keeps Train disabled, first the hyperparameters', then the data's."""
-        return validation_problems(self.config()) + [p for p in (self.limit_problem(),) if p]
+        return self.form.problems() + [p for p in (self.data_view.limit_problem(),) if p]
 
     @Slot()
     def _on_config_edited(self, *_: object) -> None:
-        config = self.config()
-        problems = validation_problems(config)
-        self.config_problem.setText(problems[0] if problems else "")
-        limit_problem = self.limit_problem()
-        self.limit_note.setText(limit_problem or "")
-        self.limit_note.setVisible(limit_problem is not None)
-        self.fields["validation_split"].setEnabled(config.validation == VALIDATE_ON_SPLIT)
-        self._update_length_marker()
+        self.data_view.show_reader(self.form.family(), self.config())  # where the model cuts reviews, if it does
         self._update_buttons()
 
     # -- data -------------------------------------------------------------------------------------
-    def _on_source_kind(self, _: int) -> None:
-        key = self.source_kind.currentData()
-        downloads = key in (KERAS_SOURCE, STANFORD_SOURCE)
-        self.source_path.setEnabled(not downloads)
-        self.browse_button.setEnabled(not downloads)
-        if downloads:
-            self.source_path.setText("")
-            self.source_path.setPlaceholderText("Downloaded to your cache when you press Load")
+    @property
+    def data(self) -> Dataset | None:
+        return self.data_view.data
+
+    @property
+    def data_spec(self) -> str | None:
+        return self.data_view.data_spec
 
     def set_data_source(self, spec: str) -> None:
         """Show ``spec`` (a path, 'imdb' or 'stanford') as the chosen source without loading it."""
-        key = spec.lower()
-        if key in (KERAS_SOURCE, STANFORD_SOURCE):
-            self.source_kind.setCurrentIndex(self.source_kind.findData(key))
-        else:
-            is_csv = spec.lower().endswith((".csv", ".tsv"))
-            self.source_kind.setCurrentIndex(self.source_kind.findData("csv" if is_csv else "archive"))
-            self.source_path.setText(spec)
+        self.data_view.set_data_source(spec)
 
     def source_spec(self) -> str:
-        key = self.source_kind.currentData()
-        return key if key in (KERAS_SOURCE, STANFORD_SOURCE) else self.source_path.text().strip()
+        return self.data_view.source_spec()
 
     @Slot()
     def browse_data(self) -> None:
-        if self.source_kind.currentData() == "csv":
-            path, _ = QFileDialog.getOpenFileName(self, "Open a CSV of reviews", "", "CSV files (*.csv *.tsv)")
-        else:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open the aclImdb archive", "", "aclImdb archive (*.tar.gz *.tgz *.tar);;All files (*)")
-        if path:
-            self.source_path.setText(path)
-            self.load_data(path)
+        self.data_view.browse_data()
 
     @Slot()
     def load_data_clicked(self) -> None:
-        spec = self.source_spec()
-        if not spec:
-            self.status_message.emit("Choose a data set first: an aclImdb archive or folder, a CSV, or a download.")
-            return
-        self.load_data(spec)
+        self.data_view.load_data_clicked()
 
-    def load_data(self, spec: str) -> None:
-        if self._loading:
-            return
-        if spec.lower() not in (KERAS_SOURCE, STANFORD_SOURCE):
-            # Resolved, so the remembered source still works when the app starts in another folder.
-            spec = resolved_source(spec)
-            self.source_path.setText(spec)
-        self._loading = True
-        self.data_summary.setText(f"Loading {spec} …")
-        self.status_message.emit(f"Loading {spec} …")
-        self._update_buttons()
-
-        def work():
-            data = load_source(spec)
-            return spec, data, data.train.lengths(), *identify_quietly(spec)  # hashed once, here
-
-        self.tasks.run(work, self._on_data_loaded, self._on_data_failed)
-
-    def _on_data_loaded(self, payload) -> None:
-        spec, data, lengths, identity, problem = payload
-        self._loading = False
-        self.corrections.set_identity(identity, problem)
-        self.data, self.data_spec, self.lengths = data, spec, lengths
-        s = data.summary()
-        self.data_summary.setText(
-            f"<b>{Path(spec).name if spec not in (KERAS_SOURCE, STANFORD_SOURCE) else spec}</b>: "
-            f"{s['train']:,} training reviews ({s['train_positive'] / max(1, s['train']):.0%} positive), "
-            f"{s['test']:,} test reviews ({s['test_positive'] / max(1, s['test']):.0%} positive). "
-            f"Median length {int(np.median(lengths)) if len(lengths) else 0} words.")
-        if len(lengths):
-            top = max(10, int(np.percentile(lengths, 99)))
-            counts, edges = np.histogram(lengths[lengths <= top], bins=60, range=(0, top))
-            self.length_hist.setData(edges, counts)
-            longer = int(np.sum(lengths > top))
-            self.length_overflow.setText(f"not shown: {longer:,} longer than {top:,}\n(up to {int(lengths.max()):,} "
-                                         "words)" if longer else "")
-            self.length_overflow.setPos(top, max(1, int(counts.max())))
-            self.length_plot.show()
-        self._update_length_marker()
-        self.status_message.emit(f"Loaded {s['train'] + s['test']:,} reviews.")
+    def _on_data_loaded(self, spec: str) -> None:
         self.data_source_changed.emit(spec)
         self._update_buttons()
         if self._pending_train:
@@ -603,28 +209,9 @@ class TrainingTab(QWidget):
             self.start_training()
             self._update_buttons()  # Stop was on for the pending run: off again if it did not start
 
-    def _on_data_failed(self, message: str) -> None:
-        self._loading = False
+    def _on_data_failed(self, _message: str) -> None:
         self._pending_train = False
-        # The previous data set's figures would read as this one's: clear them with it.
-        self.data, self.data_spec, self.lengths = None, None, None
-        self.corrections.set_identity(None)
-        self.length_hist.setData([0, 1], [0])
-        self.length_overflow.setText("")
-        self.length_plot.hide()
-        self.truncation_note.setText("")
-        self.data_summary.setText(f"<span style='color:#d62728'>{message}</span>")
-        self.status_message.emit(message)
         self._update_buttons()
-
-    def _update_length_marker(self) -> None:
-        maxlen = self.fields["maxlen"].value()
-        self.maxlen_line.setValue(maxlen)
-        if self.lengths is not None and len(self.lengths):
-            cut = float(np.mean(self.lengths > maxlen))
-            self.truncation_note.setText(
-                f"{cut:.0%} of training reviews are longer than {maxlen} words; the model sees only their "
-                f"last {maxlen} tokens.")
 
     # -- training ---------------------------------------------------------------------------------
     def is_training(self) -> bool:
@@ -636,7 +223,7 @@ class TrainingTab(QWidget):
 
     @Slot()
     def start_training(self) -> None:
-        if self.run is not None or self._loading and not self._pending_train:
+        if self.run is not None or self.data_view.loading and not self._pending_train:
             return
         problems = self.form_problems()
         if problems:
@@ -658,15 +245,15 @@ class TrainingTab(QWidget):
                 self.status_message.emit("Choose a data set first.")
                 return
             self._pending_train = True
-            self.load_data(spec)
+            self.data_view.load_data(spec)
             return
         config = self.config()
         try:
-            data = self.data.limited(self.limit_box.value() or None)
+            data = self.data.limited(self.data_view.limit())
         except UserFacingError as exc:  # the form checks the limit first: this is a last guard
             self._refuse(str(exc))
             return
-        book = self.corrections.book_to_apply()  # read again: verdicts may have come since the data was read
+        book = self.data_view.corrections.book_to_apply()  # read again: verdicts may have come since the data was read
         self.unsaved = None
         self._discarding = False
         self._run_preset = self.preset_name()
@@ -926,54 +513,13 @@ class TrainingTab(QWidget):
 
         self.tasks.run(lambda: self.store.save(result.model, result.vocabulary, metadata, name), saved, failed)
 
-    # -- comparison and export --------------------------------------------------------------------
+    # -- comparison ------------------------------------------------------------------------------
     def refresh_compare_runs(self) -> None:
-        current = self.compare_combo.currentData()
-        self.compare_combo.clear()
-        self.compare_combo.addItem("(none)", None)
-        infos = self.store.list()
-        for info in infos:
-            if info.damaged is None and info.metadata and info.metadata.history.get("val_accuracy"):
-                self.compare_combo.addItem(info.name, info.id)
-        index = self.compare_combo.findData(current)
-        self.compare_combo.setCurrentIndex(max(0, index))
+        infos = self.run_view.refresh_compare_runs()
         if self.last_saved_id is not None and not any(i.id == self.last_saved_id and i.damaged is None
                                                       for i in infos):
             self.last_saved_id = None  # deleted (or damaged) since: "Evaluate this model" has nothing to open
             self._update_buttons()
-
-    def _on_compare(self, _: int) -> None:
-        ref = self.compare_combo.currentData()
-        if ref is None:
-            self.plots.set_overlays([])
-            return
-        try:
-            info = self.store.find(ref)
-        except UserFacingError as exc:
-            self.status_message.emit(str(exc))
-            return
-        self.plots.set_overlays([(info.name, info.metadata.history if info.metadata else {})])
-
-    @Slot()
-    def export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the plots", "training.png", "PNG image (*.png)")
-        if path:
-            self._export(lambda: self.plots.export_png(Path(path)), path)
-
-    @Slot()
-    def export_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the history", "history.csv", "CSV (*.csv)")
-        if path:
-            self._export(lambda: self.plots.export_csv(Path(path)), path)
-
-    def _export(self, action, path: str) -> None:
-        try:
-            self.store.check_output(path)  # never a stored model's file
-            action()
-        except UserFacingError as exc:
-            QMessageBox.warning(self, "Export failed", str(exc))
-        else:
-            self.status_message.emit(f"Wrote {path}")
 
     # -- helpers ----------------------------------------------------------------------------------
     def _refuse(self, message: str) -> None:
@@ -989,7 +535,7 @@ class TrainingTab(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.run is not None
-        busy = running or self._loading
+        busy = running or self.data_view.loading
         valid = not self.form_problems()
         self.train_button.setEnabled(not busy and valid)
         self.stop_button.setEnabled((running and not self.run.worker.stop_requested) or self._pending_train)

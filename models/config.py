@@ -107,6 +107,46 @@ _LIMITS: list[tuple[str, float, float, str]] = [
 # NumPy's seeds (and so Keras') are unsigned 32-bit integers.
 SEED_RANGE = (0, 2**32 - 1)
 
+# The fractional fields: (field, minimum, maximum, minimum accepted, maximum accepted, what the range says).
+_FLOAT_LIMITS: list[tuple[str, float, float, bool, bool, str]] = [
+    ("dropout", 0.0, 1.0, True, False, "between 0 (none) and below 1"),
+    ("recurrent_dropout", 0.0, 1.0, True, False, "between 0 (none) and below 1"),
+    ("validation_split", 0.0, 1.0, False, False, "between 0 and 1 (exclusive)"),
+    ("learning_rate", 0.0, 10.0, False, True, "above 0 and at most 10"),
+]
+# Whole-number fields that may also be None ("off"): patience None runs every epoch.
+_MAY_BE_OFF = ("patience",)
+
+
+@dataclass(frozen=True)
+class FieldLimits:
+    """The values training accepts for a numeric field (the form's spin boxes take their ranges from here)."""
+
+    low: float
+    high: float
+    whole: bool  # a whole number (else a fraction)
+    low_included: bool = True
+    high_included: bool = True
+    may_be_off: bool = False  # None is accepted too (no value: the feature is off)
+
+    def accepts(self, value: float) -> bool:
+        above = value >= self.low if self.low_included else value > self.low
+        below = value <= self.high if self.high_included else value < self.high
+        return above and below
+
+
+def field_limits(name: str) -> FieldLimits | None:
+    """The range training accepts for the numeric field ``name`` (None: not a numeric field with a range)."""
+    if name == "seed":
+        return FieldLimits(SEED_RANGE[0], SEED_RANGE[1], whole=True)
+    for field_name, low, high, _why in _LIMITS:
+        if field_name == name:
+            return FieldLimits(low, high, whole=True, may_be_off=name in _MAY_BE_OFF)
+    for field_name, low, high, low_in, high_in, _words in _FLOAT_LIMITS:
+        if field_name == name:
+            return FieldLimits(low, high, whole=False, low_included=low_in, high_included=high_in)
+    return None
+
 
 def limit_problem(name: str, value: object) -> str | None:
     """Why ``value`` is outside the range training accepts for the whole-number field ``name``,
@@ -137,19 +177,15 @@ def validation_problems(config: TrainingConfig) -> list[str]:
     seed = config.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         problems.append(f"seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]:,}; got {seed!r}.")
-    for name in ("dropout", "recurrent_dropout"):
+    for name, *_, words in _FLOAT_LIMITS:
         value = getattr(config, name)
-        if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-            problems.append(f"{name} must be between 0 (none) and below 1; got {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not field_limits(name).accepts(value):
+            problems.append(f"{name} must be {words}; got {value!r}.")
     if config.validation not in (VALIDATE_ON_TEST, VALIDATE_ON_SPLIT):
         problems.append(f"validation must be 'test' or 'split'; got {config.validation!r}.")
-    if not isinstance(config.validation_split, (int, float)) or not 0.0 < config.validation_split < 1.0:
-        problems.append(f"validation_split must be between 0 and 1 (exclusive); got {config.validation_split!r}.")
     for name in ("jit_compile", "fused_lstm"):
         if not isinstance(getattr(config, name), bool):
             problems.append(f"{name} must be true or false; got {getattr(config, name)!r}.")
-    if not isinstance(config.learning_rate, (int, float)) or not 0.0 < config.learning_rate <= 10.0:
-        problems.append(f"learning_rate must be above 0 and at most 10; got {config.learning_rate!r}.")
     return problems
 
 

@@ -50,6 +50,10 @@ class ModelFamily:
     def config_fields(self) -> tuple[str, ...]:
         return COMMON_FIELDS + FAMILY_FIELDS[self.name]
 
+    def tokens_read(self, config: TrainingConfig) -> int | None:
+        """How many tokens of a review (from its end) a model trained with ``config`` reads; None: all of them."""
+        return None
+
     # -- training --------------------------------------------------------------------------
     def prepare(self, config: TrainingConfig, data: Dataset, should_stop) -> PreparedData:
         raise NotImplementedError

@@ -22,6 +22,9 @@ class LstmFamily(ModelFamily):
     def describe(self, vocabulary: Any, maxlen: int | None) -> str:
         return f"LSTM: {vocabulary.num_words:,}-word vocabulary; reads the last {maxlen} tokens."
 
+    def tokens_read(self, config) -> int | None:
+        return config.maxlen
+
     # -- training --------------------------------------------------------------------------
     def prepare(self, config, data, should_stop) -> PreparedData:
         from models.training import prepare_arrays

@@ -61,8 +61,8 @@ def child_gui(args) -> dict:
     window.start_keras_import_soon()  # as run_gui does
     tab = window.train_tab
     tab.set_data_source(str(ARCHIVE))
-    tab.data, tab.data_spec = load_source(str(ARCHIVE)).limited(args.limit), tab.source_spec()  # as if loaded
-    tab.fields["epochs"].setValue(args.epochs)
+    tab.data_view.data, tab.data_view.data_spec = load_source(str(ARCHIVE)).limited(args.limit), tab.source_spec()
+    tab.form.fields["epochs"].setValue(args.epochs)
     window.tabs.setCurrentWidget(tab)  # the live curves are on screen
     results = []
     probe = StallProbe(args.probe_ms)

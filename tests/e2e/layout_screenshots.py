@@ -63,7 +63,7 @@ def main() -> int:
     wait_until(lambda: tab.data is not None, 120, "the data set")
     for field, value in dict(vocab_size=2000, maxlen=80, embedding_dim=16, lstm_units=16, epochs=3,
                              batch_size=64).items():
-        tab.fields[field].setValue(value)
+        tab.form.fields[field].setValue(value)
     saved: list[str] = []
     tab.model_saved.connect(saved.append)
     started = time.perf_counter()

@@ -99,7 +99,7 @@ def main() -> int:
     tab.set_data_source(str(csv_path))
     tab.load_data_clicked()
     wait_until(lambda: tab.data is not None, 120, "the data set")
-    tab.fields["epochs"].setValue(args.epochs)
+    tab.form.fields["epochs"].setValue(args.epochs)
     tab.name_edit.setText("IMDB sample, default preset")
     shot("1-train-loaded")
     saved: list[str] = []

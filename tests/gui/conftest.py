@@ -53,4 +53,4 @@ def no_dialogs(monkeypatch):
 def set_tiny_config(tab, **changes):
     """Fill a TrainingTab's form with the tiny test configuration."""
     for name, value in {**TINY_CONFIG, **changes}.items():
-        tab.fields[name].setValue(value)
+        tab.form.fields[name].setValue(value)

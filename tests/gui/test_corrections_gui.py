@@ -78,15 +78,15 @@ def saved_metadata(info) -> dict:
 def test_train_tab_counts_the_corrections_and_trains_with_them(qtbot, train_tab, noisy):
     tab = train_tab
     load(qtbot, tab, noisy)
-    assert "Corrections: none yet" in tab.corrections.note.text()
-    check = tab.corrections.apply_check
+    assert "Corrections: none yet" in tab.data_view.corrections.note.text()
+    check = tab.data_view.corrections.apply_check
     assert not check.isEnabled() and check.text() == "Apply my corrections (0)"
 
     data, _ = mark(noisy, [("train", 0, FLIP), ("train", 1, FLIP), ("test", 0, FLIP), ("test", 1, EXCLUDE),
                            ("test", 2, RIGHT)])
     tab.hide()
     tab.show()  # back to the tab after marking in the Evaluate tab: the count is read again
-    assert "Corrections: 3 flipped, 1 excluded, 1 marked right." in tab.corrections.note.text()
+    assert "Corrections: 3 flipped, 1 excluded, 1 marked right." in tab.data_view.corrections.note.text()
     assert check.isEnabled() and check.text() == "Apply my corrections (4)"  # "right" changes nothing
     check.setChecked(True)
     info = train_once(qtbot, tab)
@@ -121,12 +121,12 @@ def test_a_changed_file_shows_why_and_applies_nothing(qtbot, train_tab, tasks, n
     noisy.write_text(noisy.read_text(encoding="utf-8") + "one more great film,1\n", encoding="utf-8")
     tab = train_tab
     load(qtbot, tab, noisy)
-    note = tab.corrections.note.text()
+    note = tab.data_view.corrections.note.text()
     assert "noisy.csv has changed since 2 corrections were made on it" in note and "not applied" in note
-    check = tab.corrections.apply_check
+    check = tab.data_view.corrections.apply_check
     assert not check.isEnabled() and check.text() == "Apply my corrections (0)"
     check.setChecked(True)  # even forced, the run gets no book
-    assert tab.corrections.book_to_apply() is None and not check.isChecked()
+    assert tab.data_view.corrections.book_to_apply() is None and not check.isChecked()
     info = train_once(qtbot, tab)
     assert "corrections" not in saved_metadata(info)
 

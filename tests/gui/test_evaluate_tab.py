@@ -276,7 +276,7 @@ def test_a_data_set_that_fails_to_load_gives_a_message(qtbot, tab, tmp_path, con
 
 
 def test_no_data_set_chosen_says_what_to_choose(tab):
-    tab.data_edit.clear()
+    tab.data_view.source_path.clear()
     tab.start()
     assert not tab.is_running() and "Choose a data set" in tab.panel.message.text()
 
@@ -343,7 +343,7 @@ def test_evaluate_this_model_from_the_train_tab(qtbot, store, data_csv, no_dialo
     assert window.tabs.currentIndex() == TAB_EVALUATE
     tab = window.evaluate_tab
     assert tab.current_model().id == tiny.id and tab.evaluations[0].n == len(train.data.test)
-    assert tab.data_edit.text() == train.data_spec
+    assert tab.data_view.source_path.text() == train.data_spec
 
 
 def test_evaluate_this_model_never_opens_another_once_it_is_renamed_and_deleted(qtbot, store, data_csv,

@@ -28,19 +28,19 @@ def train_tab(qtbot, tmp_path, no_dialogs):
 
 
 def test_the_form_shows_the_fields_of_the_presets_family(train_tab):
-    form = train_tab.model_form
-    assert form.isRowVisible(train_tab.fields["maxlen"]) and not form.isRowVisible(train_tab.fields["max_features"])
+    form, fields = train_tab.form.model_form, train_tab.form.fields
+    assert form.isRowVisible(fields["maxlen"]) and not form.isRowVisible(fields["max_features"])
     assert train_tab.config().family == "lstm" and train_tab.preset_name() == "imdb-lstm"
-    train_tab.preset_combo.setCurrentIndex(train_tab.preset_combo.findData("ngram"))
-    assert not form.isRowVisible(train_tab.fields["maxlen"]) and not form.isRowVisible(train_tab.xla_check)
-    assert form.isRowVisible(train_tab.fields["max_features"]) and form.isRowVisible(train_tab.choices["scaling"])
-    assert "whole review" in train_tab.family_label.text()
+    train_tab.form.preset_combo.setCurrentIndex(train_tab.form.preset_combo.findData("ngram"))
+    assert not form.isRowVisible(fields["maxlen"]) and not form.isRowVisible(train_tab.form.xla_check)
+    assert form.isRowVisible(fields["max_features"]) and form.isRowVisible(train_tab.form.choices["scaling"])
+    assert "whole review" in train_tab.form.family_label.text()
     config = train_tab.config()
     assert config.family == "ngram" and config.scaling == "nbsvm" and config.patience == 2
     assert train_tab.preset_name() == "ngram"
-    train_tab.fields["max_features"].setValue(30_000)
+    train_tab.form.fields["max_features"].setValue(30_000)
     assert train_tab.preset_name() == "custom (from ngram)" and train_tab.config().max_features == 30_000
-    train_tab.preset_combo.setCurrentIndex(train_tab.preset_combo.findData("imdb-lstm"))
+    train_tab.form.preset_combo.setCurrentIndex(train_tab.form.preset_combo.findData("imdb-lstm"))
     assert train_tab.config().family == "lstm" and train_tab.preset_name() == "imdb-lstm"
 
 

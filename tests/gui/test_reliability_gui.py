@@ -139,7 +139,7 @@ def test_no_network_names_the_offline_alternative(qtbot, window, monkeypatch):
     tab.set_data_source("imdb")
     with qtbot.waitSignal(tab.status_message, timeout=10_000, check_params_cb=lambda m: "Could not reach" in m):
         tab.load_data_clicked()
-    text = tab.data_summary.text()
+    text = tab.data_view.data_summary.text()
     assert "Could not reach storage.googleapis.com" in text and "aclImdb_v1.tar.gz" in text
     assert tab.train_button.isEnabled() and tab.data is None
 

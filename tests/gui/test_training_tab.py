@@ -33,13 +33,13 @@ def load(qtbot, tab, path):
 
 def test_load_shows_counts_histogram_and_truncation(qtbot, tab, tiny_csv):
     load(qtbot, tab, tiny_csv)
-    assert "192 training reviews" in tab.data_summary.text()
-    assert "48 test reviews" in tab.data_summary.text()
-    xs, ys = tab.length_hist.getData()
-    assert ys.sum() + int(sum(tab.lengths > xs[-1])) == 192
-    tab.fields["maxlen"].setValue(5)
-    assert tab.maxlen_line.value() == 5
-    assert "100% of training reviews are longer than 5 words" in tab.truncation_note.text()
+    assert "192 training reviews" in tab.data_view.data_summary.text()
+    assert "48 test reviews" in tab.data_view.data_summary.text()
+    xs, ys = tab.data_view.length_hist.getData()
+    assert ys.sum() + int(sum(tab.data_view.lengths > xs[-1])) == 192
+    tab.form.fields["maxlen"].setValue(5)
+    assert tab.data_view.maxlen_line.value() == 5
+    assert "100% of training reviews are longer than 5 words" in tab.data_view.truncation_note.text()
 
 
 def test_bad_data_source_shows_message(qtbot, tab, tmp_path):
@@ -48,30 +48,30 @@ def test_bad_data_source_shows_message(qtbot, tab, tmp_path):
     tab.set_data_source(str(bad))
     with qtbot.waitSignal(tab.status_message, timeout=10_000, check_params_cb=lambda m: "no text column" in m):
         tab.load_data_clicked()
-    assert "no text column" in tab.data_summary.text()
+    assert "no text column" in tab.data_view.data_summary.text()
     assert tab.train_button.isEnabled()
 
 
 def test_form_refuses_out_of_range_values_and_says_the_range(qtbot, tab):
-    epochs = tab.fields["epochs"]
+    epochs = tab.form.fields["epochs"]
     epochs.selectAll()
     qtbot.keyClicks(epochs, "0")
     epochs.interpretText()
     assert epochs.value() >= 1 and "from 1 to 1,000" in epochs.toolTip()
-    tab.fields["batch_size"].setValue(-5)
-    assert tab.fields["batch_size"].value() == 1
-    tab.fields["dropout"].setValue(1.5)
-    assert tab.fields["dropout"].value() == 0.95 and "to 0.95" in tab.fields["dropout"].toolTip()
+    tab.form.fields["batch_size"].setValue(-5)
+    assert tab.form.fields["batch_size"].value() == 1
+    tab.form.fields["dropout"].setValue(1.5)  # training takes dropout below 1: 0.99 at two decimals
+    assert tab.form.fields["dropout"].value() == 0.99 and "to 0.99" in tab.form.fields["dropout"].toolTip()
     assert tab.config().validated() and tab.train_button.isEnabled()
-    assert tab.fields["validation_split"].isEnabled()  # by default: held-out training reviews
-    tab.validation_combo.setCurrentIndex(tab.validation_combo.findData("test"))
-    assert not tab.fields["validation_split"].isEnabled()
-    assert "tutorials' way" in tab.validation_combo.currentText()
+    assert tab.form.fields["validation_split"].isEnabled()  # by default: held-out training reviews
+    tab.form.validation_combo.setCurrentIndex(tab.form.validation_combo.findData("test"))
+    assert not tab.form.fields["validation_split"].isEnabled()
+    assert "tutorials' way" in tab.form.validation_combo.currentText()
 
 
 def test_presets_fill_the_form(tab):
     assert tab.config().maxlen == 80 and tab.config().lstm_units == 128
-    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("lstm100-5k-dropout"))
+    tab.form.preset_combo.setCurrentIndex(tab.form.preset_combo.findData("lstm100-5k-dropout"))
     c = tab.config()
     assert (c.vocab_size, c.maxlen, c.lstm_units, c.epochs, c.batch_size) == (5000, 500, 100, 3, 64)
 
@@ -101,7 +101,7 @@ def test_train_two_epochs_through_the_button(qtbot, tab, tiny_csv):
     assert info.metadata.preset == "custom (from imdb-lstm)"  # the tiny form is not the preset
     assert tab.progress.value() == 1000
     assert not tab.is_training() and tab.train_button.isEnabled()
-    assert tab.compare_combo.findData(info.id) >= 0
+    assert tab.run_view.compare_combo.findData(info.id) >= 0
 
 
 def test_stop_ends_training_within_a_second_and_saves_nothing(qtbot, tab, tiny_csv):
@@ -160,14 +160,14 @@ def test_the_action_buttons_stay_in_view_at_the_default_size(qtbot, tab, tiny_cs
 
 def test_a_failed_load_clears_the_previous_data(qtbot, tab, tiny_csv, tmp_path):
     load(qtbot, tab, tiny_csv)
-    assert tab.length_plot.isVisible() and tab.truncation_note.text()
+    assert tab.data_view.length_plot.isVisible() and tab.data_view.truncation_note.text()
     bad = tmp_path / "bad.csv"
     bad.write_text("body,stars\nhello,5\n")
     tab.set_data_source(str(bad))
     with qtbot.waitSignal(tab.status_message, timeout=10_000, check_params_cb=lambda m: "no text column" in m):
         tab.load_data_clicked()
-    assert not tab.length_plot.isVisible() and tab.truncation_note.text() == "" and tab.data is None
-    assert "192" not in tab.data_summary.text()
+    assert not tab.data_view.length_plot.isVisible() and tab.data_view.truncation_note.text() == "" and tab.data is None
+    assert "192" not in tab.data_view.data_summary.text()
 
 
 def test_the_remembered_data_path_is_absolute(qtbot, tab, tiny_csv, monkeypatch):
@@ -181,25 +181,25 @@ def test_the_remembered_data_path_is_absolute(qtbot, tab, tiny_csv, monkeypatch)
 
 def test_an_edited_preset_is_recorded_as_custom(tab):
     assert tab.preset_name() == "imdb-lstm"
-    tab.xla_check.setChecked(False)  # how it runs, not what it trains
+    tab.form.xla_check.setChecked(False)  # how it runs, not what it trains
     assert tab.preset_name() == "imdb-lstm"
-    tab.fields["epochs"].setValue(3)
+    tab.form.fields["epochs"].setValue(3)
     assert tab.preset_name() == "custom (from imdb-lstm)"
-    tab.fields["epochs"].setValue(15)
+    tab.form.fields["epochs"].setValue(15)
     assert tab.preset_name() == "imdb-lstm"
 
 
 def test_reviews_to_use_limits_the_run(qtbot, tab, tiny_csv):
     load(qtbot, tab, tiny_csv)
     set_tiny_config(tab, epochs=1)
-    tab.limit_box.setValue(40)  # as --limit: 40 per split, balanced
+    tab.data_view.limit_box.setValue(40)  # as --limit: 40 per split, balanced
     events = []
     with qtbot.waitSignal(tab.model_saved, timeout=120_000) as saved:
         tab.start_training()
         tab.run.worker.progress.connect(events.append)
     data = tab.store.find(saved.args[0]).metadata.data
     assert (data["train"], data["test"], data["train_positive"]) == (40, 40, 20)
-    assert tab.limit_box.specialValueText() == "all" and tab.limit_box.minimum() == 0
+    assert tab.data_view.limit_box.specialValueText() == "all" and tab.data_view.limit_box.minimum() == 0
 
 
 def test_a_new_run_with_an_unsaved_result_asks_save_discard_cancel(qtbot, tab, tiny_csv, monkeypatch):
@@ -242,14 +242,14 @@ def test_the_progress_text_is_never_split_by_the_bar_fill(tab):
 
 def test_a_bad_reviews_to_use_is_said_in_the_form_and_leaves_no_button_on(qtbot, tab, tiny_csv):
     tab.set_data_source(str(tiny_csv))
-    tab.limit_box.setValue(1)
-    note = tab.limit_note
+    tab.data_view.limit_box.setValue(1)
+    note = tab.data_view.limit_note
     assert note.isVisible() and "at least 2 per split" in note.text() and "--limit" not in note.text()
     assert not tab.train_button.isEnabled()
     tab.start_training()  # Ctrl+T still reaches it: refused, in the tab
-    assert not tab.is_training() and not tab.stop_button.isEnabled() and not tab._loading
+    assert not tab.is_training() and not tab.stop_button.isEnabled() and not tab.data_view.loading
     assert "Not started" in tab.summary.text() and "Not started: Reviews to use" in tab.log.toPlainText()
-    tab.limit_box.setValue(2)
+    tab.data_view.limit_box.setValue(2)
     assert not note.isVisible() and tab.train_button.isEnabled()
 
 
@@ -283,7 +283,7 @@ def test_the_longest_reviews_are_counted_beside_the_histogram_not_lumped_into_it
             w.writerow([" ".join(["word"] * words), i % 2, "train"])
         w.writerows([["a test review", i % 2, "test"] for i in range(4)])
     load(qtbot, tab, path)
-    xs, ys = tab.length_hist.getData()
+    xs, ys = tab.data_view.length_hist.getData()
     top = xs[-1]
     assert top < 3000 and ys.sum() == 397 and ys[-1] <= ys[:-1].max()  # no spike at the right edge
-    assert tab.length_overflow.toPlainText() == f"not shown: 3 longer than {int(top):,}\n(up to 3,000 words)"
+    assert tab.data_view.length_overflow.toPlainText() == f"not shown: 3 longer than {int(top):,}\n(up to 3,000 words)"

@@ -91,7 +91,7 @@ def test_the_windows_save_dialogs_never_write_into_the_model_store(qtbot, store,
     tab = TrainingTab(store, tasks)
     qtbot.addWidget(tab, before_close_func=lambda _: (tab.shutdown(10_000), _finish(qtbot, tasks)(_)))
     tab.plots.add_epoch({"loss": 0.5, "accuracy": 0.7, "val_loss": 0.6, "val_accuracy": 0.65})
-    for export, name in ((tab.export_png, "model.keras"), (tab.export_csv, "metadata.json")):
+    for export, name in ((tab.run_view.export_png, "model.keras"), (tab.run_view.export_csv, "metadata.json")):
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, n=name, **k: (str(model / n), ""))
         export()
         assert no_dialogs[-1][0] == "warning" and "is inside the model store" in no_dialogs[-1][1]
