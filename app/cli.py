@@ -26,7 +26,7 @@ from pathlib import Path
 from app.cli_corrections import COMMANDS as CORRECTION_COMMANDS
 from app.cli_corrections import add_commands as add_correction_commands
 from app.formatting import format_clock
-from models.config import DEFAULT_PRESET, PRESETS, preset, preset_label
+from models.config import DEFAULT_PRESET, DEFAULT_THRESHOLD, PRESETS, SPECIFIED_MAXLEN, preset, preset_label
 from models.errors import StoreWriteError, UserFacingError
 
 EXIT_USER_ERROR = 2
@@ -143,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="stored model name, id or folder (default: the newest)")
     evaluate.add_argument("--data", required=True, help="as for train")
     evaluate.add_argument("--limit", type=_whole(1), help="use at most N test reviews (balanced)")
-    evaluate.add_argument("--threshold", type=float, default=0.5, metavar="T",
-                          help="predict positive when P(positive) >= T (default 0.5; between 0 and 1)")
+    evaluate.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="T",
+                          help=f"predict positive when P(positive) >= T (default {DEFAULT_THRESHOLD:g}; "
+                               "between 0 and 1)")
     evaluate.add_argument("--corrections", action="store_true",
                           help="also give the metrics on your corrected labels (see corrections): flipped labels "
                                "as corrected, excluded reviews left out, under \"corrected_labels\"")
@@ -170,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "rank from 1) or a Sentiment Studio vocabulary.json (default: Keras' IMDB word index "
                           "from the Keras cache, else downloaded)")
     imp.add_argument("--maxlen", type=_whole(1), metavar="N",
-                     help="tokens per review when the model has no fixed input length (default: 80)")
+                     help=f"tokens per review when the model has no fixed input length (default: {SPECIFIED_MAXLEN})")
     imp.add_argument("--name", help="name in the model store (default: the file name)")
 
     exp = sub.add_parser("export", help="write a stored model as one .ssmodel file, for plain Keras, or as a "

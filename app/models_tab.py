@@ -40,10 +40,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import BackgroundTasks
+from models.config import SPECIFIED_MAXLEN
 from models.errors import UserFacingError
 from models.families import family_named
 from models.keras_interop import (
-    DEFAULT_MAXLEN,
     EXPORT_FILES,
     KERAS_WORD_INDEX,
     MAX_MAXLEN,
@@ -544,10 +544,10 @@ class KerasImportDialog(QDialog):
         index_row.addWidget(browse)
         self.maxlen_spin = QSpinBox()
         self.maxlen_spin.setRange(0, MAX_MAXLEN)
-        self.maxlen_spin.setSpecialValueText(f"From the model, else {DEFAULT_MAXLEN}")
+        self.maxlen_spin.setSpecialValueText(f"From the model, else {SPECIFIED_MAXLEN}")
         self.maxlen_spin.setValue(0)
         self.maxlen_spin.setToolTip("Tokens per review. A model with a fixed input length always uses its own; "
-                                    f"otherwise this, or {DEFAULT_MAXLEN} (the tutorial's) when left as it is.")
+                                    f"otherwise this, or {SPECIFIED_MAXLEN} (the tutorial's) when left as it is.")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText(self.path.stem)
         form = QFormLayout()

@@ -170,6 +170,7 @@ class SelfTest:
                 f"closed cleanly")
 
     def _check_scores(self, engine: str) -> tuple[str, list[float]]:
+        from models.config import DEFAULT_THRESHOLD
         from models.paths import builtin_model_dirs
         from models.prediction import Predictor
         from models.store import ModelStore
@@ -182,7 +183,7 @@ class SelfTest:
         if predictor.engine != engine:
             raise AssertionError(f"asked for the {engine} engine, got {predictor.engine}")
         pos, neg = (p.probability for p in predictor.predict_many([POSITIVE_REVIEW, NEGATIVE_REVIEW]))
-        if not (pos > 0.5 and neg < 0.5):
+        if not (pos > DEFAULT_THRESHOLD > neg):
             raise AssertionError(f"wrong labels: positive review {pos:.3f}, negative review {neg:.3f}")
         return f"{info.name!r}: positive review {pos:.4f}, negative review {neg:.4f}", [pos, neg]
 

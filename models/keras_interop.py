@@ -46,6 +46,7 @@ from models.bounded_io import (
     parse_json,
     read_at_most,
 )
+from models.config import SPECIFIED_MAXLEN
 from models.datasets import KERAS_DATASETS_URL, bounded_word_index, checked_word_index
 from models.download import download
 from models.errors import ConfigError, DataSourceError, ModelStoreError
@@ -57,7 +58,6 @@ from models.vocabulary import START_ID, VOCAB_FORMAT, Vocabulary
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 ARCHIVE_SUFFIXES = (ARCHIVE_SUFFIX, ".zip")
 KERAS_WORD_INDEX = "imdb_word_index.json"
-DEFAULT_MAXLEN = 80  # the Keras IMDB tutorial's
 MAX_MAXLEN = 10_000  # as for training (models.config)
 EXPORT_WORD_INDEX = "word_index.json"
 EXPORT_README = "README.txt"
@@ -502,7 +502,7 @@ def import_keras_model(
             )
         length = shape.sequence_length
     else:
-        length = int(maxlen) if maxlen is not None else DEFAULT_MAXLEN
+        length = int(maxlen) if maxlen is not None else SPECIFIED_MAXLEN
     _check_maxlen(length)
     _probe(model, length, path.name)
 

@@ -47,7 +47,7 @@ from models.bounded_io import (
     read_own_file,
     read_zip_member,
 )
-from models.config import LSTM, NGRAM
+from models.config import LSTM, NGRAM, SPECIFIED_MAXLEN
 from models.errors import ModelStoreError, StoreWriteError
 from models.families import family_named
 from models.keras_file import KerasFileError, read_summary
@@ -454,7 +454,7 @@ class ModelStore:
             ) from None
         maxlen = family.check_loaded(model, vocabulary, info.name)
         if family.name == LSTM:
-            maxlen = maxlen or (info.metadata and info.metadata.maxlen) or 80
+            maxlen = maxlen or (info.metadata and info.metadata.maxlen) or SPECIFIED_MAXLEN
         return LoadedModel(info, model, vocabulary, maxlen)
 
     # -- editing --------------------------------------------------------------------------

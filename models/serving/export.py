@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from models.config import DEFAULT_THRESHOLD
 from models.errors import ModelStoreError
 from models.store import LoadedModel, ModelInfo, ModelStore
 from models.vocabulary import OOV_ID, START_ID, TOKENIZER_VERSION
@@ -178,7 +179,7 @@ def serving_module(store: ModelStore, info: ModelInfo) -> Any:
         def serve(self, text):
             tokens = self.text_graph.tokens(text)
             probability = self.scorer.probabilities(tokens)
-            label = tf.where(probability >= 0.5, "positive", "negative")
+            label = tf.where(probability >= DEFAULT_THRESHOLD, "positive", "negative")
             return {"probability": probability, "label": label, "words": tokens.row_lengths()}
 
     return ServingModule()
