@@ -271,7 +271,7 @@ def _emit(obj) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from models.datasets import load_source, resolved_source
-    from models.training import train, training_metadata
+    from models.training import run_metadata, train
 
     chosen = preset(args.preset)
     changes = {name: getattr(args, name) for name in (*_OVERRIDES, *_CHOICES) if getattr(args, name) is not None}
@@ -321,9 +321,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserFacingError("Training stopped before the first epoch finished; nothing was saved.")
     recorded_preset = preset_label(chosen.name, config)  # as the window records it: "custom (from ...)"
     name = args.name or f"{recorded_preset} {Path(result.data_summary['source']).name}"
-    metadata = training_metadata(result, recorded_preset)
-    if corrections is not None:
-        metadata["corrections"] = corrections
+    metadata = run_metadata(result, recorded_preset, corrections=corrections)
     store = _store()
     try:
         info = store.save(result.model, result.vocabulary, metadata, name)
@@ -576,7 +574,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"Imported {args.model_file.name} as {info.name!r} in {info.path}", file=sys.stderr, flush=True)
     _emit({"name": info.name, "id": info.id, "kind": meta.kind if meta else None,
            "vocab_size": meta.vocab_size if meta else None, "maxlen": meta.maxlen if meta else None,
-           "imported": info.summary()["imported"], "path": str(info.path)})
+           "imported": meta.imported.to_json() if meta and meta.imported else None, "path": str(info.path)})
     return 0
 
 

@@ -57,7 +57,7 @@ from models.store import ARCHIVE_SUFFIX, ModelInfo, ModelStore
 COLUMNS = ("Name", "Created", "Preset", "Data", "Validation accuracy", "Test accuracy", "Best epoch",
            "Epoch chosen on", "Status")
 NAME, CREATED, PRESET, DATA, VAL_ACCURACY, ACCURACY, EPOCH, CHOSEN_ON, STATUS = range(len(COLUMNS))
-# What chose a model's best epoch, in words (ModelInfo.summary()'s "validated_on").
+# What chose a model's best epoch, in words (ModelMetadata.validated_on).
 VALIDATED_ON_TEXT = {"split": "held-out training reviews", "test": "the test split (test accuracy optimistic)"}
 # The same, short enough for a table cell (the details below the table say it in full).
 VALIDATED_ON_CELL = {"split": "held-out reviews", "test": "test split (optimistic)"}
@@ -588,19 +588,18 @@ def _renamable(info: ModelInfo) -> bool:
 
 def _test_reviews(info: ModelInfo) -> int | None:
     """How many test reviews the model's test accuracy was measured on, if its metadata says."""
-    count = info.metadata.data.get("test") if info.metadata is not None else None
-    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+    count = info.metadata.test_reviews if info.metadata is not None else None
+    return count if count else None
 
 
 def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
     """(text, sort key) per column."""
-    summary = info.summary()
+    meta = info.metadata
     accuracy, val_accuracy = (float(v) if isinstance(v, (int, float)) else None
-                              for v in (summary.get("test_accuracy"), summary.get("validation_accuracy")))
-    chosen_on = VALIDATED_ON_CELL.get(str(summary.get("validated_on")), "")
+                              for v in ((meta.test_accuracy, meta.validation_accuracy) if meta else (None, None)))
+    chosen_on = VALIDATED_ON_CELL.get(str(meta.validated_on if meta else None), "")
     tested = _test_reviews(info)
-    epoch = summary.get("best_epoch")
-    epoch = int(epoch) if isinstance(epoch, (int, float)) else None
+    epoch = meta.best_epoch if meta else None
     if info.damaged:
         status = f"Damaged: {info.damaged}"
     elif info.builtin:
@@ -610,8 +609,8 @@ def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
         status = IMPORTED_STATUS.format(source=imported.source or "a Keras file", date=format_created(imported.at))
     else:
         status = ""
-    preset = str(summary.get("preset") or "")
-    source = source_name(summary.get("source"))
+    preset = (meta.preset or "") if meta else ""
+    source = source_name(meta.source if meta else None)
     return [
         (info.name, info.name.casefold()),
         (format_created(info.created), info.created),

@@ -215,7 +215,7 @@ class SelfTest:
         from models.datasets import Dataset, Split
         from models.prediction import Predictor
         from models.store import ModelStore
-        from models.training import train, training_metadata
+        from models.training import run_metadata, train
 
         good = ["a great film", "wonderful acting", "i loved it", "brilliant and moving"]
         bad = ["an awful film", "terrible acting", "i hated it", "boring and dull"]
@@ -232,7 +232,7 @@ class SelfTest:
         if result.epochs_completed != config.epochs:
             raise AssertionError(f"trained {result.epochs_completed} of {config.epochs} epochs")
         store = ModelStore(root=self.tmp / "models")
-        info = store.save(result.model, result.vocabulary, training_metadata(result, None), "self-test")
+        info = store.save(result.model, result.vocabulary, run_metadata(result, None), "self-test")
         predictor = Predictor.from_store(store, info, engine="keras")
         prob = predictor.predict("a great film, wonderful acting").probability
         xla = "XLA" if getattr(result.model, "jit_compile", False) else "no XLA"
