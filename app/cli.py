@@ -26,7 +26,7 @@ from pathlib import Path
 from app.cli_corrections import COMMANDS as CORRECTION_COMMANDS
 from app.cli_corrections import add_commands as add_correction_commands
 from app.formatting import format_clock
-from models.config import DEFAULT_PRESET, PRESETS, preset, preset_label
+from models.config import DEFAULT_PRESET, DEFAULT_THRESHOLD, PRESETS, SPECIFIED_MAXLEN, preset, preset_label
 from models.errors import StoreWriteError, UserFacingError
 
 EXIT_USER_ERROR = 2
@@ -143,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="stored model name, id or folder (default: the newest)")
     evaluate.add_argument("--data", required=True, help="as for train")
     evaluate.add_argument("--limit", type=_whole(1), help="use at most N test reviews (balanced)")
-    evaluate.add_argument("--threshold", type=float, default=0.5, metavar="T",
-                          help="predict positive when P(positive) >= T (default 0.5; between 0 and 1)")
+    evaluate.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="T",
+                          help=f"predict positive when P(positive) >= T (default {DEFAULT_THRESHOLD:g}; "
+                               "between 0 and 1)")
     evaluate.add_argument("--corrections", action="store_true",
                           help="also give the metrics on your corrected labels (see corrections): flipped labels "
                                "as corrected, excluded reviews left out, under \"corrected_labels\"")
@@ -170,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "rank from 1) or a Sentiment Studio vocabulary.json (default: Keras' IMDB word index "
                           "from the Keras cache, else downloaded)")
     imp.add_argument("--maxlen", type=_whole(1), metavar="N",
-                     help="tokens per review when the model has no fixed input length (default: 80)")
+                     help=f"tokens per review when the model has no fixed input length (default: {SPECIFIED_MAXLEN})")
     imp.add_argument("--name", help="name in the model store (default: the file name)")
 
     exp = sub.add_parser("export", help="write a stored model as one .ssmodel file, for plain Keras, or as a "
@@ -270,7 +271,7 @@ def _emit(obj) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from models.datasets import load_source, resolved_source
-    from models.training import train, training_metadata
+    from models.training import run_metadata, train
 
     chosen = preset(args.preset)
     changes = {name: getattr(args, name) for name in (*_OVERRIDES, *_CHOICES) if getattr(args, name) is not None}
@@ -320,9 +321,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserFacingError("Training stopped before the first epoch finished; nothing was saved.")
     recorded_preset = preset_label(chosen.name, config)  # as the window records it: "custom (from ...)"
     name = args.name or f"{recorded_preset} {Path(result.data_summary['source']).name}"
-    metadata = training_metadata(result, recorded_preset)
-    if corrections is not None:
-        metadata["corrections"] = corrections
+    metadata = run_metadata(result, recorded_preset, corrections=corrections)
     store = _store()
     try:
         info = store.save(result.model, result.vocabulary, metadata, name)
@@ -575,7 +574,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"Imported {args.model_file.name} as {info.name!r} in {info.path}", file=sys.stderr, flush=True)
     _emit({"name": info.name, "id": info.id, "kind": meta.kind if meta else None,
            "vocab_size": meta.vocab_size if meta else None, "maxlen": meta.maxlen if meta else None,
-           "imported": info.summary()["imported"], "path": str(info.path)})
+           "imported": meta.imported.to_json() if meta and meta.imported else None, "path": str(info.path)})
     return 0
 
 

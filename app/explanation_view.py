@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.config import DEFAULT_THRESHOLD
 from models.explain import OCCLUSION, SHAPLEY_EXACT, Explanation, TokenContribution, sentence_pushes
 from models.families.ngram import LINEAR_EXACT
 from models.prediction import NEGATIVE, POSITIVE, Prediction
@@ -189,7 +190,7 @@ class ProbabilityGauge(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._value: float | None = None
-        self._threshold = 0.5
+        self._threshold = DEFAULT_THRESHOLD
         self.setMinimumHeight(26)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAccessibleName("Probability that the review is positive")

@@ -166,10 +166,10 @@ def model_name_of(label: str) -> str:
 
 
 def model_tooltip(info: ModelInfo) -> str:
-    summary = info.summary()
-    parts = [f"preset {summary['preset']}" if summary.get("preset") else None]
-    if isinstance(summary.get("test_accuracy"), (int, float)):
-        parts.append(f"test accuracy {summary['test_accuracy']:.1%}")
+    meta = info.metadata
+    parts = [f"preset {meta.preset}" if meta and meta.preset else None]
+    if meta and isinstance(meta.test_accuracy, (int, float)):
+        parts.append(f"test accuracy {meta.test_accuracy:.1%}")
     if info.builtin:
         parts.append("ships with the app")
     return ", ".join(p for p in parts if p) or info.name

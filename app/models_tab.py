@@ -40,10 +40,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import BackgroundTasks
+from models.config import SPECIFIED_MAXLEN
 from models.errors import UserFacingError
 from models.families import family_named
 from models.keras_interop import (
-    DEFAULT_MAXLEN,
     EXPORT_FILES,
     KERAS_WORD_INDEX,
     MAX_MAXLEN,
@@ -57,7 +57,7 @@ from models.store import ARCHIVE_SUFFIX, ModelInfo, ModelStore
 COLUMNS = ("Name", "Created", "Preset", "Data", "Validation accuracy", "Test accuracy", "Best epoch",
            "Epoch chosen on", "Status")
 NAME, CREATED, PRESET, DATA, VAL_ACCURACY, ACCURACY, EPOCH, CHOSEN_ON, STATUS = range(len(COLUMNS))
-# What chose a model's best epoch, in words (ModelInfo.summary()'s "validated_on").
+# What chose a model's best epoch, in words (ModelMetadata.validated_on).
 VALIDATED_ON_TEXT = {"split": "held-out training reviews", "test": "the test split (test accuracy optimistic)"}
 # The same, short enough for a table cell (the details below the table say it in full).
 VALIDATED_ON_CELL = {"split": "held-out reviews", "test": "test split (optimistic)"}
@@ -544,10 +544,10 @@ class KerasImportDialog(QDialog):
         index_row.addWidget(browse)
         self.maxlen_spin = QSpinBox()
         self.maxlen_spin.setRange(0, MAX_MAXLEN)
-        self.maxlen_spin.setSpecialValueText(f"From the model, else {DEFAULT_MAXLEN}")
+        self.maxlen_spin.setSpecialValueText(f"From the model, else {SPECIFIED_MAXLEN}")
         self.maxlen_spin.setValue(0)
         self.maxlen_spin.setToolTip("Tokens per review. A model with a fixed input length always uses its own; "
-                                    f"otherwise this, or {DEFAULT_MAXLEN} (the tutorial's) when left as it is.")
+                                    f"otherwise this, or {SPECIFIED_MAXLEN} (the tutorial's) when left as it is.")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText(self.path.stem)
         form = QFormLayout()
@@ -588,19 +588,18 @@ def _renamable(info: ModelInfo) -> bool:
 
 def _test_reviews(info: ModelInfo) -> int | None:
     """How many test reviews the model's test accuracy was measured on, if its metadata says."""
-    count = info.metadata.data.get("test") if info.metadata is not None else None
-    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+    count = info.metadata.test_reviews if info.metadata is not None else None
+    return count if count else None
 
 
 def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
     """(text, sort key) per column."""
-    summary = info.summary()
+    meta = info.metadata
     accuracy, val_accuracy = (float(v) if isinstance(v, (int, float)) else None
-                              for v in (summary.get("test_accuracy"), summary.get("validation_accuracy")))
-    chosen_on = VALIDATED_ON_CELL.get(str(summary.get("validated_on")), "")
+                              for v in ((meta.test_accuracy, meta.validation_accuracy) if meta else (None, None)))
+    chosen_on = VALIDATED_ON_CELL.get(str(meta.validated_on if meta else None), "")
     tested = _test_reviews(info)
-    epoch = summary.get("best_epoch")
-    epoch = int(epoch) if isinstance(epoch, (int, float)) else None
+    epoch = meta.best_epoch if meta else None
     if info.damaged:
         status = f"Damaged: {info.damaged}"
     elif info.builtin:
@@ -610,8 +609,8 @@ def _row_cells(info: ModelInfo) -> list[tuple[str, Any]]:
         status = IMPORTED_STATUS.format(source=imported.source or "a Keras file", date=format_created(imported.at))
     else:
         status = ""
-    preset = str(summary.get("preset") or "")
-    source = source_name(summary.get("source"))
+    preset = (meta.preset or "") if meta else ""
+    source = source_name(meta.source if meta else None)
     return [
         (info.name, info.name.casefold()),
         (format_created(info.created), info.created),

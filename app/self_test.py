@@ -170,6 +170,7 @@ class SelfTest:
                 f"closed cleanly")
 
     def _check_scores(self, engine: str) -> tuple[str, list[float]]:
+        from models.config import DEFAULT_THRESHOLD
         from models.paths import builtin_model_dirs
         from models.prediction import Predictor
         from models.store import ModelStore
@@ -182,7 +183,7 @@ class SelfTest:
         if predictor.engine != engine:
             raise AssertionError(f"asked for the {engine} engine, got {predictor.engine}")
         pos, neg = (p.probability for p in predictor.predict_many([POSITIVE_REVIEW, NEGATIVE_REVIEW]))
-        if not (pos > 0.5 and neg < 0.5):
+        if not (pos > DEFAULT_THRESHOLD > neg):
             raise AssertionError(f"wrong labels: positive review {pos:.3f}, negative review {neg:.3f}")
         return f"{info.name!r}: positive review {pos:.4f}, negative review {neg:.4f}", [pos, neg]
 
@@ -214,7 +215,7 @@ class SelfTest:
         from models.datasets import Dataset, Split
         from models.prediction import Predictor
         from models.store import ModelStore
-        from models.training import train, training_metadata
+        from models.training import run_metadata, train
 
         good = ["a great film", "wonderful acting", "i loved it", "brilliant and moving"]
         bad = ["an awful film", "terrible acting", "i hated it", "boring and dull"]
@@ -231,7 +232,7 @@ class SelfTest:
         if result.epochs_completed != config.epochs:
             raise AssertionError(f"trained {result.epochs_completed} of {config.epochs} epochs")
         store = ModelStore(root=self.tmp / "models")
-        info = store.save(result.model, result.vocabulary, training_metadata(result, None), "self-test")
+        info = store.save(result.model, result.vocabulary, run_metadata(result, None), "self-test")
         predictor = Predictor.from_store(store, info, engine="keras")
         prob = predictor.predict("a great film, wonderful acting").probability
         xla = "XLA" if getattr(result.model, "jit_compile", False) else "no XLA"

@@ -16,6 +16,13 @@ FAMILY_NAMES = (LSTM, NGRAM)
 MULTI_HOT, TF_IDF = "multi_hot", "tf_idf"
 NO_SCALING, NBSVM = "none", "nbsvm"
 
+# The specified model's sequence length: it reads the last 80 word ids of a review (the Keras IMDB
+# tutorial's). Also the length given to an imported model without a fixed one, and the unit the
+# Evaluate tab's "By length" buckets use for models that read whole reviews.
+SPECIFIED_MAXLEN = 80
+# A review is predicted positive when P(positive) >= this (the app, the CLI and the exports alike).
+DEFAULT_THRESHOLD = 0.5
+
 # The fields every run reads, then each family's own (the form and the CLI offer only these; the
 # metadata records only these). models.families asks here rather than keeping a copy.
 COMMON_FIELDS = ("dropout", "batch_size", "epochs", "validation", "validation_split", "learning_rate", "seed")
@@ -30,7 +37,7 @@ class TrainingConfig:
     """Everything that defines a training run. The defaults are the specified model."""
 
     vocab_size: int = 2000  # Keras' num_words: ids >= this become the out-of-vocabulary id
-    maxlen: int = 80  # tokens per review after padding/truncating at the front
+    maxlen: int = SPECIFIED_MAXLEN  # tokens per review after padding/truncating at the front
     embedding_dim: int = 128
     lstm_units: int = 128
     dropout: float = 0.2

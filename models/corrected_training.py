@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from models.config import TrainingConfig
+from models.config import DEFAULT_THRESHOLD, TrainingConfig
 from models.corrections import CorrectedData, CorrectionBook
 from models.datasets import Dataset
 from models.evaluation import Evaluation
@@ -41,9 +41,9 @@ class CorrectedTraining:
 
 def accuracy_both_ways(probabilities: np.ndarray, original_labels: np.ndarray, corrected: CorrectedData
                        ) -> tuple[float, float | None]:
-    """Accuracy of P(positive) >= 0.5 on the original test labels, and on the corrected ones (excluded
+    """Accuracy of P(positive) >= DEFAULT_THRESHOLD on the original test labels, and on the corrected ones (excluded
     reviews left out; None when every one was excluded)."""
-    predicted = np.asarray(probabilities) >= 0.5
+    predicted = np.asarray(probabilities) >= DEFAULT_THRESHOLD
     original = float(np.mean(predicted == (np.asarray(original_labels) == 1)))
     kept = corrected.test_kept
     if not kept.any():

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.config import DEFAULT_THRESHOLD, SPECIFIED_MAXLEN
 from models.datasets import Dataset, Split
 from models.errors import UserFacingError
 from models.prediction import NEGATIVE, POSITIVE, Predictor
@@ -27,7 +28,6 @@ from models.vocabulary import INDEX_FROM, START_ID
 
 _EPSILON = 1e-7  # Keras' backend epsilon, used to clip probabilities in binary_crossentropy
 CHUNK = 1024  # reviews tokenized and scored between two progress reports / stop checks
-DEFAULT_THRESHOLD = 0.5
 CLASSES = (NEGATIVE, POSITIVE)  # index = label
 
 
@@ -340,8 +340,8 @@ def accuracy_by_length(evaluation: Evaluation, threshold: float = DEFAULT_THRESH
     """Accuracy of reviews grouped by length in multiples of what the model reads (maxlen), with the
     share of their words cut away: the model reads only the last ``maxlen`` ids. ``bucket_maxlen``: bucket by
     another model's maxlen instead (two models compared on the same buckets)."""
-    # A model that reads whole reviews is bucketed as the specified LSTM's length (80), so the two compare.
-    m = bucket_maxlen or evaluation.maxlen or 80
+    # A model that reads whole reviews is bucketed as the specified LSTM's length, so the two compare.
+    m = bucket_maxlen or evaluation.maxlen or SPECIFIED_MAXLEN
     bounds = [(0, m - 1), (m, 2 * m - 1), (2 * m, 4 * m - 1), (4 * m, 8 * m - 1), (8 * m, None)]
     right = evaluation.predicted(threshold) == (evaluation.labels == 1)
     lengths = evaluation.lengths

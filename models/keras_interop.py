@@ -46,10 +46,12 @@ from models.bounded_io import (
     parse_json,
     read_at_most,
 )
+from models.config import SPECIFIED_MAXLEN
 from models.datasets import KERAS_DATASETS_URL, bounded_word_index, checked_word_index
 from models.download import download
 from models.errors import ConfigError, DataSourceError, ModelStoreError
 from models.keras_file import KerasFileError, read_summary
+from models.metadata import IMPORTED, ImportedFrom, ModelMetadata
 from models.store import ARCHIVE_SUFFIX, MODEL_FILE, ModelInfo, ModelStore, model_sequence_length, utc_now
 from models.training import library_versions
 from models.vocabulary import START_ID, VOCAB_FORMAT, Vocabulary
@@ -57,7 +59,6 @@ from models.vocabulary import START_ID, VOCAB_FORMAT, Vocabulary
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 ARCHIVE_SUFFIXES = (ARCHIVE_SUFFIX, ".zip")
 KERAS_WORD_INDEX = "imdb_word_index.json"
-DEFAULT_MAXLEN = 80  # the Keras IMDB tutorial's
 MAX_MAXLEN = 10_000  # as for training (models.config)
 EXPORT_WORD_INDEX = "word_index.json"
 EXPORT_README = "README.txt"
@@ -502,7 +503,7 @@ def import_keras_model(
             )
         length = shape.sequence_length
     else:
-        length = int(maxlen) if maxlen is not None else DEFAULT_MAXLEN
+        length = int(maxlen) if maxlen is not None else SPECIFIED_MAXLEN
     _check_maxlen(length)
     _probe(model, length, path.name)
 
@@ -517,23 +518,26 @@ def import_keras_model(
             "every word would be out of vocabulary. Give the word index the model was trained with."
         )
 
-    metadata = {
-        "kind": "imported",
-        "imported": {"from": path.name, "at": utc_now()},
-        "preset": None,
-        "config": {"vocab_size": shape.vocab_size, "maxlen": length, "embedding_dim": shape.embedding_dim},
-        "source_model": {
+    chosen = (name or "").strip() or path.stem or "imported model"
+    now = utc_now()
+    metadata = ModelMetadata(
+        name=chosen,
+        created=now,  # the store dates it again as it saves it
+        kind=IMPORTED,
+        imported=ImportedFrom(path.name, now),
+        preset=None,
+        config={"vocab_size": shape.vocab_size, "maxlen": length, "embedding_dim": shape.embedding_dim},
+        source_model={
             "file": path.name,
             "format": file_format,
             "class": type(model).__name__,
             "layers": shape.layers,
             "fixed_length": shape.sequence_length is not None,
         },
-        "word_index": {"from": given.source, "words": len(vocabulary),
-                       "format": "keras" if given.keras_index is not None else VOCAB_FORMAT},
-        "versions": library_versions(),
-    }
-    chosen = (name or "").strip() or path.stem or "imported model"
+        word_index={"from": given.source, "words": len(vocabulary),
+                    "format": "keras" if given.keras_index is not None else VOCAB_FORMAT},
+        versions=library_versions(),
+    )
     return store.save_imported(model, vocabulary, metadata, chosen)
 
 

@@ -8,6 +8,10 @@ raises :class:`MetadataError` with the reason, and the store lists that model as
 
 Version 1 is what every release so far writes. Top-level keys this version does not know
 are kept as they are (``extra``), so a rename never drops what a newer feature stored.
+
+Writers build the record too: training (models.training.run_metadata), Keras import and an
+archive import hand the store a ``ModelMetadata``, never a dict, and the store checks it
+through the same schema before it writes it (a record that would not read back is refused).
 """
 
 from __future__ import annotations
@@ -186,6 +190,9 @@ class ModelMetadata:
     imported: ImportedFrom | None = None
     word_index: dict[str, Scalar] | None = None  # imported models: where their words came from
     source_model: dict[str, Any] | None = None  # imported models: the file's format and layers
+    # The label corrections the model was trained with (models.corrected_training's summary: counts, the
+    # data set's identity, both test accuracies), as train --corrections and the Train tab record them.
+    corrections: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as they are
     format_version: int = METADATA_VERSION
 
@@ -202,6 +209,24 @@ class ModelMetadata:
     def source(self) -> str | None:
         value = self.data.get("source")
         return value if isinstance(value, str) else None
+
+    def _count(self, key: str) -> int | None:
+        value = self.data.get(key)  # checked on reading to be a whole number from 0
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def train_reviews(self) -> int | None:
+        """How many reviews it was trained on (the held-out validation reviews included)."""
+        return self._count("train")
+
+    @property
+    def train_positive(self) -> int | None:
+        return self._count("train_positive")
+
+    @property
+    def test_reviews(self) -> int | None:
+        """How many test reviews its test accuracy was measured on."""
+        return self._count("test")
 
     @property
     def test_accuracy(self) -> float | None:
@@ -236,16 +261,21 @@ class ModelMetadata:
 
     # -- JSON -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        """The JSON object, its sections copies (a caller that changes the object leaves the record as it is)."""
         out: dict[str, Any] = {**self.extra, "kind": self.kind, "family": self.family, "preset": self.preset,
-                               "config": self.config,
-                               "data": self.data, "history": self.history, "results": self.results,
-                               "versions": self.versions}
+                               "config": dict(self.config),
+                               "data": dict(self.data),
+                               "history": {key: list(values) for key, values in self.history.items()},
+                               "results": dict(self.results),
+                               "versions": dict(self.versions)}
         if self.imported is not None:
             out["imported"] = self.imported.to_json()
         if self.word_index is not None:
-            out["word_index"] = self.word_index
+            out["word_index"] = dict(self.word_index)
         if self.source_model is not None:
-            out["source_model"] = self.source_model
+            out["source_model"] = dict(self.source_model)
+        if self.corrections is not None:
+            out["corrections"] = dict(self.corrections)
         out.update(name=self.name, created=self.created, format_version=self.format_version)
         return out
 
@@ -280,8 +310,11 @@ class ModelMetadata:
                 raise MetadataError(f"imported must be a JSON object, not {type(raw).__name__}")
             imported = ImportedFrom(_text(raw.get("from", ""), "imported.from"),
                                     checked_date(raw.get("at"), "imported.at"))
+        # Anything but a JSON object under "corrections" is kept as it is, as every unknown key, never read.
+        corrections = data.get("corrections") if isinstance(data.get("corrections"), dict) else None
         known = {"format_version", "name", "created", "kind", "family", "preset", "config", "data", "history",
-                 "results", "versions", "imported", "word_index", "source_model"}
+                 "results", "versions", "imported", "word_index", "source_model",
+                 *(("corrections",) if corrections is not None else ())}
         return cls(
             name=name or clean_name(fallback_name) or "model",
             created=checked_date(data.get("created"), "created"),
@@ -297,6 +330,7 @@ class ModelMetadata:
             word_index=_section(data, "word_index") if data.get("word_index") is not None else None,
             source_model=(_section(data, "source_model")
                           if data.get("source_model") is not None else None),
+            corrections=corrections,
             extra={k: v for k, v in data.items() if k not in known},
             format_version=METADATA_VERSION,
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from models.config import DEFAULT_THRESHOLD
 from models.encoding_worker import EncodedChunk, EncodingWorker, WorkerGone
 from models.errors import EmptyReviewError
 from models.families import ModelFamily, family_named, family_of_info
@@ -48,7 +49,7 @@ class Prediction:
 
 
 def label_of(probability: float) -> str:
-    return POSITIVE if probability >= 0.5 else NEGATIVE
+    return POSITIVE if probability >= DEFAULT_THRESHOLD else NEGATIVE
 
 
 class Predictor:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TextIO
 
 from models.atomic_write import atomic_write
-from models.evaluation import DEFAULT_THRESHOLD, Evaluation
+from models.config import DEFAULT_THRESHOLD
+from models.evaluation import Evaluation
 from models.prediction import NEGATIVE, POSITIVE
 
 # The columns of every evaluation export: the Evaluate tab's Export CSV and ``evaluate --misclassified``.

@@ -25,7 +25,7 @@ import sys
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -47,7 +47,7 @@ from models.bounded_io import (
     read_own_file,
     read_zip_member,
 )
-from models.config import LSTM, NGRAM
+from models.config import LSTM, NGRAM, SPECIFIED_MAXLEN
 from models.errors import ModelStoreError, StoreWriteError
 from models.families import family_named
 from models.keras_file import KerasFileError, read_summary
@@ -275,25 +275,35 @@ class ModelStore:
             n += 1
         return f"{name} ({n})"
 
-    def save(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str) -> ModelInfo:
-        """Write a model atomically and return its entry. Raises ModelStoreError (e.g. disk full);
-        the caller still holds ``model`` and can retry or export elsewhere."""
+    def save(self, model: Any, vocabulary: Vocabulary, metadata: ModelMetadata, name: str) -> ModelInfo:
+        """Write a model atomically and return its entry, its metadata ``metadata`` under the name
+        given (made unique) and dated now. Raises ModelStoreError (e.g. disk full, or a record that
+        does not follow the schema); the caller still holds ``model`` and can retry or export elsewhere."""
         return self._save_new(model, vocabulary, metadata, name.strip() or "model",
                               "Could not save the model in {root} ({reason}). The trained model is still open: "
                               "free some disk space or fix the folder's permissions and save again, or export it "
                               "to another folder.")
 
-    def save_imported(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str) -> ModelInfo:
+    def save_imported(self, model: Any, vocabulary: Vocabulary, metadata: ModelMetadata, name: str) -> ModelInfo:
         """Write a model brought in from outside the app (see models.keras_interop), atomically,
         under a unique name; a failure adds nothing."""
         return self._save_new(model, vocabulary, metadata, name.strip() or "imported model",
                               "Could not import the model into {root} ({reason}). Free some disk space or fix "
                               "the folder's permissions and import it again.")
 
-    def _save_new(self, model: Any, vocabulary: Vocabulary, metadata: dict[str, Any], name: str,
+    def _save_new(self, model: Any, vocabulary: Vocabulary, metadata: ModelMetadata, name: str,
                   failure: str) -> ModelInfo:
+        if isinstance(metadata, Mapping):
+            # Only the Train tab's save still hands over the JSON object (models.training.training_metadata);
+            # it goes when the tab, being split, builds the record with run_metadata.
+            raw = dict(metadata)
+        elif isinstance(metadata, ModelMetadata):
+            raw = metadata.to_json()
+        else:
+            raise TypeError(f"metadata must be a ModelMetadata, not {type(metadata).__name__}")
         try:
-            meta = ModelMetadata.from_json({**metadata, "name": name, "created": utc_now(),
+            # Through the schema that reads it back: a record that would be listed as damaged is not written.
+            meta = ModelMetadata.from_json({**raw, "name": name, "created": utc_now(),
                                             "format_version": METADATA_VERSION})
         except MetadataError as exc:
             raise ModelStoreError(f"The model's details cannot be saved: {exc}.") from None
@@ -466,7 +476,7 @@ class ModelStore:
             ) from None
         maxlen = family.check_loaded(model, vocabulary, info.name)
         if family.name == LSTM:
-            maxlen = maxlen or (info.metadata and info.metadata.maxlen) or 80
+            maxlen = maxlen or (info.metadata and info.metadata.maxlen) or SPECIFIED_MAXLEN
         return LoadedModel(info, model, vocabulary, maxlen)
 
     # -- editing --------------------------------------------------------------------------

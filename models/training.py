@@ -24,6 +24,7 @@ from models.encoding import encode_split
 from models.errors import DataSourceError
 from models.families import family_named
 from models.keras_runtime import keras
+from models.metadata import TRAINED, ModelMetadata, utc_now
 from models.vocabulary import Vocabulary, pad_sequences, tokenize
 
 PREPARING, TRAINING, VALIDATING, EPOCH_END, EVALUATING, FINISHED = (
@@ -479,20 +480,36 @@ class BatchValues:
         return out
 
 
+def run_metadata(result: TrainingResult, preset_name: str | None, *, source: str | None = None,
+                 corrections: dict[str, Any] | None = None) -> ModelMetadata:
+    """What the store keeps beside a trained model (config, data, history, results, versions), as the
+    typed record ``ModelStore.save`` takes. ``source``: the data set as the user gave it, in place of the
+    resolved path training recorded; ``corrections``: the label corrections it was trained with (their
+    summary, models.corrected_training). The result itself is never changed: the record holds copies.
+    Its name and date are placeholders; the store sets both when it saves."""
+    data = dict(result.data_summary)
+    if source is not None:
+        data["source"] = source
+    return ModelMetadata(
+        name=preset_name or "model",
+        created=utc_now(),
+        kind=TRAINED,
+        family=result.config.family,
+        preset=preset_name,
+        config=result.config.to_dict(),
+        data=data,
+        history={key: list(values) for key, values in result.history.items()},
+        results=result.summary(),
+        versions=library_versions(),
+        corrections=None if corrections is None else dict(corrections),
+    )
+
+
 def training_metadata(result: TrainingResult, preset_name: str | None) -> dict[str, Any]:
-    """What the store keeps beside a trained model (config, data, history, results, versions)."""
-    return {
-        "kind": "trained",
-        "family": result.config.family,
-        "preset": preset_name,
-        "config": result.config.to_dict(),
-        # Copies: a caller that fills in the record (the Train tab sets the source as the user gave it) must
-        # never change the result itself (a test's shared trained model lost its source that way).
-        "data": dict(result.data_summary),
-        "history": {key: list(values) for key, values in result.history.items()},
-        "results": result.summary(),
-        "versions": library_versions(),
-    }
+    """``run_metadata`` as its JSON object: only for the Train tab's save, which still adds to the object
+    before it hands it to the store (the tab is being split; it moves to ``run_metadata`` with it, and then
+    this function and the store's acceptance of a JSON object go)."""
+    return run_metadata(result, preset_name).to_json()
 
 
 def library_versions() -> dict[str, str]:

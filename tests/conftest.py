@@ -114,9 +114,9 @@ def tiny_training(tmp_path_factory):
 
 def save_trained(store, result, name: str = "my model"):
     """Save a TrainingResult to ``store`` as the app would (default preset metadata)."""
-    from models.training import training_metadata
+    from models.training import run_metadata
 
-    return store.save(result.model, result.vocabulary, training_metadata(result, "imdb-lstm"), name)
+    return store.save(result.model, result.vocabulary, run_metadata(result, "imdb-lstm"), name)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from models.families.ngram_features import NgramFeatures, SparseRows
 from models.metadata import MetadataError, ModelMetadata
 from models.prediction import Predictor
 from models.store import ModelStore
-from models.training import train, training_metadata
+from models.training import run_metadata, train
 from models.vocabulary import tokenize
 
 WORDS = ["good", "bad", "not", "very", "film", "the", "plot", "great", "awful", "fun"]
@@ -139,7 +139,7 @@ def trained_store(request, tmp_path_factory):
     config = PRESETS["ngram"].config.with_changes(weighting=weighting, scaling=scaling, **TINY_NGRAM)
     result = train(config, data)
     store = ModelStore(tmp_path_factory.mktemp("ngram-store"))
-    info = store.save(result.model, result.vocabulary, training_metadata(result, "ngram"), "tiny ngram")
+    info = store.save(result.model, result.vocabulary, run_metadata(result, "ngram"), "tiny ngram")
     return store, info, result, data
 
 

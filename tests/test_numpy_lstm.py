@@ -8,6 +8,7 @@ import pytest
 
 from models.architecture import build_model
 from models.config import TrainingConfig
+from models.metadata import ModelMetadata, utc_now
 from models.numpy_lstm import NumpyLSTMClassifier, UnsupportedModel
 from models.prediction import Predictor
 from models.store import ModelStore
@@ -41,7 +42,7 @@ def test_store_predictor_uses_numpy_and_agrees_with_keras(tmp_path):
     model = build_model(config)
     vocab = Vocabulary.build([["good", "bad", "film", "plot"]], num_words=40)
     store = ModelStore(tmp_path)
-    store.save(model, vocab, {"config": config.to_dict()}, "m")
+    store.save(model, vocab, ModelMetadata("m", utc_now(), config=config.to_dict()), "m")
     fast = Predictor.from_store(store)
     slow = Predictor.from_store(store, engine="keras")
     assert (fast.engine, slow.engine) == ("numpy", "keras")
@@ -53,7 +54,7 @@ def test_store_predictor_uses_numpy_and_agrees_with_keras(tmp_path):
 def test_scoring_does_not_import_tensorflow(tmp_path):
     config = TrainingConfig(vocab_size=40, maxlen=12, embedding_dim=4, lstm_units=6)
     store = ModelStore(tmp_path)
-    store.save(build_model(config), Vocabulary.build([["good"]], num_words=40), {}, "m")
+    store.save(build_model(config), Vocabulary.build([["good"]], num_words=40), ModelMetadata("m", utc_now()), "m")
     code = ("import sys; from models.store import ModelStore; from models.prediction import Predictor; "
             f"p = Predictor.from_store(ModelStore({str(tmp_path)!r})); p.predict('good'); "
             "print(p.engine, 'tensorflow' in sys.modules, 'keras' in sys.modules)")

@@ -14,6 +14,7 @@ import pytest
 
 from models.architecture import build_model
 from models.config import TrainingConfig
+from models.metadata import ModelMetadata, utc_now
 from models.prediction import Predictor
 from models.store import ModelStore
 from models.vocabulary import Vocabulary, tokenize
@@ -25,7 +26,7 @@ SMALL = TrainingConfig(vocab_size=40, maxlen=12, embedding_dim=4, lstm_units=6)
 def small_store(tmp_path: Path, name: str = "kept") -> ModelStore:
     store = ModelStore(tmp_path)
     store.save(build_model(SMALL), Vocabulary.build([["good", "bad", "film"]], num_words=40),
-               {"config": SMALL.to_dict()}, name)
+               ModelMetadata(name, utc_now(), config=SMALL.to_dict()), name)
     return store
 
 
@@ -35,6 +36,7 @@ def test_sigkill_during_save_leaves_earlier_models_intact(tmp_path):
         import sys, time
         from models.architecture import build_model
         from models.config import TrainingConfig
+        from models.metadata import ModelMetadata, utc_now
         from models.store import ModelStore
         from models.vocabulary import Vocabulary
         vocab = Vocabulary.build([["x"]], num_words=40)
@@ -44,7 +46,7 @@ def test_sigkill_during_save_leaves_earlier_models_intact(tmp_path):
             time.sleep(60)   # killed here: model.keras and vocabulary.json written, metadata not
         vocab.save = slow_save
         config = TrainingConfig(**{SMALL.to_dict()!r})
-        ModelStore({str(tmp_path)!r}).save(build_model(config), vocab, {{}}, "half")
+        ModelStore({str(tmp_path)!r}).save(build_model(config), vocab, ModelMetadata("half", utc_now()), "half")
     """)
     with subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
         try:
@@ -64,12 +66,14 @@ def test_two_processes_saving_at_once_both_land_whole(tmp_path):
     script = textwrap.dedent(f"""
         from models.architecture import build_model
         from models.config import TrainingConfig
+        from models.metadata import ModelMetadata, utc_now
         from models.store import ModelStore
         from models.vocabulary import Vocabulary
         config = TrainingConfig(**{SMALL.to_dict()!r})
         store = ModelStore({str(tmp_path)!r})
         for i in range(3):
-            store.save(build_model(config), Vocabulary.build([["x"]], num_words=40), {{}}, "same name")
+            store.save(build_model(config), Vocabulary.build([["x"]], num_words=40),
+                       ModelMetadata("same name", utc_now()), "same name")
     """)
     procs = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT) for _ in range(2)]
     assert [p.wait(180) for p in procs] == [0, 0]
@@ -91,7 +95,8 @@ def test_read_only_store_is_a_clear_error(tmp_path, monkeypatch):
     from models.errors import ModelStoreError
 
     with pytest.raises(ModelStoreError, match="Read-only file system"):
-        store.save(build_model(SMALL), Vocabulary.build([["x"]], num_words=40), {}, "new")
+        store.save(build_model(SMALL), Vocabulary.build([["x"]], num_words=40), ModelMetadata("new", utc_now()),
+                   "new")
     assert [i.name for i in store.list()] == ["kept"]
 
 

@@ -2,15 +2,20 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models.errors import EmptyReviewError, ModelStoreError
 from models.evaluation import confusion, evaluate, log_loss, metrics
+from models.metadata import ModelMetadata, utc_now
 from models.prediction import Predictor
 from models.store import ModelStore
-from models.training import training_metadata
+from models.training import run_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +25,7 @@ def trained(tiny_training):
 
 def save(store, trained, name="my model"):
     _, result = trained
-    return store.save(result.model, result.vocabulary, training_metadata(result, "imdb-lstm"), name)
+    return store.save(result.model, result.vocabulary, run_metadata(result, "imdb-lstm"), name)
 
 
 def test_save_list_load_rename_delete(tmp_path, trained):
@@ -64,7 +69,7 @@ def test_interrupted_save_leaves_no_half_model(tmp_path, trained, monkeypatch):
 
     monkeypatch.setattr(result.vocabulary, "save", boom)
     with pytest.raises(KeyboardInterrupt):
-        store.save(result.model, result.vocabulary, {}, "half")
+        store.save(result.model, result.vocabulary, ModelMetadata("half", utc_now()), "half")
     assert [i.name for i in store.list()] == ["kept"]
     assert [p.name for p in tmp_path.iterdir()] == [store.list()[0].id]
 
@@ -78,7 +83,7 @@ def test_full_disk_is_a_readable_error_and_keeps_nothing(tmp_path, trained, monk
 
     monkeypatch.setattr(result.vocabulary, "save", full)
     with pytest.raises(ModelStoreError, match="No space left on device.*still open"):
-        store.save(result.model, result.vocabulary, {}, "x")
+        store.save(result.model, result.vocabulary, ModelMetadata("x", utc_now()), "x")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -93,6 +98,95 @@ def test_leftovers_of_a_killed_save_are_cleaned_on_next_open(tmp_path, trained):
     live.mkdir()
     assert [i.name for i in ModelStore(tmp_path).list()] == ["kept"]
     assert not leftover.exists() and live.exists()
+
+
+CORRECTIONS = {"flipped": {"train": 2, "test": 1}, "excluded": {"train": 1, "test": 0}, "not_found": 0,
+               "test_accuracy_original_labels": 0.75, "test_accuracy_corrected_labels": 0.8}
+
+
+def test_a_metadata_record_round_trips_through_save_and_load(tmp_path, trained):
+    _, result = trained
+    before = dict(result.data_summary)
+    record = replace(run_metadata(result, "custom (from imdb-lstm)", source="reviews/tiny.csv",
+                                  corrections=CORRECTIONS),
+                     extra={"future_field": {"kept": [1, "two", None]}})
+    store = ModelStore(tmp_path)
+    info = store.save(result.model, result.vocabulary, record, "round trip")
+    expected = replace(record, name="round trip", created=info.created)
+    assert info.metadata == expected and store.find(info.id).metadata == expected
+    assert store.load(info.id).info.metadata == expected
+    assert json.loads((info.path / "metadata.json").read_text(encoding="utf-8")) == expected.to_json()
+    assert expected.source == "reviews/tiny.csv" and expected.corrections == CORRECTIONS
+    assert expected.train_reviews == before["train"] and expected.test_reviews == before["test"]
+    assert result.data_summary == before  # the record holds copies: the shared result is as it was
+    assert store.rename(info.id, "renamed").metadata == replace(expected, name="renamed")
+
+
+def test_the_train_tabs_json_object_saves_as_the_record_would(tmp_path, trained):
+    """Transitional: the Train tab still hands the store training_metadata's JSON object."""
+    from models.training import training_metadata
+
+    _, result = trained
+    store = ModelStore(tmp_path)
+    typed = store.save(result.model, result.vocabulary, run_metadata(result, "imdb-lstm"), "a")
+    raw = training_metadata(result, "imdb-lstm")
+    raw["corrections"] = CORRECTIONS
+    untyped = store.save(result.model, result.vocabulary, raw, "b")
+    assert untyped.metadata == replace(typed.metadata, name="b", created=untyped.created, corrections=CORRECTIONS)
+    with pytest.raises(TypeError, match="must be a ModelMetadata"):
+        store.save(result.model, result.vocabulary, [("kind", "trained")], "c")
+
+
+def test_a_record_that_would_not_read_back_is_not_saved(tmp_path, trained):
+    _, result = trained
+    store = ModelStore(tmp_path)
+    for bad, reason in [({"test_accuracy": 7.0}, "results.test_accuracy must be between 0 and 1"),
+                        ({"best_epoch": "first"}, "results.best_epoch must be a whole number from 1")]:
+        record = replace(run_metadata(result, "imdb-lstm"), results=bad)
+        with pytest.raises(ModelStoreError, match=f"details cannot be saved: {reason}"):
+            store.save(result.model, result.vocabulary, record, "bad")
+    with pytest.raises(ModelStoreError, match="config: maxlen must be at least 1"):
+        store.save(result.model, result.vocabulary, replace(run_metadata(result, None), config={"maxlen": 0}), "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+OLD_FORMAT = {  # as train --corrections wrote it before families and typed writes: no family, no format_version
+    "kind": "trained", "preset": "imdb-lstm", "config": {"vocab_size": 2000, "maxlen": 80, "dropout": 0.2},
+    "data": {"source": "/data/reviews.csv", "train": 200, "test": 40, "train_positive": 100, "test_positive": 20},
+    "history": {"val_accuracy": [0.5, 0.75]}, "results": {"test_accuracy": 0.7, "best_epoch": 2},
+    "versions": {"app": "0.9"}, "corrections": CORRECTIONS, "name": "old", "created": "2026-11-01T10:00:00+00:00",
+    "something_newer": [1, 2, 3],
+}
+
+
+@pytest.mark.parametrize("raw", [
+    OLD_FORMAT,
+    {**OLD_FORMAT, "corrections": ["not", "an", "object"]},  # kept as it is, as any field it does not know
+    *[json.loads((ROOT / "resources" / folder / "metadata.json").read_text(encoding="utf-8"))
+      for folder in ("default_model", "ngram_model")],
+], ids=["old-format", "odd-corrections", "builtin-lstm", "builtin-ngram"])
+def test_metadata_written_by_earlier_versions_reads_and_writes_back_as_before(raw):
+    meta = ModelMetadata.from_json(raw)
+    created = raw["created"].replace("+00:00", "") + ("" if "." in raw["created"] else ".000000")
+    assert meta.created == created + "+00:00"
+    assert meta.to_json() == {"family": "lstm", "format_version": 1, **raw, "created": meta.created}
+    assert meta.family == raw.get("family", "lstm") and meta.name == raw["name"]
+    if isinstance(raw.get("corrections"), dict):
+        assert meta.corrections == raw["corrections"] and "corrections" not in meta.extra
+    else:
+        assert meta.corrections is None and meta.extra.get("corrections") == raw.get("corrections")
+    assert ModelMetadata.from_json(meta.to_json()) == meta
+
+
+def test_hostile_metadata_is_still_refused_with_its_reason():
+    from models.metadata import MetadataError
+
+    for bad, reason in [({**OLD_FORMAT, "results": {"test_accuracy": "high"}}, "results.test_accuracy"),
+                        ({**OLD_FORMAT, "family": "transformer"}, "not one this version knows"),
+                        ({**OLD_FORMAT, "created": "2999-01-01T00:00:00"}, "created is in the future"),
+                        ({**OLD_FORMAT, "config": {"maxlen": 10**9}}, "maxlen must be at most")]:
+        with pytest.raises(MetadataError, match=reason):
+            ModelMetadata.from_json(bad)
 
 
 def test_damaged_folders_are_listed_with_reason(tmp_path, trained):

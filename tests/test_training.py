@@ -118,10 +118,11 @@ def test_bad_config_is_refused_before_any_work(tiny_csv):
 
 def test_metadata_has_versions_and_history(tiny_csv, tiny_config):
     result = t.train(tiny_config.with_changes(epochs=1), load_csv(tiny_csv))
-    meta = t.training_metadata(result, "imdb-lstm")
-    assert meta["config"]["maxlen"] == tiny_config.maxlen
-    assert meta["versions"]["keras"].startswith("3.") and "tensorflow" in meta["versions"]
-    assert len(meta["history"]["val_accuracy"]) == 1 and meta["results"]["best_epoch"] == 1
+    meta = t.run_metadata(result, "imdb-lstm")
+    assert meta.maxlen == tiny_config.maxlen and meta.preset == "imdb-lstm" and meta.family == "lstm"
+    assert meta.versions["keras"].startswith("3.") and "tensorflow" in meta.versions
+    assert len(meta.history["val_accuracy"]) == 1 and meta.best_epoch == 1
+    assert meta.source == result.data_summary["source"] and meta.corrections is None
 
 
 def test_stop_during_the_final_evaluation(tiny_csv, tiny_config):

@@ -307,14 +307,14 @@ def test_train_keeps_the_model_in_output_when_the_store_cannot_take_it(tmp_path,
 
 def test_without_output_the_model_is_kept_in_a_new_temporary_folder(tmp_path, tiny_training, monkeypatch):
     from app.cli import _keep_elsewhere
-    from models.training import training_metadata
+    from models.training import run_metadata
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
     _, result = tiny_training
-    message = _keep_elsewhere(result, training_metadata(result, "imdb-lstm"), "tiny", None, tmp_path / "store",
+    message = _keep_elsewhere(result, run_metadata(result, "imdb-lstm"), "tiny", None, tmp_path / "store",
                               "Read-only file system")
     assert message.startswith(f"Could not save the model in {tmp_path / 'store'} (Read-only file system). "
                               f"It was kept in {tmp_path}/sentiment-studio-unsaved-")

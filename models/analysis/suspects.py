@@ -85,7 +85,7 @@ def trained_on(info: ModelInfo, data: Dataset) -> bool:
         return False
     if meta.source and Path(meta.source).name.casefold() == Path(data.source).name.casefold():
         return True
-    counts = meta.data.get("train"), meta.data.get("train_positive")
+    counts = meta.train_reviews, meta.train_positive
     return counts == (len(data.train), int(data.train.labels.sum()))
 
 

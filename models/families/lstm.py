@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from models.config import LSTM
+from models.config import LSTM, SPECIFIED_MAXLEN
 from models.families import ModelFamily, PreparedData
 
 
@@ -85,7 +85,7 @@ class LstmFamily(ModelFamily):
             raise ModelTooLarge(f"The model {info.name!r} cannot be used: {exc}.") from None
         if net.vocab_size != vocabulary.num_words:
             raise UnsupportedModel("vocabulary size differs from the embedding")  # Keras' loader reports it
-        maxlen = net.maxlen or (info.metadata and info.metadata.maxlen) or 80
+        maxlen = net.maxlen or (info.metadata and info.metadata.maxlen) or SPECIFIED_MAXLEN
         return net, vocabulary, maxlen
 
     def is_numpy_engine(self, model) -> bool:

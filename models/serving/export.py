@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from models.config import DEFAULT_THRESHOLD, LSTM
 from models.errors import ModelStoreError
 from models.store import LoadedModel, ModelInfo, ModelStore
 from models.vocabulary import OOV_ID, START_ID, TOKENIZER_VERSION
@@ -34,14 +35,12 @@ SIGNATURE = "serving_default"
 INPUT_NAME = "text"
 EXPORT_INFO = "sentiment_studio.json"  # in assets.extra/, TensorFlow Serving's folder for files of ours
 EXPORT_INFO_FORMAT = "sentiment-studio-saved-model"
-DEFAULT_FAMILY = "lstm"
+DEFAULT_FAMILY = LSTM  # every model saved before families is one
 
 
 def model_family(info: ModelInfo) -> str:
     """The stored model's family: its metadata's ``family`` field, "lstm" for every model before families."""
-    meta = info.metadata
-    family = getattr(meta, "family", None) or (meta.extra.get("family") if meta is not None else None)
-    return family if isinstance(family, str) and family else DEFAULT_FAMILY
+    return info.metadata.family if info.metadata is not None else DEFAULT_FAMILY
 
 
 def _lstm_scorer(store: ModelStore, info: ModelInfo, tf: Any) -> Any:
@@ -178,7 +177,7 @@ def serving_module(store: ModelStore, info: ModelInfo) -> Any:
         def serve(self, text):
             tokens = self.text_graph.tokens(text)
             probability = self.scorer.probabilities(tokens)
-            label = tf.where(probability >= 0.5, "positive", "negative")
+            label = tf.where(probability >= DEFAULT_THRESHOLD, "positive", "negative")
             return {"probability": probability, "label": label, "words": tokens.row_lengths()}
 
     return ServingModule()

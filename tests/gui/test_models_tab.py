@@ -444,3 +444,14 @@ def test_export_for_tensorflow_serving_writes_a_savedmodel_that_scores_as_the_ap
     tab.export_serving_dialog()
     assert "is not empty" in dialogs["question"][0]
     assert tab.tasks.active() == 0
+
+
+def test_picker_tooltips_read_the_typed_record(tmp_path):
+    from app.model_cache import model_tooltip
+    from models.metadata import ModelMetadata, utc_now
+
+    meta = ModelMetadata("m", utc_now(), preset="ngram", results={"test_accuracy": 0.9046})
+    assert model_tooltip(ModelInfo("id", tmp_path, "m", meta.created, meta)) == "preset ngram, test accuracy 90.5%"
+    builtin = ModelInfo("id", tmp_path, "b", meta.created, replace(meta, preset=None, results={}), builtin=True)
+    assert model_tooltip(builtin) == "ships with the app"
+    assert model_tooltip(ModelInfo("id", tmp_path, "damaged", "", None, damaged="why")) == "damaged"
