@@ -52,12 +52,11 @@ from app.results_table import Column, ResultsPanel, text_column
 from models import evaluation as ev
 from models import reports
 from models.corrections import DataIdentity
-from models.datasets import Dataset, load_source, source_at_hand
+from models.datasets import Dataset, load_source, trained_on_at_hand
 from models.explain import Explanation, explain_stages
 from models.prediction import NEGATIVE, POSITIVE, Predictor
 from models.store import ModelInfo, ModelStore
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SLIDER_STEPS = 1000  # the threshold moves in steps of 0.001
 SECOND_MODEL_COLUMNS = (2, 5)  # in the reviews table, the second model's P and prediction: shown when comparing
 ORDINALS = ("1st model", "2nd model")  # the metrics' column headers when two are compared (names are long)
@@ -427,16 +426,13 @@ class EvaluateTab(QWidget):
     def use_model_data(self, quiet: bool = False) -> bool:
         """Put the data set the current model was trained on in the data field, if it is at hand."""
         info = self.current_model()
-        source = info.summary().get("source") if info is not None else None
-        if isinstance(source, str) and not source_at_hand(source) and info.builtin:
-            # The built-in model was made from the project's folder, and records the path as typed there.
-            in_project = PROJECT_ROOT / source
-            source = str(in_project.resolve()) if source_at_hand(str(in_project)) else source
-        if isinstance(source, str) and source_at_hand(source):
+        recorded = info.metadata.source if info is not None and info.metadata is not None else None
+        source = trained_on_at_hand(recorded, info is not None and info.builtin)
+        if source is not None:
             self.data_view.set_data_source(source)
             return True
         if not quiet:
-            what = f"The data {info.name!r} was trained on ({source})" if info and source else "This model's data"
+            what = f"The data {info.name!r} was trained on ({recorded})" if info and recorded else "This model's data"
             self.panel.set_message(f"{what} is not at hand on this computer: choose a data set.", error=True)
         return False
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.background import BackgroundTasks
-from models.datasets import load_source, source_at_hand
+from models.datasets import load_source, trained_on_at_hand
 from models.fine_tuning import MAX_TEST_DROP_POINTS, FineTuneResult, FineTuneSettings, fine_tune
 from models.my_reviews import NEGATIVE, POSITIVE, MyReviews, MyReviewsError
 from models.store import ModelInfo, ModelStore
@@ -162,7 +162,7 @@ class MyReviewsPanel(QGroupBox):
         reviews = self.reviews.split()
         source = info.metadata.source if info.metadata is not None else None
         chosen = None
-        if source and not source_at_hand(source):
+        if source and trained_on_at_hand(source, info.builtin) is None:
             # Recorded where it was trained (a relative path, another computer): the user's copy will do, if it
             # holds the same reviews (fine_tune checks the counts).
             chosen = self.choose_data(info.name, source)

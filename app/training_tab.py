@@ -36,7 +36,7 @@ from models.config import (
 from models.datasets import Dataset
 from models.errors import UserFacingError
 from models.store import ModelStore
-from models.training import TrainingResult, training_metadata
+from models.training import TrainingResult, run_metadata
 
 PROGRESS_TEXT_SECONDS = 0.2  # the progress bar's text is refreshed at most this often
 DETACH_AFTER_MS = 500  # a stopped run still busy after this, with no epoch done, is let go (see below)
@@ -477,11 +477,8 @@ class TrainingTab(QWidget):
                 on_done(True)
             return
         name = self.name_edit.text().strip() or self.default_model_name()
-        metadata = training_metadata(result, self.unsaved_preset)
-        metadata["data"] = {**metadata["data"], "source": self.data_spec}  # a copy: the result keeps its own
-        corrections = self.unsaved_corrections
-        if corrections is not None:
-            metadata["corrections"] = corrections  # as train --corrections records them
+        corrections = self.unsaved_corrections  # recorded as train --corrections records them
+        metadata = run_metadata(result, self.unsaved_preset, source=self.data_spec, corrections=corrections)
         self.save_button.setEnabled(False)
         self._saving = result
         self.summary.setText(run_sentence(result, "saving") + corrections_sentence(corrections))

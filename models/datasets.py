@@ -658,6 +658,21 @@ def source_at_hand(spec: str) -> bool:
         return False
 
 
+def trained_on_at_hand(source: str | None, builtin: bool) -> str | None:
+    """Where the data set a model records (``source``) is on this computer, or None. A built-in model was
+    made in the project's folder and records the path as typed there (``../shared/...``): it is also looked
+    for from that folder."""
+    if not isinstance(source, str) or not source.strip():
+        return None
+    if source_at_hand(source):
+        return source
+    if builtin:
+        in_project = paths.resources_dir().parent / source
+        if source_at_hand(str(in_project)):
+            return str(in_project.resolve())
+    return None
+
+
 def resolved_source(spec: str) -> str:
     """``spec`` as a model records it: a path made absolute (``~`` expanded, ``..`` and links resolved),
     so the record names the same file from any folder; a download source ('imdb', 'stanford') as it is."""

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from models.config import TrainingConfig
-from models.datasets import Dataset, Split, load_source, source_at_hand
+from models.config import DEFAULT_THRESHOLD, TrainingConfig
+from models.datasets import Dataset, Split, load_source, source_at_hand, trained_on_at_hand
 from models.errors import ConfigError, DataSourceError, ModelStoreError, UserFacingError
-from models.metadata import MAX_NAME_CHARS, clean_name, utc_now
+from models.metadata import MAX_NAME_CHARS, METADATA_VERSION, MetadataError, ModelMetadata, clean_name, utc_now
 from models.store import FINE_TUNED_KEY, LoadedModel, ModelInfo, ModelStore
 
 MAX_TEST_DROP_POINTS = 0.5  # percentage points of test accuracy a fine-tuned copy may lose and still be the default
@@ -148,6 +148,7 @@ def training_data_for(info: ModelInfo, data: Dataset | None = None, progress: Pr
                               "model?): fine-tuning needs a sample of its training reviews to rehearse, and its "
                               "validation and test reviews to measure before and after.")
     if data is None:
+        source = trained_on_at_hand(source, info.builtin) or source
         if not source_at_hand(source):
             raise DataSourceError(f"The model {info.name!r} was trained on {source}, which is not on this computer "
                                   "(moved, deleted or not downloaded): fine-tuning needs it, to rehearse its training "
@@ -258,7 +259,8 @@ def _accuracy(family: Any, model: Any, x: Any, labels: np.ndarray, stop: StopFn)
     for start in range(0, len(labels), _MEASURE_CHUNK):
         _check_stop(stop)
         probabilities = family.probabilities(model, x[start:start + _MEASURE_CHUNK])
-        right += int(np.sum((probabilities >= 0.5) == (np.asarray(labels[start:start + _MEASURE_CHUNK]) == 1)))
+        truth = np.asarray(labels[start:start + _MEASURE_CHUNK]) == 1
+        right += int(np.sum((probabilities >= DEFAULT_THRESHOLD) == truth))
     _check_stop(stop)
     return right / len(labels) if len(labels) else float("nan")
 
@@ -314,7 +316,9 @@ def _copy_of(model: Any) -> Any:
 
 
 def _metadata(original: ModelInfo, settings: FineTuneSettings, my_reviews: int, rehearsal: int, before: Accuracy,
-              after: Accuracy, held_out: bool, made_default: bool, n_val: int, n_test: int) -> dict[str, Any]:
+              after: Accuracy, held_out: bool, made_default: bool, n_val: int, n_test: int) -> ModelMetadata:
+    """The copy's record: the original's, with this run's results and a ``fine_tuned`` section (kept as an
+    extra field). Its name and date are placeholders; the store sets both when it saves."""
     from models.training import library_versions
 
     meta = original.metadata
@@ -340,4 +344,8 @@ def _metadata(original: ModelInfo, settings: FineTuneSettings, my_reviews: int, 
         "validation_reviews": n_val, "test_reviews": n_test, "validation_held_out": held_out,
         "made_default": made_default,
     }
-    return record
+    try:
+        return ModelMetadata.from_json({**record, "name": original.name, "created": utc_now(),
+                                        "format_version": METADATA_VERSION})
+    except MetadataError as exc:
+        raise FineTuneError(f"The fine-tuned copy's details cannot be written: {exc}.") from None

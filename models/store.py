@@ -25,7 +25,7 @@ import sys
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -293,11 +293,7 @@ class ModelStore:
 
     def _save_new(self, model: Any, vocabulary: Vocabulary, metadata: ModelMetadata, name: str,
                   failure: str) -> ModelInfo:
-        if isinstance(metadata, Mapping):
-            # Only the Train tab's save still hands over the JSON object (models.training.training_metadata);
-            # it goes when the tab, being split, builds the record with run_metadata.
-            raw = dict(metadata)
-        elif isinstance(metadata, ModelMetadata):
+        if isinstance(metadata, ModelMetadata):
             raw = metadata.to_json()
         else:
             raise TypeError(f"metadata must be a ModelMetadata, not {type(metadata).__name__}")

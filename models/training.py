@@ -505,13 +505,6 @@ def run_metadata(result: TrainingResult, preset_name: str | None, *, source: str
     )
 
 
-def training_metadata(result: TrainingResult, preset_name: str | None) -> dict[str, Any]:
-    """``run_metadata`` as its JSON object: only for the Train tab's save, which still adds to the object
-    before it hands it to the store (the tab is being split; it moves to ``run_metadata`` with it, and then
-    this function and the store's acceptance of a JSON object go)."""
-    return run_metadata(result, preset_name).to_json()
-
-
 def library_versions() -> dict[str, str]:
     import platform
 

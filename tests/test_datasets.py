@@ -222,3 +222,22 @@ def test_a_word_index_with_commas_inside_its_words_is_counted_by_its_entries():
 
     raw = b'{"' + b"," * (MAX_WORD_INDEX_ENTRIES + 100) + b'": 4}'
     assert bounded_word_index(raw, "index.json") is raw
+
+
+def test_a_built_in_models_relative_source_is_found_from_the_project_folder(tmp_path, monkeypatch):
+    from models import paths
+    from models.datasets import trained_on_at_hand
+
+    project = tmp_path / "project"
+    (project / "resources").mkdir(parents=True)
+    data = tmp_path / "shared" / "reviews.csv"
+    data.parent.mkdir()
+    data.write_text("review,sentiment\na great film,positive\n", encoding="utf-8")
+    monkeypatch.setattr(paths, "resources_dir", lambda: project / "resources")
+    elsewhere = tmp_path / "a" / "b"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)  # "../shared/reviews.csv" is not there, seen from here
+    assert trained_on_at_hand("../shared/reviews.csv", builtin=True) == str(data.resolve())
+    assert trained_on_at_hand("../shared/reviews.csv", builtin=False) is None
+    assert trained_on_at_hand(str(data), builtin=False) == str(data)
+    assert trained_on_at_hand(None, builtin=True) is None and trained_on_at_hand("  ", builtin=True) is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from models.fine_tuning import (
 from models.my_reviews import MyReviews
 from models.prediction import Predictor
 from models.store import MODEL_FILE, ModelStore
-from models.training import held_out_indices, training_metadata
+from models.training import held_out_indices, run_metadata
 from tests.conftest import make_review, save_trained
 
 FAST = FineTuneSettings(epochs=2, min_rehearsal=40, rehearsal_per_review=10, batch_size=16)
@@ -131,7 +132,7 @@ def test_a_model_whose_data_set_is_gone_changed_or_unknown_is_refused_with_the_r
     csv_copy = tmp_path / "copy.csv"
     shutil.copy(data.source, csv_copy)
     info = store.save(result.model, result.vocabulary,
-                      {**training_metadata(result, "imdb-lstm"), "data": {**data.summary(), "source": str(csv_copy)}},
+                      run_metadata(result, "imdb-lstm", source=str(csv_copy)),
                       "moved")
     assert training_data_for(info).summary() == {**data.summary(), "source": str(csv_copy)}
 
@@ -144,14 +145,14 @@ def test_a_model_whose_data_set_is_gone_changed_or_unknown_is_refused_with_the_r
         fine_tune(store, info, my_reviews(2), settings=FAST)
 
     unknown = store.save(result.model, result.vocabulary,
-                         {**training_metadata(result, "imdb-lstm"), "data": {}}, "no source")
+                         replace(run_metadata(result, "imdb-lstm"), data={}), "no source")
     with pytest.raises(DataSourceError, match="does not say which data set"):
         fine_tune(store, unknown, my_reviews(2), settings=FAST)
     with pytest.raises(FineTuneError, match="none of your reviews"):
         fine_tune(store, info, Split(labels=np.zeros(0, dtype=np.int8), texts=[]), settings=FAST)
     for bad in ({"seed": -1}, {"validation_split": 5.0}, {"learning_rate": 0.0}):
-        meta = training_metadata(result, "imdb-lstm")
-        odd = store.save(result.model, result.vocabulary, {**meta, "config": {**meta["config"], **bad}}, "odd")
+        meta = run_metadata(result, "imdb-lstm")
+        odd = store.save(result.model, result.vocabulary, replace(meta, config={**meta.config, **bad}), "odd")
         with pytest.raises(FineTuneError, match=f"'odd' cannot be fine-tuned: its details say {next(iter(bad))}"):
             fine_tune(store, odd, my_reviews(2), settings=FAST)
         store.delete(odd.id)
@@ -163,7 +164,7 @@ def test_a_run_on_a_limited_subset_finds_the_same_subset(tiny_training, tmp_path
     limited = load_csv(data.source, limit=60)
     store = ModelStore(tmp_path / "store")
     info = store.save(result.model, result.vocabulary,
-                      {**training_metadata(result, "imdb-lstm"), "data": limited.summary()}, "limited")
+                      replace(run_metadata(result, "imdb-lstm"), data=limited.summary()), "limited")
     again = training_data_for(info)
     assert again.summary() == limited.summary() and again.train.texts == limited.train.texts
     assert len(again.train) < len(data.train)
@@ -191,7 +192,7 @@ def test_an_ngram_model_is_fine_tuned_the_same_way(tiny_training, tmp_path):
                             learning_rate=0.01, jit_compile=False)
     trained = train(config, data)
     store = ModelStore(tmp_path / "store")
-    original = store.save(trained.model, trained.vocabulary, training_metadata(trained, "ngram"), "ngram tiny")
+    original = store.save(trained.model, trained.vocabulary, run_metadata(trained, "ngram"), "ngram tiny")
     before_files = files_of(original)
     result = fine_tune(store, original, my_reviews(5), settings=FAST)
     assert files_of(original) == before_files
@@ -211,7 +212,7 @@ def test_the_same_fine_tune_twice_gives_the_same_copy(tiny_training, tmp_path):
     data, _ = tiny_training
     trained = train(TrainingConfig(**{**TINY_CONFIG, "epochs": 1, "dropout": 0.3, "recurrent_dropout": 0.3}), data)
     store = ModelStore(tmp_path / "store")
-    original = store.save(trained.model, trained.vocabulary, training_metadata(trained, "imdb-lstm"), "dropout")
+    original = store.save(trained.model, trained.vocabulary, run_metadata(trained, "imdb-lstm"), "dropout")
     settings = FineTuneSettings(epochs=2, min_rehearsal=40, batch_size=8, learning_rate=0.02)
     first, second = (fine_tune(store, original, my_reviews(4), settings=settings) for _ in range(2))
     assert first.after == second.after and first.saved.id != second.saved.id

@@ -122,19 +122,12 @@ def test_a_metadata_record_round_trips_through_save_and_load(tmp_path, trained):
     assert store.rename(info.id, "renamed").metadata == replace(expected, name="renamed")
 
 
-def test_the_train_tabs_json_object_saves_as_the_record_would(tmp_path, trained):
-    """Transitional: the Train tab still hands the store training_metadata's JSON object."""
-    from models.training import training_metadata
-
+def test_only_a_typed_record_is_saved(tmp_path, trained):
     _, result = trained
     store = ModelStore(tmp_path)
-    typed = store.save(result.model, result.vocabulary, run_metadata(result, "imdb-lstm"), "a")
-    raw = training_metadata(result, "imdb-lstm")
-    raw["corrections"] = CORRECTIONS
-    untyped = store.save(result.model, result.vocabulary, raw, "b")
-    assert untyped.metadata == replace(typed.metadata, name="b", created=untyped.created, corrections=CORRECTIONS)
-    with pytest.raises(TypeError, match="must be a ModelMetadata"):
-        store.save(result.model, result.vocabulary, [("kind", "trained")], "c")
+    for untyped in (run_metadata(result, "imdb-lstm").to_json(), [("kind", "trained")]):
+        with pytest.raises(TypeError, match="must be a ModelMetadata"):
+            store.save(result.model, result.vocabulary, untyped, "c")
 
 
 def test_a_record_that_would_not_read_back_is_not_saved(tmp_path, trained):

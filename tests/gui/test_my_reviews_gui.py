@@ -175,7 +175,7 @@ def test_a_data_set_not_where_it_was_recorded_is_asked_for(qtbot, setup, monkeyp
     panel = tab.my_reviews
     assert score(qtbot, tab, "a great film, wonderful acting, i loved it").label == POSITIVE
     panel.wrong_negative.click()
-    monkeypatch.setattr(panel_module, "source_at_hand", lambda source: False)
+    monkeypatch.setattr(panel_module, "trained_on_at_hand", lambda source, builtin: None)
     asked: list[str] = []
     answer = {"path": ""}
 
