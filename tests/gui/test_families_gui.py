@@ -69,3 +69,54 @@ def test_the_predict_picker_shows_family_and_accuracy_and_opens_on_the_lstm(qtbo
     assert "Phrases, weighed whole" in text and f"\u201c{heaviest.text}\u201d" in text
     phrases = {ph.text: ph.weight for ph in explanation.phrases}
     assert phrases.get("not good", 0) < 0  # "not good" pushes down as a phrase
+
+
+def test_an_ngram_model_through_train_evaluate_and_models(qtbot, tmp_path, tiny_csv, no_dialogs):
+    """Trained in the Train tab (curves per epoch, no cut marker), evaluated beside the built-in LSTM (both
+    by length), shown with its family in the Models tab."""
+    from app.evaluate_tab import EvaluateTab
+    from app.models_tab import ModelsTab
+
+    store = ModelStore(tmp_path / "models", builtin=builtin_model_dirs())
+    tasks = BackgroundTasks()
+    train = TrainingTab(store, tasks)
+    qtbot.addWidget(train)
+    train.show()
+    form = train.form
+    form.preset_combo.setCurrentIndex(form.preset_combo.findData("ngram"))
+    train.set_data_source(str(tiny_csv))
+    with qtbot.waitSignal(train.data_source_changed, timeout=TIMEOUT):
+        train.load_data_clicked()
+    for name, value in {"max_features": 300, "epochs": 3, "batch_size": 16, "learning_rate": 0.02}.items():
+        form.fields[name].setValue(value)
+    train.name_edit.setText("gui n-grams")
+    with qtbot.waitSignal(train.model_saved, timeout=120_000) as saved:
+        train.train_button.click()
+    info = store.find(saved.args[0])
+    assert info.metadata.family == "ngram" and info.metadata.config["max_features"] == 300
+    train.plots.flush()
+    xs, _ = train.plots.val_acc_curve.getData()
+    assert list(xs) == list(range(1, info.metadata.results["epochs_completed"] + 1))  # one point per epoch
+    assert f"test accuracy {info.metadata.results['test_accuracy']:.1%}" in train.summary.text()
+    assert train.shutdown(10_000)
+
+    evaluate = EvaluateTab(store, tasks)
+    qtbot.addWidget(evaluate)
+    evaluate.refresh_models(info.id)
+    evaluate.compare_combo.select(next(i.id for i in evaluate.compare_combo.models() if i.metadata.family == "lstm"))
+    evaluate.set_data_source(str(tiny_csv))
+    with qtbot.waitSignal(evaluate.evaluated, timeout=TIMEOUT):
+        evaluate.evaluate_button.click()
+    mine, lstm = evaluate.evaluations
+    assert mine.model_name == "gui n-grams" and mine.maxlen is None and not mine.cut.any() and lstm.maxlen == 80
+    assert abs(evaluate.metrics()[0].accuracy - info.metadata.results["test_accuracy"]) < 1e-6
+    note = evaluate.length_note.text()
+    assert "'gui n-grams' reads whole reviews" in note and "'IMDB LSTM (built-in)' reads the last 80" in note
+    assert evaluate.length_table.columnCount() == 6
+
+    models = ModelsTab(store, tasks)
+    qtbot.addWidget(models)
+    row = next(r for r in range(models.table.rowCount()) if models.table.item(r, 0).text() == "gui n-grams")
+    models.table.selectRow(row)
+    assert "Family" in models.details.toPlainText() and "n-grams" in models.details.toPlainText()
+    qtbot.waitUntil(tasks.settled, timeout=TIMEOUT)
