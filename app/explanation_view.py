@@ -276,7 +276,11 @@ class ExplanationView(QWidget):
         self.note_label.setWordWrap(True)
         self.note_label.hide()
         seen_row = QHBoxLayout()
-        seen_row.addWidget(QLabel(intro))
+        intro_label = QLabel(intro)
+        if compact:  # a narrow panel: the intro on its own line, wrapped, and the switches under it
+            intro_label.setWordWrap(True)
+        else:
+            seen_row.addWidget(intro_label)
         seen_row.addStretch(1)
         self.per_sentence = QCheckBox("Per &sentence")
         self.per_sentence.setToolTip("Each sentence's pushes summed: the sums add up to the score's difference "
@@ -308,6 +312,8 @@ class ExplanationView(QWidget):
         layout.addWidget(self.score_label)
         layout.addWidget(self.adds_up_label)
         layout.addWidget(self.note_label)
+        if compact:
+            layout.addWidget(intro_label)
         layout.addLayout(seen_row)
         layout.addWidget(self.tokens_view, 1)
         layout.addWidget(self.top_words_label)

@@ -131,3 +131,10 @@ def test_every_tab_holds_at_this_size(qtbot, window, tmp_path, size):
     # The plots' legends are lines above them, never drawn inside over the points.
     for plot in (tab.plots.roc_plot, tab.plots.pr_plot, tab.plots.calibration_plot):
         assert plot.getPlotItem().legend is None
+    # The Why panel's wrapped text fits its width: it scrolls down, never sideways (a line cut at its right).
+    from PySide6.QtWidgets import QScrollArea
+
+    why = tab.explanation.parentWidget()
+    while why is not None and not isinstance(why, QScrollArea):
+        why = why.parentWidget()
+    assert why is not None and why.horizontalScrollBar().maximum() == 0
