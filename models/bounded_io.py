@@ -229,3 +229,29 @@ def read_own_file(path: Path, limit: int) -> bytes:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise InputPathError(f"{path.name} is not a regular file")
         return read_at_most(f, limit, path.name)
+
+
+class OwnListFileError(ValueError):
+    """One of our JSON list files (``read_own_list``) cannot be used; the message says why, in a sentence."""
+
+
+def read_own_list(path: Path, limit: int, file_format: str, key: str, what: str, kind: str) -> list | None:
+    """The list under ``key`` of one of the app's own JSON files (``{"format": file_format, key: [...]}``), read
+    bounded and without following a link: None when there is no file yet. ``what`` names the content in
+    messages ("Your reviews"), ``kind`` the file ("a file of your reviews"). OwnListFileError when it cannot be
+    read, is not JSON, or is not such a file; the caller checks each item (one bad item never spoils the rest)."""
+    try:
+        raw = read_own_file(path, limit)
+    except FileNotFoundError:
+        return None
+    except (OSError, InputPathError, TooLarge) as exc:
+        reason = os_error_reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise OwnListFileError(f"{what} cannot be read ({path}: {reason}).") from None
+    try:
+        data = parse_json(raw)
+    except ValueError:
+        raise OwnListFileError(f"{what} are damaged ({path} is not JSON); move it away to start again.") from None
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list) or data.get("format") != file_format:
+        raise OwnListFileError(f"{path} is not {kind} written by Sentiment Studio; move it away to start again.")
+    return items

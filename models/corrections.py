@@ -26,11 +26,13 @@ from models.atomic_write import write_json_atomic
 from models.bounded_io import (
     MB,
     InputPathError,
+    OwnListFileError,
     TooLarge,
     checked_input_file,
     os_error_reason,
     parse_json,
     read_own_file,
+    read_own_list,
 )
 from models.datasets import (
     KERAS_SOURCE,
@@ -238,21 +240,12 @@ class CorrectionBook:
     def load(cls, identity: DataIdentity, root: Path | None = None) -> CorrectionBook:
         book = cls(identity, root=root)
         try:
-            raw = read_own_file(book.path, MAX_BOOK_BYTES)
-        except FileNotFoundError:
+            items = read_own_list(book.path, MAX_BOOK_BYTES, BOOK_FORMAT, "corrections",
+                                  f"The corrections of {identity.name}", "a corrections file")
+        except OwnListFileError as exc:
+            raise CorrectionsError(str(exc)) from None
+        if items is None:
             return book
-        except (OSError, InputPathError, TooLarge) as exc:
-            raise CorrectionsError(f"The corrections of {identity.name} cannot be read ({book.path}: "
-                                   f"{os_error_reason(exc) if isinstance(exc, OSError) else exc}).") from None
-        try:
-            data = parse_json(raw)
-        except ValueError:
-            raise CorrectionsError(f"The corrections of {identity.name} are damaged ({book.path} is not JSON); "
-                                   "move it away to start again.") from None
-        items = data.get("corrections") if isinstance(data, dict) else None
-        if not isinstance(items, list) or data.get("format") != BOOK_FORMAT:
-            raise CorrectionsError(f"{book.path} is not a corrections file of Sentiment Studio; move it away to "
-                                   "start again.")
         for number, item in enumerate(items[:MAX_CORRECTIONS], start=1):
             try:
                 if not isinstance(item, dict):

@@ -17,7 +17,7 @@ import numpy as np
 
 from models import paths
 from models.atomic_write import write_json_atomic
-from models.bounded_io import MB, InputPathError, TooLarge, os_error_reason, parse_json, read_own_file
+from models.bounded_io import MB, OwnListFileError, os_error_reason, read_own_list
 from models.datasets import Split
 from models.errors import UserFacingError
 from models.metadata import MetadataError, checked_date, utc_now
@@ -121,21 +121,12 @@ class MyReviews:
         MyReviewsError; a bad entry in ours is skipped and listed in ``problems``."""
         book = cls(root=root)
         try:
-            raw = read_own_file(book.path, MAX_FILE_BYTES)
-        except FileNotFoundError:
+            items = read_own_list(book.path, MAX_FILE_BYTES, FILE_FORMAT, "reviews", "Your reviews",
+                                  "a file of your reviews")
+        except OwnListFileError as exc:
+            raise MyReviewsError(str(exc)) from None
+        if items is None:
             return book
-        except (OSError, InputPathError, TooLarge) as exc:
-            reason = os_error_reason(exc) if isinstance(exc, OSError) else str(exc)
-            raise MyReviewsError(f"Your reviews cannot be read ({book.path}: {reason}).") from None
-        try:
-            data = parse_json(raw)
-        except ValueError:
-            raise MyReviewsError(f"Your reviews are damaged ({book.path} is not JSON); move it away to start "
-                                 "again.") from None
-        items = data.get("reviews") if isinstance(data, dict) else None
-        if not isinstance(items, list) or data.get("format") != FILE_FORMAT:
-            raise MyReviewsError(f"{book.path} is not a file of your reviews written by Sentiment Studio; move it "
-                                 "away to start again.")
         if len(items) > MAX_REVIEWS:
             book.problems.append(f"the file holds {len(items):,} reviews; the first {MAX_REVIEWS:,} are used")
         for number, item in enumerate(items[:MAX_REVIEWS], start=1):
