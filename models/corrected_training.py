@@ -79,9 +79,14 @@ def train_with_corrections(config: TrainingConfig, data: Dataset, book: Correcti
     if result.best_epoch is None or result.model is None or (should_stop is not None and should_stop()):
         return CorrectedTraining(result, corrected, None, None)
     from models.evaluation import evaluate
+    from models.families import family_named
     from models.prediction import Predictor
 
-    predictor = Predictor(result.model, result.vocabulary, config.maxlen, "trained with corrections")
+    family = family_named(config.family)
+    name = "trained with corrections"
+    # The family says how much of a review its model reads (the n-gram family: all of it).
+    maxlen = family.check_loaded(result.model, result.vocabulary, name)
+    predictor = Predictor(result.model, result.vocabulary, maxlen, name, family)
     evaluation = evaluate(predictor, data, data.test, should_stop=should_stop)
     original, fixed = accuracy_both_ways(evaluation.probabilities, data.test.labels, corrected)
     return CorrectedTraining(result, corrected, original, fixed)

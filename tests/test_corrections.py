@@ -242,8 +242,12 @@ def test_corrections_commands(noisy, tmp_path, monkeypatch):
     assert_user_error(run_cli("evaluate", "--data", noisy, "--corrections"), "has changed since")
 
 
-def test_train_with_corrections_reports_test_accuracy_on_both_labellings(tmp_path, monkeypatch):
+@pytest.mark.parametrize("family", ["lstm", "ngram"])
+def test_train_with_corrections_reports_test_accuracy_on_both_labellings(tmp_path, monkeypatch, family):
     from tests.test_cli import TINY
+    from tests.test_cli_families import NGRAM_TINY
+
+    settings = ["--epochs", "3", *TINY] if family == "lstm" else ["--preset", "ngram", *NGRAM_TINY]
 
     monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
     path = write_noisy_csv(tmp_path / "noisy.csv", n=200)
@@ -256,7 +260,7 @@ def test_train_with_corrections_reports_test_accuracy_on_both_labellings(tmp_pat
         book.mark(data.test, "test", row, FLIP)
     book.mark(data.train, "train", data.train.ids[0], FLIP)
     book.save()
-    proc = run_cli("train", "--data", path, "--corrections", "--epochs", "3", "--name", "fixed", *TINY)
+    proc = run_cli("train", "--data", path, "--corrections", "--name", "fixed", *settings)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     c = out["corrections"]
@@ -272,7 +276,7 @@ def test_train_with_corrections_reports_test_accuracy_on_both_labellings(tmp_pat
     meta = json.loads((tmp_path / "home" / "models" / next(m["id"] for m in models if m["name"] == "fixed")
                        / "metadata.json").read_text(encoding="utf-8"))
     assert meta["corrections"] == c  # the model remembers what it was trained on
-    assert meta["data"]["test"] == n - 3
+    assert meta["data"]["test"] == n - 3 and meta["family"] == family
     path.unlink()
     assert_user_error(run_cli("train", "--data", write_noisy_csv(tmp_path / "clean.csv", n=40), "--corrections"),
                       "no corrections of clean.csv")
