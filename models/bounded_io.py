@@ -217,14 +217,22 @@ def checked_input_file(path: Path | str, what: str = "file") -> Path:
     return path
 
 
+LINK_NOT_FOLLOWED = "the app's own files are never read through a link"
+
+
 def read_own_file(path: Path, limit: int) -> bytes:
     """A file inside the model store, read without following a link at its last component.
 
-    Raises OSError (ELOOP for a link, or the open's own error), InputPathError for anything
-    but a regular file, TooLarge past ``limit``.
+    Raises OSError (the open's own error), InputPathError for a link or anything but a regular
+    file, TooLarge past ``limit``.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):  # O_NOFOLLOW's answer, not a loop
+            raise InputPathError(f"it is a link ({LINK_NOT_FOLLOWED})") from None
+        raise
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise InputPathError(f"{path.name} is not a regular file")
@@ -235,11 +243,14 @@ class OwnListFileError(ValueError):
     """One of our JSON list files (``read_own_list``) cannot be used; the message says why, in a sentence."""
 
 
-def read_own_list(path: Path, limit: int, file_format: str, key: str, what: str, kind: str) -> list | None:
+def read_own_list(path: Path, limit: int, file_format: str, key: str, what: str, kind: str,
+                  version: int = 1) -> list | None:
     """The list under ``key`` of one of the app's own JSON files (``{"format": file_format, key: [...]}``), read
     bounded and without following a link: None when there is no file yet. ``what`` names the content in
     messages ("Your reviews"), ``kind`` the file ("a file of your reviews"). OwnListFileError when it cannot be
-    read, is not JSON, or is not such a file; the caller checks each item (one bad item never spoils the rest)."""
+    read, is not JSON, is not such a file, or was written by a newer app (its ``version`` above ``version``:
+    never read as ours and then overwritten); the caller checks each item (one bad item never spoils the rest)
+    and writes the items it could not use back as they were."""
     try:
         raw = read_own_file(path, limit)
     except FileNotFoundError:
@@ -254,4 +265,8 @@ def read_own_list(path: Path, limit: int, file_format: str, key: str, what: str,
     items = data.get(key) if isinstance(data, dict) else None
     if not isinstance(items, list) or data.get("format") != file_format:
         raise OwnListFileError(f"{path} is not {kind} written by Sentiment Studio; move it away to start again.")
+    found = data.get("version")
+    if isinstance(found, int) and not isinstance(found, bool) and found > version:
+        raise OwnListFileError(f"{what} were saved by a newer Sentiment Studio ({path} is version {found:,}, this "
+                               f"app reads version {version}); they are left as they are: use the newer app.")
     return items

@@ -225,6 +225,7 @@ class CorrectionBook:
     identity: DataIdentity
     corrections: list[Correction] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # items of the store's file that were skipped
+    unreadable: list = field(default_factory=list)  # those items as they were: saved back, never lost
     root: Path | None = None  # the folder of books (default: the store's)
 
     # -- the store -------------------------------------------------------------------------
@@ -241,7 +242,7 @@ class CorrectionBook:
         book = cls(identity, root=root)
         try:
             items = read_own_list(book.path, MAX_BOOK_BYTES, BOOK_FORMAT, "corrections",
-                                  f"The corrections of {identity.name}", "a corrections file")
+                                  f"The corrections of {identity.name}", "a corrections file", BOOK_VERSION)
         except OwnListFileError as exc:
             raise CorrectionsError(str(exc)) from None
         if items is None:
@@ -254,12 +255,17 @@ class CorrectionBook:
                                              item.get("label"), item.get("at")))
             except ValueError as exc:
                 book.problems.append(f"correction {number}: {exc}")
+                book.unreadable.append(item)
+        if len(items) > MAX_CORRECTIONS:
+            book.problems.append(f"the file holds {len(items):,} corrections; the first {MAX_CORRECTIONS:,} are used")
+            book.unreadable.extend(items[MAX_CORRECTIONS:])
         return book
 
     def save(self) -> None:
         data = {"format": BOOK_FORMAT, "version": BOOK_VERSION,
                 "dataset": {"sha256": self.identity.sha256, "name": self.identity.name, "path": self.identity.path},
-                "corrections": [c.to_json() for c in self.corrections]}
+                # then the file's items that could not be used, unchanged: never lost by a save
+                "corrections": [c.to_json() for c in self.corrections] + self.unreadable}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.path, data, indent=1)

@@ -97,6 +97,7 @@ class MyReviews:
 
     reviews: list[MyReview] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # entries of the file that were skipped, and why
+    unreadable: list = field(default_factory=list)  # those entries as they were: saved back, never lost
     root: Path | None = None  # the folder holding the file (default: the user's data folder)
 
     @property
@@ -122,18 +123,20 @@ class MyReviews:
         book = cls(root=root)
         try:
             items = read_own_list(book.path, MAX_FILE_BYTES, FILE_FORMAT, "reviews", "Your reviews",
-                                  "a file of your reviews")
+                                  "a file of your reviews", FILE_VERSION)
         except OwnListFileError as exc:
             raise MyReviewsError(str(exc)) from None
         if items is None:
             return book
-        if len(items) > MAX_REVIEWS:
-            book.problems.append(f"the file holds {len(items):,} reviews; the first {MAX_REVIEWS:,} are used")
         for number, item in enumerate(items[:MAX_REVIEWS], start=1):
             try:
                 book._put(MyReview.checked(item))
             except ValueError as exc:
                 book.problems.append(f"review {number}: {exc}")
+                book.unreadable.append(item)
+        if len(items) > MAX_REVIEWS:
+            book.problems.append(f"the file holds {len(items):,} reviews; the first {MAX_REVIEWS:,} are used")
+            book.unreadable.extend(items[MAX_REVIEWS:])
         return book
 
     def problems_message(self) -> str | None:
@@ -142,11 +145,15 @@ class MyReviews:
             return None
         shown = "; ".join(self.problems[:MAX_PROBLEMS_SHOWN])
         more = len(self.problems) - MAX_PROBLEMS_SHOWN
-        return (f"{len(self.problems)} of your saved reviews could not be read and were skipped: {shown}"
-                + (f" (and {more} more)" if more > 0 else "") + ".")
+        return (f"{len(self.problems)} of your saved reviews could not be used and were skipped: {shown}"
+                + (f" (and {more} more)" if more > 0 else "")
+                + f". They stay in {self.path} as they are.")
 
     def save(self) -> None:
-        data = {"format": FILE_FORMAT, "version": FILE_VERSION, "reviews": [r.to_json() for r in self.reviews]}
+        """Write the reviews, then the file's entries that could not be used, unchanged (so a fix by hand, or
+        a newer app, still finds them)."""
+        data = {"format": FILE_FORMAT, "version": FILE_VERSION,
+                "reviews": [r.to_json() for r in self.reviews] + self.unreadable}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.path, data, indent=1)

@@ -16,7 +16,6 @@ links, is listed as damaged, cannot be renamed, and deleting it removes only the
 from __future__ import annotations
 
 import contextlib
-import errno
 import itertools
 import os
 import re
@@ -207,9 +206,8 @@ class ModelStore:
         except MetadataError as exc:
             info.damaged = f"{META_FILE} does not follow the format: {exc}"
             return info
-        except (OSError, ValueError) as exc:  # a link (ELOOP), not a file, too large, not JSON
-            reason = "it is a link" if isinstance(exc, OSError) and exc.errno == errno.ELOOP else \
-                (exc.strerror or exc) if isinstance(exc, OSError) else exc
+        except (OSError, ValueError) as exc:  # a link, not a file, too large, not JSON
+            reason = os_error_reason(exc) if isinstance(exc, OSError) else exc
             info.damaged = f"{META_FILE} cannot be read ({reason})"
             return info
         info.metadata = meta

@@ -177,6 +177,10 @@ def test_a_damaged_store_file_loses_only_its_bad_entries(noisy):
     book.path.write_text(json.dumps(stored), encoding="utf-8")
     again, _ = load_for(str(noisy))
     assert len(again.corrections) == 1 and len(again.problems) == 3
+    again.mark(data.test, "test", data.test.ids[1], FLIP)  # a save keeps the damaged items as they were
+    again.save()
+    assert json.loads(book.path.read_text(encoding="utf-8"))["corrections"][2:] == stored["corrections"][1:]
+    assert len(load_for(str(noisy))[0].problems) == 3
     book.path.write_text("{not json", encoding="utf-8")
     with pytest.raises(CorrectionsError, match="damaged"):
         load_for(str(noisy))

@@ -76,9 +76,38 @@ def test_a_hostile_file_loses_only_its_bad_entries():
     mine = MyReviews.load()
     assert [(r.text, r.label) for r in mine.reviews] == [("A good one.", 1), ("A bad one.", 0)]
     assert [p.split(":")[0] for p in mine.problems] == ["review 2", "review 3", "review 4", "review 5", "review 6"]
-    assert "5 of your saved reviews could not be read" in mine.problems_message()
+    assert "5 of your saved reviews could not be used" in mine.problems_message()
+    assert f"They stay in {path} as they are" in mine.problems_message()
     mine.add("A third.", "positive")  # the good entries are kept when it is written again
-    assert [r.text for r in MyReviews.load().reviews] == ["A good one.", "A bad one.", "A third."]
+    again = MyReviews.load()
+    assert [r.text for r in again.reviews] == ["A good one.", "A bad one.", "A third."]
+    # ... and so are the bad ones, unchanged, for a fix by hand: a save never loses what it could not read
+    assert json.loads(path.read_text(encoding="utf-8"))["reviews"][3:] == [entries[i] for i in (1, 2, 3, 4, 5)]
+    assert len(again.problems) == 5 and again.unreadable == [entries[i] for i in (1, 2, 3, 4, 5)]
+
+
+def test_entries_past_the_limit_are_kept_in_the_file(monkeypatch):
+    monkeypatch.setattr("models.my_reviews.MAX_REVIEWS", 3)
+    path = paths.data_dir() / "my_reviews.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = [{"text": f"Review number {i}.", "label": "positive", "at": "2026-01-02T03:04:05+00:00"}
+               for i in range(5)]
+    path.write_text(json.dumps({"format": FILE_FORMAT, "version": 1, "reviews": entries}), encoding="utf-8")
+    mine = MyReviews.load()
+    assert mine.count == 3 and "the first 3 are used" in mine.problems_message()
+    mine.undo()
+    saved = json.loads(path.read_text(encoding="utf-8"))["reviews"]
+    assert [e["text"] for e in saved] == [e["text"] for e in entries[:2] + entries[3:]] and saved[2:] == entries[3:]
+
+
+def test_a_file_of_a_newer_app_is_left_alone():
+    path = paths.data_dir() / "my_reviews.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = json.dumps({"format": FILE_FORMAT, "version": 99, "reviews": [], "what_v99_keeps": {}}).encode()
+    path.write_bytes(content)
+    with pytest.raises(MyReviewsError, match="saved by a newer Sentiment Studio .*version 99"):
+        MyReviews.load()
+    assert path.read_bytes() == content
 
 
 @pytest.mark.parametrize("content, match", [
@@ -113,7 +142,7 @@ def test_a_file_that_is_too_large_a_folder_or_a_link_is_refused(tmp_path):
     target = tmp_path / "elsewhere.json"
     target.write_text(json.dumps({"format": FILE_FORMAT, "reviews": []}), encoding="utf-8")
     os.symlink(target, path)
-    with pytest.raises(MyReviewsError, match="cannot be read"):
+    with pytest.raises(MyReviewsError, match=r"cannot be read \(.*: it is a link \(the app's own files are never"):
         MyReviews.load()
 
 
