@@ -12,6 +12,7 @@ in that line).
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import itertools
 import json
@@ -27,7 +28,7 @@ from app.cli_corrections import COMMANDS as CORRECTION_COMMANDS
 from app.cli_corrections import add_commands as add_correction_commands
 from app.formatting import format_clock
 from models.config import DEFAULT_PRESET, DEFAULT_THRESHOLD, PRESETS, SPECIFIED_MAXLEN, preset, preset_label
-from models.errors import StoreWriteError, UserFacingError
+from models.errors import NoWordsError, StoreWriteError, UserFacingError
 
 EXIT_USER_ERROR = 2
 
@@ -396,11 +397,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if any(not t.strip() for t in args.text):
         raise EmptyReviewError("A review is empty: give some text to score.")
-    texts = iter(args.text)
+    numbered: Iterable[tuple[int | None, str]] = ((None, text) for text in args.text)
+    source = None  # where numbered lines come from, for messages
     if args.file is not None:
-        from models.datasets import iter_review_texts
+        from models.datasets import iter_numbered_review_texts
 
-        texts = itertools.chain(texts, iter_review_texts(args.file))  # the file is checked here, before scoring
+        # the file is checked here, before scoring
+        numbered = itertools.chain(numbered, iter_numbered_review_texts(args.file))
+        source = args.file.name
     elif not args.text and not sys.stdin.isatty():
         import io
 
@@ -410,27 +414,40 @@ def cmd_predict(args: argparse.Namespace) -> int:
         # en_US.UTF-8, Python's own stdin decodes strictly and one bad byte stopped the run.
         stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace") \
             if hasattr(sys.stdin, "buffer") else sys.stdin
-        texts = (line.rstrip("\n") for line in bounded_lines(stdin, "standard input") if line.strip())
+        numbered = ((number, line.rstrip("\n"))
+                    for number, line in enumerate(bounded_lines(stdin, "standard input"), 1) if line.strip())
+        source = "standard input"
     elif not args.text:
         raise EmptyReviewError("Nothing to score: give review text, --file PATH, or lines on stdin.")
+    lines = _LineNumbers()
+    texts = lines.follow(numbered)
     predictor = Predictor.from_store(_store(), args.model)
     model = {"model": predictor.name}  # which model scored: the newest one unless --model says
     progress = _CountProgress(live=args.file is not None and sys.stderr.isatty())
     with _output(args.output) as out:
-        if args.explain or args.explain_method:
-            from models.explain import explain_refined
+        try:
+            if args.explain or args.explain_method:
+                from models.explain import explain_refined
 
-            for text in _with_words(texts):  # one at a time, so each line appears as soon as it is ready
-                # what the GUI settles on
-                explanation = explain_refined(predictor, text, args.explain_method or "shapley")
-                out.write(json.dumps(model | explanation.prediction.to_json() | explanation.to_json()) + "\n")
-                out.flush()
-                progress(1)
-        else:
-            for chunk in predictor.predict_chunks(texts, require_words=True, details=False):
-                out.write("".join(json.dumps(model | p.to_json()) + "\n" for p in chunk))
-                out.flush()
-                progress(len(chunk))
+                for text in _with_words(texts):  # one at a time, so each line appears as soon as it is ready
+                    # what the GUI settles on
+                    explanation = explain_refined(predictor, text, args.explain_method or "shapley")
+                    out.write(json.dumps(lines.next() | model | explanation.prediction.to_json()
+                                         | explanation.to_json()) + "\n")
+                    out.flush()
+                    progress(1)
+            else:
+                for chunk in predictor.predict_chunks(texts, require_words=True, details=False):
+                    out.write("".join(json.dumps(lines.next() | model | p.to_json()) + "\n" for p in chunk))
+                    out.flush()
+                    progress(len(chunk))
+        except NoWordsError as exc:
+            line = lines.line_of(exc.number)
+            if line is None:
+                raise
+            from models.prediction import no_words_error
+
+            raise no_words_error(exc.number, exc.text, f"on line {line:,} of {source}") from None
         progress.finish()
         if progress.count == 0:
             raise EmptyReviewError("Nothing to score: the file has no reviews." if args.file is not None else
@@ -473,6 +490,31 @@ class _CountProgress:
     def finish(self) -> None:
         if self.live and self._last:
             print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
+class _LineNumbers:
+    """The line each text handed to scoring came from (its file's or stdin's; None for a review given as an
+    argument), in order: ``follow`` records them as texts are read, ``next`` gives the next scored one's as
+    ``{"line": N}`` (or nothing) for its output row, so rows name their lines even with blank lines skipped."""
+
+    def __init__(self) -> None:
+        self._lines: collections.deque[int | None] = collections.deque()
+        self._first = 1  # the review number of _lines[0]
+
+    def follow(self, numbered: Iterable[tuple[int | None, str]]) -> Iterator[str]:
+        for line, text in numbered:
+            self._lines.append(line)
+            yield text
+
+    def next(self) -> dict:
+        self._first += 1
+        line = self._lines.popleft()
+        return {} if line is None else {"line": line}
+
+    def line_of(self, number: int) -> int | None:
+        """The line of review ``number`` (1-based, all reviews counted), while it is not yet written."""
+        index = number - self._first
+        return self._lines[index] if 0 <= index < len(self._lines) else None
 
 
 def _with_words(texts: Iterable[str]) -> Iterator[str]:

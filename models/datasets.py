@@ -468,9 +468,10 @@ def text_encoding(path: Path) -> str:
     return "utf-8-sig"  # drops a UTF-8 mark when there is one
 
 
-def _check_text_file(path: Path) -> str:
-    """Refuse paths that are not files, binary files, and files without line breaks before parsing
-    (a CSV reader would otherwise pull a multi-GB "line" into memory); returns the encoding."""
+def _check_text_file(path: Path, csv_file: bool = True) -> str:
+    """Refuse paths that are not files, binary files, and CSVs without a line break in their first
+    megabyte (no header line) before parsing; returns the encoding. (Every reader bounds its lines with
+    ``bounded_lines``: a text file's one review per line may be as long as a CSV field.)"""
     try:
         path = checked_input_file(path, "text or CSV file")
         encoding = text_encoding(path)
@@ -482,7 +483,7 @@ def _check_text_file(path: Path) -> str:
         raise DataSourceError(f"Could not read {path}: {os_error_reason(exc)}.") from None
     if encoding != "utf-16" and b"\x00" in head[:65536]:
         raise DataSourceError(f"{path.name} is not a text file (it holds binary data): give a CSV of reviews.")
-    if len(head) == 1024 * 1024 and b"\n" not in head and b"\r" not in head:
+    if csv_file and len(head) == 1024 * 1024 and b"\n" not in head and b"\r" not in head:
         raise DataSourceError(f"{path.name} has no line break in its first megabyte: it is not a CSV of reviews.")
     return encoding
 
@@ -561,7 +562,10 @@ class CsvReviews:
             with open(self.path, newline="", encoding=self.encoding, errors="replace") as f:
                 reader = csv.reader(bounded_lines(f, name), self.dialect)
                 next(reader, None)  # the header, read in __init__
-                for line_no, row in enumerate(reader, start=2):
+                ended = reader.line_num
+                for row in reader:
+                    # the file line the row starts on (a quoted field may span lines; blank lines count)
+                    line_no, ended = ended + 1, reader.line_num
                     if not row or all(not cell.strip() for cell in row):
                         continue
                     needed = max(self.text_col, self.label_col if self.label_col is not None else 0)
@@ -603,26 +607,32 @@ def _shown_columns(columns: list[str]) -> str:
     return ", ".join(shown) + (f" and {len(columns) - 10:,} more" if len(columns) > 10 else "") or "none"
 
 
-def iter_review_texts(path: Path) -> Iterator[str]:
-    """A .csv's text column (the CSV rules above), or a text file's non-empty lines, as a stream:
-    the file is checked and a CSV's header read before this returns, then texts come one at a
-    time, so a file of any length is scored in bounded memory."""
+def iter_numbered_review_texts(path: Path) -> Iterator[tuple[int, str]]:
+    """A .csv's text column (the CSV rules above), or a text file's non-empty lines, as a stream of
+    (line in the file, text): the file is checked and a CSV's header read before this returns, then
+    texts come one at a time, so a file of any length is scored in bounded memory. Blank lines (and
+    CSV rows without text) are skipped; the line numbers say where each text was."""
     path = Path(path)
     if path.suffix.lower() in (".csv", ".tsv"):
         rows = CsvReviews(path, labels=False)
-        return (row.text for row in rows if row.text.strip())
-    encoding = _check_text_file(path)
+        return ((row.line, row.text) for row in rows if row.text.strip())
+    encoding = _check_text_file(path, csv_file=False)
 
-    def lines() -> Iterator[str]:
+    def lines() -> Iterator[tuple[int, str]]:
         try:
             with open(path, encoding=encoding, errors="replace") as f:
-                for line in bounded_lines(f, path.name):
+                for number, line in enumerate(bounded_lines(f, path.name), start=1):
                     if line.strip():
-                        yield line.rstrip("\r\n")
+                        yield number, line.rstrip("\r\n")
         except OSError as exc:
             raise DataSourceError(f"Could not read {path}: {os_error_reason(exc)}.") from None
 
     return lines()
+
+
+def iter_review_texts(path: Path) -> Iterator[str]:
+    """The texts of :func:`iter_numbered_review_texts`, without their line numbers."""
+    return (text for _, text in iter_numbered_review_texts(path))
 
 
 def read_review_texts(path: Path) -> list[str]:

@@ -25,6 +25,14 @@ class EmptyReviewError(UserFacingError):
     """A review with nothing in it to score."""
 
 
+class NoWordsError(EmptyReviewError):
+    """Review ``number`` (1-based, of those given) has no word at all, only punctuation or symbols."""
+
+    def __init__(self, message: str, number: int, text: str) -> None:
+        super().__init__(message)
+        self.number, self.text = number, text
+
+
 class ModelStoreError(UserFacingError):
     """A model that cannot be found, loaded, saved, renamed or deleted."""
 

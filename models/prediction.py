@@ -13,7 +13,7 @@ import numpy as np
 
 from models.config import DEFAULT_THRESHOLD
 from models.encoding_worker import EncodedChunk, EncodingWorker, WorkerGone
-from models.errors import EmptyReviewError
+from models.errors import EmptyReviewError, NoWordsError
 from models.families import ModelFamily, family_named, family_of_info
 from models.numpy_lstm import UnsupportedModel
 from models.store import LoadedModel, ModelInfo, ModelStore
@@ -261,7 +261,8 @@ def _predictions(encoded: EncodedChunk, wait: Callable[[], np.ndarray]) -> list[
             for p, k, o, t, e in zip(probabilities, known, oov, truncated, reviews)]
 
 
-def no_words_error(number: int, text: str) -> EmptyReviewError:
-    """What to say about review ``number`` having no word at all (only punctuation or symbols)."""
-    return EmptyReviewError(f"No words to score in review {number} ({text.strip()[:40]!r}): the model reads words, "
-                            "and it has only punctuation or symbols.")
+def no_words_error(number: int, text: str, where: str | None = None) -> NoWordsError:
+    """What to say about review ``number`` having no word at all (only punctuation or symbols); ``where``
+    names its place when the caller knows better ("on line 3 of reviews.txt")."""
+    return NoWordsError(f"No words to score {where or f'in review {number:,}'} ({text.strip()[:40]!r}): the model "
+                        "reads words, and it has only punctuation or symbols.", number, text)

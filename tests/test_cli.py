@@ -58,7 +58,7 @@ def test_train_predict_evaluate_models(tiny_csv, monkeypatch, tmp_path):
     reviews.write_bytes("truly fun and superb\n\nterrible \xff acting\n".encode("latin-1"))  # invalid UTF-8 too
     proc = run_cli("predict", "--model", "tiny", "--file", reviews)
     assert proc.returncode == 0, proc.stderr
-    assert len(proc.stdout.splitlines()) == 2
+    assert [json.loads(row)["line"] for row in proc.stdout.splitlines()] == [1, 3]  # the blank line skipped
 
     proc = run_cli("predict", input="i loved it, a great film, wonderful acting\n")
     assert proc.returncode == 0 and json.loads(proc.stdout)["label"] == "positive"
@@ -206,6 +206,32 @@ def test_bytes_that_are_not_utf8_on_stdin_are_replaced_as_in_a_file(tmp_path, io
                                capture_output=True, cwd=ROOT, env=env, timeout=300)
     assert from_file.returncode == 0, from_file.stderr[-2000:]
     assert piped.stdout.splitlines() == from_file.stdout.splitlines() and len(piped.stdout.splitlines()) == 2
+
+
+def test_rows_from_a_file_name_their_lines(tmp_path):
+    """Blank lines and rows without text are skipped, so each row of a file (or stdin) says which line it
+    scored; a CSV row starts on the line its record starts on (a quoted review may span lines), and a
+    text file's review may be one long line (past the first megabyte: not refused as a CSV without lines)."""
+    table = tmp_path / "reviews.csv"
+    table.write_text('text,label\n"A great film,\nwonderful from start to end",1\n\n"",0\nawful film,0\n',
+                     encoding="utf-8")
+    proc = run_cli("predict", "typed here", "--file", table)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(row) for row in proc.stdout.splitlines()]
+    assert ["line" in r for r in rows] == [False, True, True] and [r["line"] for r in rows[1:]] == [2, 6]
+
+    long = tmp_path / "long.txt"
+    long.write_text("\n" + "a wonderful film " * 150_000 + "\n!!!\n", encoding="utf-8")  # 2.5 MB on line 2
+    proc = run_cli("predict", "--file", long)
+    assert_user_error(proc, "No words to score on line 3 of long.txt ('!!!')")
+    long.write_text("\n" + "a wonderful film " * 150_000 + "\n", encoding="utf-8")
+    proc = run_cli("predict", "--file", long)
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    assert row["line"] == 2 and row["truncated"] and row["label"] == "positive"
+
+    proc = run_cli("predict", "--explain", input="\ngood fun\n")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["line"] == 2
 
 
 def test_a_review_that_looks_like_a_formula_is_written_as_text():

@@ -136,7 +136,7 @@ def test_errors_in_the_worker_part_of_a_stream_come_after_the_chunks_before_them
     batch = texts(2600)
     batch[2500] = "?!"
     out = []
-    with pytest.raises(EmptyReviewError, match=r"review 2501 \('\?!'\)"):
+    with pytest.raises(EmptyReviewError, match=r"review 2,501 \('\?!'\)"):
         for chunk in builtin.predict_chunks(batch, require_words=True, details=False):
             out += chunk
     assert len(out) == 32 + 64 + 128 + 256 + 512 * 3  # every chunk before the one holding review 2501
