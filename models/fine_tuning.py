@@ -165,9 +165,11 @@ def training_data_for(info: ModelInfo, data: Dataset | None = None, progress: Pr
                 data = data.limited(limit)
                 found = data.summary()
         if any(found[key] != expected[key] for key in expected):
+            # name what was read: the recorded source, or another copy the user picked
+            changed = "any more" if data.source == source else f"({source})"
             raise DataSourceError(
-                f"{source} is not the data set {info.name!r} was trained on any more: the model learnt from "
-                f"{expected['train']:,} training and {expected['test']:,} test reviews, the file now has "
+                f"{data.source} is not the data set {info.name!r} was trained on {changed}: the model learnt from "
+                f"{expected['train']:,} training and {expected['test']:,} test reviews, this one has "
                 f"{found['train']:,} and {found['test']:,}. Fine-tuning needs the same reviews.")
     return data
 

@@ -73,4 +73,5 @@ def test_settings_of_another_family_are_refused(args, fragment, tiny_csv, monkey
 def test_a_file_whose_last_review_has_no_words_is_refused_in_one_line(model, tmp_path):
     reviews = tmp_path / "reviews.txt"
     reviews.write_text("A great film.\n!!!\n", encoding="utf-8")
-    assert_user_error(run_cli("predict", "--model", model, "--file", reviews), "No words to score on line 2 of reviews.txt")
+    assert_user_error(run_cli("predict", "--model", model, "--file", reviews),
+                      "No words to score on line 2 of reviews.txt")

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from models.datasets import Split, load_csv
+from models.datasets import Split, load_csv, load_source
 from models.errors import DataSourceError
 from models.fine_tuning import (
     FineTuneError,
@@ -140,6 +140,10 @@ def test_a_model_whose_data_set_is_gone_changed_or_unknown_is_refused_with_the_r
         f.write("one more review of a great film,positive\n")
     with pytest.raises(DataSourceError, match="not the data set 'moved' was trained on any more"):
         training_data_for(info)
+    picked = load_source(str(csv_copy))  # another copy the user picked: the message names it, and the record's
+    picked = replace(picked, source=str(tmp_path / "picked.csv"))
+    with pytest.raises(DataSourceError, match=r"picked.csv is not the data set 'moved' was trained on \(.*copy.csv\)"):
+        training_data_for(info, picked)
     csv_copy.unlink()
     with pytest.raises(DataSourceError, match="not on this computer"):
         fine_tune(store, info, my_reviews(2), settings=FAST)
