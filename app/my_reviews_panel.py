@@ -243,7 +243,10 @@ class MyReviewsPanel(QGroupBox):
 def describe(result: FineTuneResult) -> str:
     """The before/after as the panel shows it: the saved name, both figures, and the verdict."""
     def row(what: str, before: float, after: float) -> str:
-        return f"{what}: {before:.1%} before, {after:.1%} after ({(after - before) * 100:+.1f} points)"
+        points = (after - before) * 100  # one review of 5,000 is 0.02 points: never shown as "+0.0"
+        change = ("no change" if round(points, 2) == 0 else
+                  f"{points:+.1f} points" if abs(points) >= 0.05 else f"{points:+.2f} points")
+        return f"{what}: {before:.1%} before, {after:.1%} after ({change})"
 
     held = ("held-out validation reviews" if result.validation_held_out
             else "validation reviews (the original also learnt from them)")
@@ -257,6 +260,6 @@ def describe(result: FineTuneResult) -> str:
     if result.dropped:
         lines.append(result.warning() or "")
     else:
-        lines.append(f"Test accuracy did not drop by more than {MAX_TEST_DROP_POINTS} point: it is now the default "
+        lines.append(f"Test accuracy did not drop by more than {MAX_TEST_DROP_POINTS} points: it is now the default "
                      "model. The original is unchanged in the Models tab.")
     return "\n".join(lines)

@@ -127,7 +127,7 @@ def fine_tuned_name(original: str, my_reviews: int) -> str:
     """"<original> + N of my reviews" (a built-in model's "(built-in)" left out: the copy is the user's),
     the original part shortened so the whole fits a model name."""
     base = clean_name(original.replace(_BUILTIN_MARK, " ")) or "model"
-    suffix = f" + {my_reviews} of my review{'s' if my_reviews != 1 else ''}"
+    suffix = f" + {my_reviews:,} of my reviews"  # "+ 1 of my reviews": one of them
     room = MAX_NAME_CHARS - len(suffix)
     if len(base) > room:
         base = base[:room - 3].rstrip() + "..."

@@ -121,7 +121,7 @@ def test_the_drop_rule_and_the_name():
     assert drops_too_much(0.900, 0.8949)
     assert not drops_too_much(0.85, 0.90)
     assert fine_tuned_name("IMDB LSTM (built-in)", 12) == "IMDB LSTM + 12 of my reviews"
-    assert fine_tuned_name("mine", 1) == "mine + 1 of my review"
+    assert fine_tuned_name("mine", 1) == "mine + 1 of my reviews"
     long = fine_tuned_name("x" * 200, 5)
     assert len(long) <= 120 and long.endswith("... + 5 of my reviews")
 

@@ -4,11 +4,13 @@ undo, then improve the model with them in the background and see before/after, t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from app.background import BackgroundTasks
 from app.model_cache import model_name_of
+from app.my_reviews_panel import describe
 from app.predict_tab import PredictTab
 from models.fine_tuning import FineTuneSettings
 from models.my_reviews import MyReviews
@@ -88,6 +90,10 @@ def test_mark_wrong_count_undo_then_improve_shows_before_and_after(qtbot, setup)
     assert f"{result.before.validation:.1%} before, {result.after.validation:.1%} after" in shown
     assert f"{result.before.test:.1%} before, {result.after.test:.1%} after" in shown
     assert f"Test ({result.test_reviews:,} reviews)" in shown and "held-out validation reviews" in shown
+    # A change of one review in 5,000 is written as it is, never as "+0.0 points"
+    one = replace(result, before=replace(result.before, test=0.9), after=replace(result.after, test=0.9002))
+    assert "90.0% before, 90.0% after (+0.02 points)" in describe(one)
+    assert "90.0% before, 90.0% after (no change)" in describe(replace(one, after=replace(one.after, test=0.9)))
     # Both were marked wrong where the model had scored them: the original got none of them right.
     assert result.before.mine == 0.0 and "Your reviews (2, as you labelled them): 0.0% before" in shown
     stored = json.loads((result.saved.path / "metadata.json").read_text(encoding="utf-8"))["fine_tuned"]
@@ -189,5 +195,5 @@ def test_a_data_set_not_where_it_was_recorded_is_asked_for(qtbot, setup, monkeyp
     answer["path"] = original.metadata.source  # the user's copy
     with qtbot.waitSignal(panel.improved, timeout=FINE_TUNE_TIMEOUT) as blocker:
         assert panel.improve() is True
-    assert len(asked) == 2 and blocker.args[0].saved.name == "tiny + 1 of my review"
+    assert len(asked) == 2 and blocker.args[0].saved.name == "tiny + 1 of my reviews"
     qtbot.waitUntil(lambda: tab.tasks.settled(), timeout=LOAD_TIMEOUT)
