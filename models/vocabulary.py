@@ -85,9 +85,92 @@ def _unescape_reference(match: re.Match) -> str:
 
 
 def _words(text: str) -> list[str]:
+    return (_ASCII_WORD if text.isascii() else _WORD).findall(_prepared(text))
+
+
+# -- the same words as numbers, without a string per word ----------------------------------------------
+# For scoring long files (the n-gram family's encode_chunk): each word of tokenize(text) as a 63-bit key, the
+# polynomial hash of its characters' code points, computed for a whole chunk of reviews in a few NumPy passes
+# over its characters instead of a string per word (findall's). The rule is _WORD's: a word is a run of
+# characters for which str.isalnum() holds (the regular expression's [^\W_]) and of apostrophes with such a
+# character on both sides, in the text as _words prepares it. tests/test_tokenizer.py checks the keys against
+# tokenize's words on hostile and real text and the character table against the regular expression.
+_KEY_BASE = np.uint64(1_099_511_628_211)  # odd (FNV's 64-bit prime), so every power of it is invertible
+_KEY_INVERSE = np.uint64(pow(int(_KEY_BASE), -1, 1 << 64))
+_KEY_MASK = np.uint64((1 << 63) - 1)  # keys are non-negative int64 (KeyTable's keys)
+_APOSTROPHE, _BMP = ord("'"), 0x10000
+_powers = np.zeros(0, dtype=np.uint64)  # B^(i+1), grown as needed
+_inverse_powers = np.zeros(0, dtype=np.uint64)  # B^-(i+1)
+_word_char: np.ndarray | None = None  # str.isalnum of each character below U+10000, made at first use
+
+
+def _word_chars() -> np.ndarray:
+    global _word_char
+    if _word_char is None:
+        _word_char = np.fromiter((chr(c).isalnum() for c in range(_BMP)), dtype=bool, count=_BMP)
+    return _word_char
+
+
+def _powers_for(n: int) -> tuple[np.ndarray, np.ndarray]:
+    global _powers, _inverse_powers
+    if len(_powers) < n:
+        size = max(n, 2 * len(_powers), 1 << 16)
+        _powers = np.cumprod(np.full(size, _KEY_BASE, dtype=np.uint64))
+        _inverse_powers = np.cumprod(np.full(size, _KEY_INVERSE, dtype=np.uint64))
+    return _powers, _inverse_powers
+
+
+def _run_keys(points: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The key of every maximal run of ``inside`` in ``points`` (code points), and where each run starts."""
+    edges = np.diff(inside.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64), starts
+    # Prefix sums of c_i * B^(i+1) (wrapping mod 2^64); a run's part times B^-(start+1) is the same wherever
+    # the run is: sum_j c_(start+j) * B^j.
+    powers, inverse = _powers_for(len(points))
+    prefix = np.zeros(len(points) + 1, dtype=np.uint64)
+    np.cumsum(points * powers[:len(points)], dtype=np.uint64, out=prefix[1:])
+    keys = ((prefix[ends] - prefix[starts]) * inverse[starts]) & _KEY_MASK
+    return keys.astype(np.int64), starts
+
+
+def word_keys(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The keys of ``tokenize(text)``'s words for every text, in order, and the number of words of each
+    (``keys_of_words(tokenize(text))`` for each, without a string per word)."""
+    prepared = [_prepared(_clean(t)) for t in texts]
+    joined = "\n".join(prepared)  # a character outside every word between texts: no word spans two
+    if joined.isascii():
+        points = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+        word = _word_chars()[points]
+    else:
+        points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        word = _word_chars()[np.minimum(points, _BMP - 1)]
+        astral = np.flatnonzero(points >= _BMP)  # emoji and rarer scripts: asked one by one
+        word[astral] = [chr(c).isalnum() for c in points[astral].tolist()]
+    inside = word.copy()
+    quotes = np.flatnonzero(points[1:-1] == _APOSTROPHE) + 1
+    inside[quotes] = word[quotes - 1] & word[quotes + 1]
+    keys, starts = _run_keys(points.astype(np.uint64), inside)
+    text_ends = np.cumsum(np.fromiter(map(len, prepared), dtype=np.int64, count=len(prepared)) + 1)
+    lengths = np.bincount(np.searchsorted(text_ends, starts, side="right"), minlength=len(texts))
+    return keys, lengths.astype(np.int64)
+
+
+def _prepared(text: str) -> str:
+    """What _words splits: lower-cased (case-folded with typographic apostrophes as ' where not ASCII)."""
     if text.isascii():
-        return _ASCII_WORD.findall(text.lower())
-    return _WORD.findall(text.replace("\u2019", "'").replace("\u2018", "'").casefold())
+        return text.lower()
+    return text.replace("\u2019", "'").replace("\u2018", "'").casefold()
+
+
+def keys_of_words(words: Sequence[str]) -> np.ndarray:
+    """The key of each word (a token of ``tokenize``: no white space in it), as ``word_keys`` makes them."""
+    if not words:
+        return np.zeros(0, dtype=np.int64)
+    points = np.frombuffer(" ".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    keys, _ = _run_keys(points, points != 32)
+    return keys
 
 
 def tokenize(text: str) -> list[str]:

@@ -64,6 +64,22 @@ def test_features_are_the_most_frequent_ngrams_and_rows_match_a_naive_count(ngra
     assert all(f in features.features for f, c in counts.items() if c > threshold)
     fresh = random_tokens(rng, 50)
     np.testing.assert_allclose(features.encode_tokens(fresh).dense(), naive_rows(features, fresh), rtol=1e-6)
+    # From raw text by the words' keys (the scoring path): the same rows as from the tokens
+    texts = [" ".join(t).upper() + "!" for t in fresh]
+    np.testing.assert_allclose(features.encode(texts).dense(), naive_rows(features, fresh), rtol=1e-6)
+
+
+def test_a_table_whose_words_share_a_key_is_read_word_by_word(monkeypatch):
+    from models.families import ngram_features
+
+    tokenized = random_tokens(random.Random(3), 100)
+    features = NgramFeatures.build(tokenized, 2, 30, "multi_hot")
+    texts = [" ".join(t) for t in tokenized[:20]]
+    by_keys = features.encode(texts).dense()
+    monkeypatch.setattr(ngram_features, "keys_of_words", lambda words: np.zeros(len(words), dtype=np.int64))
+    again = NgramFeatures.build(tokenized, 2, 30, "multi_hot")
+    assert again._key_table() is None
+    np.testing.assert_array_equal(again.encode(texts).dense(), by_keys)
 
 
 def test_sparse_rows_slice_and_gather_as_dense_rows():

@@ -218,3 +218,38 @@ def test_a_numeric_reference_longer_than_ints_digit_limit_is_read_not_raised():
         assert [tokenize(t) for t in texts] == [["good", "film"], ["x", "bc", "a"], []]
     finally:
         sys.set_int_max_str_digits(limit)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.lists(st.one_of(TRICKY, st.text(max_size=6), st.sampled_from(
+    ["don't", "a''b", "'x'", "é'é", "\U0001d49c\U0001d4b7", "\U0001f600", "ǅ", "Ⅻ", "\n"])), max_size=40).map("".join),
+    max_size=6))
+def test_word_keys_are_the_keys_of_tokenize_words_on_any_texts(texts):
+    """The n-gram family's fast path (models.vocabulary.word_keys: the words of a chunk of reviews as numbers,
+    found with NumPy) reads exactly tokenize's words, text by text, with line breaks inside texts too."""
+    from models.vocabulary import keys_of_words, word_keys
+
+    keys, lengths = word_keys(texts)
+    words = [tokenize(t) for t in texts]
+    assert lengths.tolist() == [len(w) for w in words]
+    np.testing.assert_array_equal(keys, keys_of_words([w for ws in words for w in ws]))
+
+
+def test_word_keys_character_rule_is_the_regular_expressions_for_every_character():
+    """[^\\W_] of the words-v1 pattern is str.isalnum, which word_keys' table holds, for every code point."""
+    from models import vocabulary as v
+
+    table = v._word_chars()
+    pattern = re.compile(r"[^\W_]")
+    assert all(bool(pattern.match(chr(c))) == bool(table[c]) for c in range(len(table)))
+    assert all(bool(pattern.match(chr(c))) == chr(c).isalnum() for c in range(len(table), 0x110000, 97))
+
+
+def test_word_keys_of_distinct_words_differ_and_do_not_depend_on_the_place():
+    from models.vocabulary import keys_of_words, word_keys
+
+    words = ["a", "b", "ab", "ba", "aa", "don't", "dont", "é", "e", "x" * 300, "1", "01"]
+    keys = keys_of_words(words)
+    assert len(set(keys.tolist())) == len(words) and (keys >= 0).all()
+    shifted, _ = word_keys(["!!! " * 50 + " ".join(words)])
+    np.testing.assert_array_equal(shifted, keys)

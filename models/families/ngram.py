@@ -318,10 +318,13 @@ def encode_chunk(features: NgramFeatures, texts: list[str], keep_reviews: bool):
     from models.encoding_worker import EncodedChunk
     from models.vocabulary import EncodedReview
 
-    tokens = [tokenize(t) for t in texts]
-    flat = features.word_ids(list(itertools.chain.from_iterable(tokens)))
-    rows = features.encode_tokens(tokens, flat=flat)
-    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    if keep_reviews:  # the tokens are shown
+        tokens = [tokenize(t) for t in texts]
+        flat = features.word_ids(list(itertools.chain.from_iterable(tokens)))
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    else:
+        flat, lengths = features.texts_word_ids(texts)
+    rows = features.encode_ids(flat, lengths)
     known_flags = features.unigram[flat] >= 0
     bounds = np.r_[0, np.cumsum(lengths)]
     running = np.r_[0, np.cumsum(known_flags, dtype=np.int64)]  # (reduceat fails where the last review is empty)
@@ -333,9 +336,10 @@ def encode_chunk(features: NgramFeatures, texts: list[str], keep_reviews: bool):
             ids = _display_ids(flat[bounds[i]:bounds[i + 1]])
             reviews.append(EncodedReview(np.zeros(0, np.int32), toks, toks, ids, int(known[i]),
                                          len(toks) - int(known[i]), False))
-    no_words = next((i for i, n in enumerate(lengths) if n == 0), None)
+    empty = np.flatnonzero(lengths == 0)
+    no_words = int(empty[0]) if len(empty) else None
     return EncodedChunk(ids=rows, known_tokens=known, oov_tokens=(lengths - known).astype(np.int32),
-                        truncated=np.zeros(len(tokens), dtype=bool), no_words=no_words, reviews=reviews)
+                        truncated=np.zeros(len(texts), dtype=bool), no_words=no_words, reviews=reviews)
 
 
 def _display_ids(word_ids: np.ndarray) -> list[int]:

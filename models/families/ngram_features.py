@@ -32,7 +32,7 @@ from models.atomic_write import write_json_atomic
 from models.bounded_io import MAX_JSON_BYTES, read_own_file
 from models.config import _LIMITS, MULTI_HOT, TF_IDF
 from models.errors import ModelStoreError
-from models.vocabulary import TOKENIZER_VERSION, tokenize
+from models.vocabulary import TOKENIZER_VERSION, keys_of_words, tokenize, word_keys
 
 NGRAM_FORMAT = "sentiment-studio-ngrams"
 MAX_WORDS_PER_FEATURE = 3
@@ -198,14 +198,36 @@ class NgramFeatures:
         return np.fromiter(map(get, tokens, itertools.repeat(UNKNOWN, len(tokens))), dtype=np.int64,
                            count=len(tokens))
 
-    def encode_tokens(self, tokenized: Sequence[Sequence[str]], multi_hot: bool | None = None,
-                      flat: np.ndarray | None = None) -> SparseRows:
-        """Sparse rows for tokenized reviews: every n-gram of each, whole. ``flat``: their words' ``word_ids``,
-        where the caller has them already."""
-        n = len(tokenized)
-        lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=n)
-        if flat is None:
+    def texts_word_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(``word_ids`` of every word of the texts in order, the number of words of each text), as from
+        ``tokenize``: by the words' keys (models.vocabulary.word_keys) where the table has them, a third of the
+        time of making and looking up a string per word."""
+        table = self._key_table()
+        if table is None:
+            tokenized = [tokenize(t) for t in texts]
             flat = self.word_ids(list(itertools.chain.from_iterable(tokenized)))
+            return flat, np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
+        keys, lengths = word_keys(texts)
+        return table.lookup(keys), lengths  # a word in no feature: UNKNOWN (-1), as word_ids gives it
+
+    def _key_table(self) -> KeyTable | None:
+        """The words' keys -> their ids; None where two words share a key or a word is not one token (never
+        for a table the app wrote: then words are looked up by name)."""
+        if not hasattr(self, "_keys_to_ids"):
+            keys = keys_of_words(self.words)
+            ok = len(keys) == len(self.words) and len(np.unique(keys)) == len(keys)
+            self._keys_to_ids = KeyTable(keys.tolist(), range(len(keys))) if ok else None
+        return self._keys_to_ids
+
+    def encode_tokens(self, tokenized: Sequence[Sequence[str]], multi_hot: bool | None = None) -> SparseRows:
+        """Sparse rows for tokenized reviews: every n-gram of each, whole."""
+        lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
+        return self.encode_ids(self.word_ids(list(itertools.chain.from_iterable(tokenized))), lengths, multi_hot)
+
+    def encode_ids(self, flat: np.ndarray, lengths: np.ndarray, multi_hot: bool | None = None) -> SparseRows:
+        """Sparse rows for reviews given as their words' ``word_ids`` one after the other (``lengths`` words
+        each)."""
+        n = len(lengths)
         row_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
         rows, feats = self._matches(flat, row_of)
         nf = max(1, self.n_features)
@@ -224,7 +246,7 @@ class NgramFeatures:
         return SparseRows(indptr, feats.astype(np.int32), values, self.n_features)
 
     def encode(self, texts: Sequence[str]) -> SparseRows:
-        return self.encode_tokens([tokenize(t) for t in texts])
+        return self.encode_ids(*self.texts_word_ids(texts))
 
     def _matches(self, flat: np.ndarray, row_of: np.ndarray, positions: bool = False):
         """(row, feature) of every n-gram occurrence in the flat word ids; with ``positions``, also
