@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -49,6 +48,7 @@ from app.explanation_refiner import ExplanationRefiner, needs_refining
 from app.explanation_view import ExplanationView, ScoredReview, sentiment_colors
 from app.model_cache import ModelCache, ModelPicker, usable_models
 from app.results_table import Column, ResultsPanel, text_column
+from app.wrapping import WrappingScrollArea
 from models import evaluation as ev
 from models import reports
 from models.corrections import DataIdentity
@@ -86,39 +86,6 @@ class EvaluationOutcome:
     scored: Dataset | None = None  # data, limited as it was scored (the corrections apply to it)
     identity: DataIdentity | None = None  # the data set's, for its corrections (None: not hashed, see problem)
     identity_problem: str | None = None
-
-
-class WrappingScrollArea(QScrollArea):
-    """A scroll area for a page of wrapped text. Qt does not pass a layout's height-for-width up through
-    a scroll area, so a page narrower than its text squeezed each wrapped label to one line, drawn over
-    the next; here the page is given the height its text needs at the width it has, and scrolls."""
-
-    def __init__(self, page: QWidget, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWidget(page)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        page.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            self._fit()
-        return super().eventFilter(watched, event)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        page = self.widget()
-        layout = page.layout() if page is not None else None
-        if layout is None:
-            return
-        width = max(self.viewport().width(), layout.totalMinimumSize().width())
-        needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
-        if needed != page.minimumHeight():
-            page.setMinimumHeight(needed)
 
 
 def _data_key(spec: str) -> tuple:

@@ -66,6 +66,25 @@ def cut_labels(root: QWidget) -> list[str]:
     return problems
 
 
+def cut_sideways(root: QWidget) -> list[str]:
+    """Visible widgets reaching past their parent's left or right edge (a scroll area's page wider than
+    its view with no scroll bar to reach the rest: "Load" shown as "Lo")."""
+    problems = []
+    for widget in root.findChildren(QWidget):
+        parent = widget.parentWidget()
+        if not _in_view(widget) or widget.isWindow() or parent is None:
+            continue
+        area = parent.parentWidget()
+        if isinstance(area, QAbstractScrollArea) and parent is area.viewport() and \
+                area.horizontalScrollBar().isVisible():
+            continue  # a page that scrolls sideways, on purpose
+        geometry = widget.geometry()
+        if geometry.left() < 0 or geometry.right() > parent.rect().right():
+            problems.append(f"{type(widget).__name__} {geometry.left()}..{geometry.right()} in "
+                            f"{type(parent).__name__} 0..{parent.rect().right()}")
+    return problems
+
+
 def overlapping_siblings(root: QWidget) -> list[str]:
     """Visible widgets drawn over a visible sibling (a layout squeezed below its minimum does that)."""
     problems = []
@@ -101,14 +120,22 @@ def test_every_tab_holds_at_this_size(qtbot, window, tmp_path, size):
         "<b>Finished</b> 15 epochs in 12:34; kept epoch 3, chosen on held-out training reviews (validation "
         "accuracy 84.1%), test accuracy 83.2% (loss 0.383); saved as <b>custom (from imdb-lstm) "
         "aclImdb_v1_labeled.tar.gz 2026-12-04 17:51</b>.")
+    # The Train tab with a data set read and the n-gram preset, whose form is wider than the LSTM's (the
+    # column was cut at its right edge: "Load" read "Lo", the figures and the preset were cut).
+    train = window.train_tab
+    train.form.apply_preset("ngram")
+    train.set_data_source(str(data))
+    with qtbot.waitSignal(train.data_view.loaded, timeout=TIMEOUT):
+        train.load_data_clicked()
     for index in (TAB_EVALUATE, TAB_TRAIN, TAB_PREDICT, TAB_MODELS):
         window.tabs.setCurrentIndex(index)
         page = window.tabs.currentWidget()
         with contextlib.suppress(qtbot.TimeoutError):  # laying out a shown tab takes a few passes of events
-            qtbot.waitUntil(lambda page=page: not cut_labels(page), timeout=3_000)
+            qtbot.waitUntil(lambda page=page: not cut_labels(page) and not cut_sideways(page), timeout=3_000)
         assert window.width() <= size[0] and window.height() <= size[1], "the window grew past the screen"
         assert cut_labels(page) == [], window.tabs.tabText(index)
         assert overlapping_siblings(page) == [], window.tabs.tabText(index)
+        assert cut_sideways(page) == [], window.tabs.tabText(index)
 
     # Every column of the Models tab in view at 1400 px (the last was cut): the name gives way, to a point.
     table = window.models_tab.table
