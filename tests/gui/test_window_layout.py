@@ -12,6 +12,8 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QWidget
 
 from app.main_window import TAB_EVALUATE, TAB_MODELS, TAB_PREDICT, TAB_TRAIN, MainWindow
+from app.my_reviews_panel import describe
+from models.fine_tuning import Accuracy, FineTuneResult
 from models.paths import builtin_model_dirs
 from models.store import ModelStore
 from tests.conftest import reviews, save_trained
@@ -127,6 +129,20 @@ def test_every_tab_holds_at_this_size(qtbot, window, tmp_path, size):
     train.set_data_source(str(data))
     with qtbot.waitSignal(train.data_view.loaded, timeout=TIMEOUT):
         train.load_data_clicked()
+    # The Predict tab with the n-gram model's explanation (its line of phrases wraps: the paragraph under
+    # it was drawn over its second line) and a fine-tune's six-line result (its end was cut).
+    predict = window.predict_tab
+    window.tabs.setCurrentIndex(TAB_PREDICT)
+    assert predict.model_combo.select("ngram_model")
+    with qtbot.waitSignal(predict.prediction_ready, timeout=TIMEOUT):
+        predict.set_text("This is not a good movie. Not bad acting, but the plot is boring and I would not "
+                         "recommend it to anyone.")
+    assert "not recommend" in predict.explanation.top_words_label.text()
+    info = predict.current_model()
+    predict.my_reviews.show_message(describe(FineTuneResult(
+        original=info, saved=info, my_reviews=3, rehearsal=100, epochs=3, before=Accuracy(0.921, 0.911, 0.667),
+        after=Accuracy(0.916, 0.910, 0.667), validation_reviews=2_500, test_reviews=25_000,
+        validation_held_out=True, source="data.csv")))
     for index in (TAB_EVALUATE, TAB_TRAIN, TAB_PREDICT, TAB_MODELS):
         window.tabs.setCurrentIndex(index)
         page = window.tabs.currentWidget()
