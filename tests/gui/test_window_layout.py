@@ -9,7 +9,7 @@ import csv
 
 import pytest
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QTableWidget, QWidget
 
 from app.main_window import TAB_EVALUATE, TAB_MODELS, TAB_PREDICT, TAB_TRAIN, MainWindow
 from app.my_reviews_panel import describe
@@ -87,6 +87,14 @@ def cut_sideways(root: QWidget) -> list[str]:
     return problems
 
 
+def cut_headers(table: QTableWidget) -> list[str]:
+    """Column headers narrower than their text needs (each line, with the style's margins)."""
+    header = table.horizontalHeader()
+    return [f"{table.horizontalHeaderItem(c).text()!r}: {header.sectionSize(c)} px, needs "
+            f"{header.sectionSizeFromContents(c).width()}" for c in range(table.columnCount())
+            if header.sectionSize(c) < header.sectionSizeFromContents(c).width()]
+
+
 def overlapping_siblings(root: QWidget) -> list[str]:
     """Visible widgets drawn over a visible sibling (a layout squeezed below its minimum does that)."""
     problems = []
@@ -161,11 +169,11 @@ def test_every_tab_holds_at_this_size(qtbot, window, tmp_path, size):
     if size[0] >= 1400:
         assert table.horizontalScrollBar().maximum() == 0
     window.tabs.setCurrentIndex(TAB_EVALUATE)
-    # The metric headers are whole (they were "IMD...in)"), and so is each row of both tables.
-    header = tab.metrics_table.horizontalHeader()
-    for c in range(tab.metrics_table.columnCount()):
-        text = tab.metrics_table.horizontalHeaderItem(c).text()
-        assert header.sectionSize(c) >= header.fontMetrics().horizontalAdvance(text), text
+    # The metric headers are whole (they were "IMD...in)"), and the by-length table's ("Accuracy 2nd
+    # model" was cut), with no scroll bar; each row of the metrics and confusion tables is whole.
+    tab.plots.setCurrentIndex(tab.plots.indexOf(tab.length_table.parentWidget()))
+    assert cut_headers(tab.metrics_table) == [] and cut_headers(tab.length_table) == []
+    assert tab.length_table.columnCount() == 6 and tab.length_table.horizontalScrollBar().maximum() == 0
     for table in (tab.metrics_table, tab.confusion_table):
         viewport = table.viewport().rect()
         for r in range(table.rowCount()):
