@@ -98,7 +98,7 @@ class TrainCorrections(QWidget):
         lines = []
         if self.book is not None and self.book.corrections:
             lines.append(f"Corrections: {self.book.counts_text()}.")
-        elif self.identity is not None:
+        elif self.identity is not None and not self.message:  # not "none yet" over "N were made on its old content"
             lines.append("Corrections: none yet (mark labels in the Evaluate tab's Suspect labels window).")
         if self.message:
             lines.append(f"<span style='{WARNING_STYLE}'>{html.escape(self.message)}</span>")

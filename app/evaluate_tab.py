@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -49,6 +48,7 @@ from app.explanation_refiner import ExplanationRefiner, needs_refining
 from app.explanation_view import ExplanationView, ScoredReview, sentiment_colors
 from app.model_cache import ModelCache, ModelPicker, usable_models
 from app.results_table import Column, ResultsPanel, text_column
+from app.wrapping import WrappingScrollArea
 from models import evaluation as ev
 from models import reports
 from models.corrections import DataIdentity
@@ -86,39 +86,6 @@ class EvaluationOutcome:
     scored: Dataset | None = None  # data, limited as it was scored (the corrections apply to it)
     identity: DataIdentity | None = None  # the data set's, for its corrections (None: not hashed, see problem)
     identity_problem: str | None = None
-
-
-class WrappingScrollArea(QScrollArea):
-    """A scroll area for a page of wrapped text. Qt does not pass a layout's height-for-width up through
-    a scroll area, so a page narrower than its text squeezed each wrapped label to one line, drawn over
-    the next; here the page is given the height its text needs at the width it has, and scrolls."""
-
-    def __init__(self, page: QWidget, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWidget(page)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        page.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            self._fit()
-        return super().eventFilter(watched, event)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        page = self.widget()
-        layout = page.layout() if page is not None else None
-        if layout is None:
-            return
-        width = max(self.viewport().width(), layout.totalMinimumSize().width())
-        needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
-        if needed != page.minimumHeight():
-            page.setMinimumHeight(needed)
 
 
 def _data_key(spec: str) -> tuple:
@@ -300,6 +267,7 @@ class EvaluateTab(QWidget):
         self._set_length_columns(1)
         self.length_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.length_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.length_table.verticalHeader().hide()  # the rows are named by their length
         self.length_note = QLabel()
         self.length_note.setWordWrap(True)
         length_page = QWidget()
@@ -729,8 +697,12 @@ class EvaluateTab(QWidget):
         table.resizeColumnsToContents()
         table.setMinimumHeight(table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
                                + 2 * table.frameWidth())
+        # Each column as wide as its figures and its header ("2nd model" was elided: the last column
+        # stretches, and the length of the header counted it at the width it had then).
+        header = table.horizontalHeader()
+        columns = sum(max(table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(table.columnCount()))
         table.setMinimumWidth(max(table.verticalHeader().sizeHint().width(), table.verticalHeader().width())
-                              + 2 * table.frameWidth() + table.horizontalHeader().length() + 4)
+                              + 2 * table.frameWidth() + max(columns, header.length()) + 4)
         notes = [n for n in (self._metrics[0].roc_auc_note,) if n]
         if any(c.precision is None for m in self._metrics for c in m.per_class.values()):
             notes.append("\"-\": undefined at this threshold (no review was predicted in that class).")
@@ -754,10 +726,15 @@ class EvaluateTab(QWidget):
 
     def _set_length_columns(self, models: int) -> None:
         """Length, reviews, then accuracy and the share of words cut, one column per model for each."""
-        which = [""] if models == 1 else [f"\n{o}" for o in ORDINALS[:models]]
-        headers = ["Length\n(tokens)", "Reviews", *(f"Accuracy{w}" for w in which), *(f"Words cut{w}" for w in which)]
+        # Two models: "1st" / "2nd" on lines of their own ("Accuracy 2nd model" was cut at 1024 px).
+        short = [o.removesuffix(" model") for o in ORDINALS[:models]]
+        headers = ["Length\n(tokens)", "Reviews", *(["Accuracy"] if models == 1 else [f"Accuracy\n{o}" for o in short]),
+                   *(["Words cut"] if models == 1 else [f"Words\ncut\n{o}" for o in short])]
         self.length_table.setColumnCount(len(headers))
         self.length_table.setHorizontalHeaderLabels(headers)
+        # Equal columns, none narrower than the widest header needs: the table scrolls sideways before one is cut.
+        header = self.length_table.horizontalHeader()
+        header.setMinimumSectionSize(max(header.sectionSizeFromContents(c).width() for c in range(len(headers))))
         for c in range(2, len(headers)):
             what = "accuracy at the current threshold" if c < 2 + models else \
                 "mean share of each review's words the model never read (cut at its sequence length)"

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.wrapping import WrappedLabel
 from models.config import DEFAULT_THRESHOLD
 from models.explain import OCCLUSION, SHAPLEY_EXACT, Explanation, TokenContribution, sentence_pushes
 from models.families.ngram import LINEAR_EXACT
@@ -262,26 +263,21 @@ class ExplanationView(QWidget):
         ends.addWidget(QLabel("0 \u00b7 negative"))
         ends.addStretch(1)
         ends.addWidget(QLabel("positive \u00b7 1"))
-        self.score_label = QLabel()
-        self.score_label.setWordWrap(True)
+        self.score_label = WrappedLabel()
         self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # Where the score came from: baseline, score, and that the pushes add up (models/explain.py).
-        self.adds_up_label = QLabel()
-        self.adds_up_label.setWordWrap(True)
+        self.adds_up_label = WrappedLabel()
         self.adds_up_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.method_label = QLabel()
-        self.method_label.setWordWrap(True)
+        self.method_label = WrappedLabel()
         self._refining = False
-        self.note_label = QLabel()
-        self.note_label.setWordWrap(True)
+        self.note_label = WrappedLabel()
         self.note_label.hide()
         seen_row = QHBoxLayout()
-        intro_label = QLabel(intro)
+        intro_label = WrappedLabel(intro)
         if compact:  # a narrow panel: the intro on its own line, wrapped, and the switches under it
-            intro_label.setWordWrap(True)
-        else:
-            seen_row.addWidget(intro_label)
-        seen_row.addStretch(1)
+            seen_row.addStretch(1)
+        else:  # beside the switches, wrapped where the column is narrow (the Predict tab at 1024 px)
+            seen_row.addWidget(intro_label, 1)
         self.per_sentence = QCheckBox("Per &sentence")
         self.per_sentence.setToolTip("Each sentence's pushes summed: the sums add up to the score's difference "
                                      "from the baseline too")
@@ -294,12 +290,10 @@ class ExplanationView(QWidget):
         self.tokens_view.setOpenLinks(False)
         self.tokens_view.setAccessibleName("The words the model read, coloured by how they moved the score")
         # The words that moved the score most, in words as well as colour.
-        self.top_words_label = QLabel()
-        self.top_words_label.setWordWrap(True)
+        self.top_words_label = WrappedLabel()
         self.top_words_label.setTextFormat(Qt.TextFormat.RichText)
         self.top_words_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.tokens_legend = QLabel(TOKENS_LEGEND_SHORT)
-        self.tokens_legend.setWordWrap(True)
+        self.tokens_legend = WrappedLabel(TOKENS_LEGEND_SHORT)
         self.tokens_legend.setToolTip(TOKENS_LEGEND)
         if compact:  # where space is short, the legend is only the words' tooltip
             self.tokens_legend.hide()

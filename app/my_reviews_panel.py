@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.background import BackgroundTasks
+from app.wrapping import WrappedLabel
 from models.datasets import load_source, trained_on_at_hand
 from models.fine_tuning import MAX_TEST_DROP_POINTS, FineTuneResult, FineTuneSettings, fine_tune
 from models.my_reviews import NEGATIVE, POSITIVE, MyReviews, MyReviewsError
@@ -63,8 +64,7 @@ class MyReviewsPanel(QGroupBox):
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
         self.stop_button.hide()
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message = WrappedLabel()  # a fine-tune's result is six lines: its layout gives it their height
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
 

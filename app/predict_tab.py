@@ -39,6 +39,7 @@ from app.explanation_view import (
 from app.model_cache import ModelCache, ModelKey, ModelPicker, model_key, usable_models
 from app.my_reviews_panel import MyReviewsPanel
 from app.results_table import Column, ResultsPanel, text_column
+from app.wrapping import WrappingScrollArea
 from models.datasets import read_review_texts
 from models.errors import DataSourceError
 from models.explain import Explanation, explain_stages
@@ -182,8 +183,9 @@ class PredictTab(QWidget):
         buttons.addWidget(self.predict_button)
         buttons.addWidget(clear_button)
         buttons.addStretch(1)
-        review_box = QGroupBox("Review")
-        review_layout = QVBoxLayout(review_box)
+        review_page = QWidget()
+        review_layout = QVBoxLayout(review_page)
+        review_layout.setContentsMargins(0, 0, 0, 0)
         review_layout.addWidget(self.editor, 1)
         review_layout.addWidget(self.editor_message)
         review_layout.addLayout(buttons)
@@ -192,12 +194,16 @@ class PredictTab(QWidget):
         self.explanation = ExplanationView()
         self.explanation.show_message(EMPTY_MESSAGE)
         result_box = QGroupBox("Sentiment")
-        QVBoxLayout(result_box).addWidget(self.explanation)
+        # Both columns scroll down, never sideways, when their wrapped text is taller than the window
+        # gives them (at 1024x700 a fine-tune's result and a wrapped line of phrases were cut).
+        QVBoxLayout(result_box).addWidget(WrappingScrollArea(self.explanation, sideways=False, squeeze=True))
         # Correct the prediction on display; improve the model with the user's reviews.
         self.my_reviews = MyReviewsPanel(self.store, self.tasks, self.current_model, self._shown_review)
         self.my_reviews.status_message.connect(self.status_message)
         self.my_reviews.improved.connect(self._on_improved)
         review_layout.addWidget(self.my_reviews)
+        review_box = QGroupBox("Review")
+        QVBoxLayout(review_box).addWidget(WrappingScrollArea(review_page, sideways=False, squeeze=True))
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(review_box)
@@ -220,7 +226,7 @@ class PredictTab(QWidget):
         self.splitter.addWidget(top)
         self.splitter.addWidget(batch_box)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(1, 1)  # the review and its explanation first: the file panel gives way
 
         layout = QVBoxLayout(self)
         layout.addLayout(model_row)

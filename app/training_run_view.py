@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.formatting import format_clock
 from app.plots import TrainingPlots
+from app.wrapping import WrappedLabel
 from models.config import VALIDATE_ON_SPLIT, VALIDATE_ON_TEST
 from models.errors import UserFacingError
 from models.store import ModelInfo, ModelStore
@@ -59,35 +60,6 @@ def run_sentence(r: TrainingResult, saving: str | None = None, saved_name: str |
     tail = {"unsaved": "; press <i>Save model</i> to keep it", "saving": "; saving …",
             "saved": f"; saved as <b>{html.escape(saved_name or '')}</b>"}.get(saving or "", "")
     return head + kept + test + tail + ("" if saving == "saving" else ".")
-
-
-class WrappedLabel(QLabel):
-    """A word-wrapped label that asks its layout for the height its text needs at its width. A plain
-    one asks for one line, and in a splitter (the run's sentence under the plots at 1024x700) the
-    rest of the sentence was cut."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None):
-        super().__init__(text, parent)
-        self.setWordWrap(True)
-        self._asked = 0
-
-    def minimumSizeHint(self) -> QSize:
-        hint = super().minimumSizeHint()
-        if self.width() > 0:
-            hint.setHeight(max(hint.height(), self.heightForWidth(self.width())))
-        return hint
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        needed = self.heightForWidth(self.width())
-        if needed != self._asked:  # a new width needs another height: lay out again
-            self._asked = needed
-            self.updateGeometry()
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._asked = 0
-        self.updateGeometry()
 
 
 class LabelledProgressBar(QProgressBar):

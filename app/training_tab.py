@@ -28,6 +28,7 @@ from app.formatting import format_clock
 from app.hyperparameter_form import HyperparameterForm
 from app.training_run_view import TrainingRunView, run_sentence
 from app.training_worker import TrainingRun
+from app.wrapping import WrappingScrollArea
 from models import training as t
 from models.config import (
     DEFAULT_PRESET,
@@ -136,23 +137,22 @@ class TrainingTab(QWidget):
         left_layout.addWidget(self.data_group)
         left_layout.addWidget(self.model_group)
         left_layout.addStretch(1)
-        form_scroll = QScrollArea()
-        form_scroll.setWidget(left)
-        form_scroll.setWidgetResizable(True)
-        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Scrolls down, never sideways: the column is as wide as its widest row at least (the n-gram
+        # form's labels are longer than the LSTM's: the column was cut at its right edge at 1024 px).
+        form_scroll = WrappingScrollArea(left, sideways=False)
+        form_scroll.setFrameShape(QScrollArea.Shape.StyledPanel)
         # The form scrolls; Train / Stop / Save stay below it, always in view.
         scroll = QWidget()
         scroll_layout = QVBoxLayout(scroll)
         scroll_layout.setContentsMargins(0, 0, 0, 0)
         scroll_layout.addWidget(form_scroll, 1)
         scroll_layout.addLayout(buttons)
-        scroll.setMinimumWidth(left.sizeHint().width() + form_scroll.verticalScrollBar().sizeHint().width() + 4)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
         splitter.addWidget(self.run_view)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([scroll.minimumWidth(), 900])
+        splitter.setSizes([scroll.minimumSizeHint().width(), 900])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 

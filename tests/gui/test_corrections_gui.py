@@ -123,6 +123,7 @@ def test_a_changed_file_shows_why_and_applies_nothing(qtbot, train_tab, tasks, n
     load(qtbot, tab, noisy)
     note = tab.data_view.corrections.note.text()
     assert "noisy.csv has changed since 2 corrections were made on it" in note and "not applied" in note
+    assert "none yet" not in note  # it read "Corrections: none yet" above "2 corrections were made"
     check = tab.data_view.corrections.apply_check
     assert not check.isEnabled() and check.text() == "Apply my corrections (0)"
     check.setChecked(True)  # even forced, the run gets no book

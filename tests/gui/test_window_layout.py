@@ -9,9 +9,11 @@ import csv
 
 import pytest
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QTableWidget, QWidget
 
 from app.main_window import TAB_EVALUATE, TAB_MODELS, TAB_PREDICT, TAB_TRAIN, MainWindow
+from app.my_reviews_panel import describe
+from models.fine_tuning import Accuracy, FineTuneResult
 from models.paths import builtin_model_dirs
 from models.store import ModelStore
 from tests.conftest import reviews, save_trained
@@ -66,6 +68,33 @@ def cut_labels(root: QWidget) -> list[str]:
     return problems
 
 
+def cut_sideways(root: QWidget) -> list[str]:
+    """Visible widgets reaching past their parent's left or right edge (a scroll area's page wider than
+    its view with no scroll bar to reach the rest: "Load" shown as "Lo")."""
+    problems = []
+    for widget in root.findChildren(QWidget):
+        parent = widget.parentWidget()
+        if not _in_view(widget) or widget.isWindow() or parent is None:
+            continue
+        area = parent.parentWidget()
+        if isinstance(area, QAbstractScrollArea) and parent is area.viewport() and \
+                area.horizontalScrollBar().isVisible():
+            continue  # a page that scrolls sideways, on purpose
+        geometry = widget.geometry()
+        if geometry.left() < 0 or geometry.right() > parent.rect().right():
+            problems.append(f"{type(widget).__name__} {geometry.left()}..{geometry.right()} in "
+                            f"{type(parent).__name__} 0..{parent.rect().right()}")
+    return problems
+
+
+def cut_headers(table: QTableWidget) -> list[str]:
+    """Column headers narrower than their text needs (each line, with the style's margins)."""
+    header = table.horizontalHeader()
+    return [f"{table.horizontalHeaderItem(c).text()!r}: {header.sectionSize(c)} px, needs "
+            f"{header.sectionSizeFromContents(c).width()}" for c in range(table.columnCount())
+            if header.sectionSize(c) < header.sectionSizeFromContents(c).width()]
+
+
 def overlapping_siblings(root: QWidget) -> list[str]:
     """Visible widgets drawn over a visible sibling (a layout squeezed below its minimum does that)."""
     problems = []
@@ -101,14 +130,36 @@ def test_every_tab_holds_at_this_size(qtbot, window, tmp_path, size):
         "<b>Finished</b> 15 epochs in 12:34; kept epoch 3, chosen on held-out training reviews (validation "
         "accuracy 84.1%), test accuracy 83.2% (loss 0.383); saved as <b>custom (from imdb-lstm) "
         "aclImdb_v1_labeled.tar.gz 2026-12-04 17:51</b>.")
+    # The Train tab with a data set read and the n-gram preset, whose form is wider than the LSTM's (the
+    # column was cut at its right edge: "Load" read "Lo", the figures and the preset were cut).
+    train = window.train_tab
+    train.form.apply_preset("ngram")
+    train.set_data_source(str(data))
+    with qtbot.waitSignal(train.data_view.loaded, timeout=TIMEOUT):
+        train.load_data_clicked()
+    # The Predict tab with the n-gram model's explanation (its line of phrases wraps: the paragraph under
+    # it was drawn over its second line) and a fine-tune's six-line result (its end was cut).
+    predict = window.predict_tab
+    window.tabs.setCurrentIndex(TAB_PREDICT)
+    assert predict.model_combo.select("ngram_model")
+    with qtbot.waitSignal(predict.prediction_ready, timeout=TIMEOUT):
+        predict.set_text("This is not a good movie. Not bad acting, but the plot is boring and I would not "
+                         "recommend it to anyone.")
+    assert "not recommend" in predict.explanation.top_words_label.text()
+    info = predict.current_model()
+    predict.my_reviews.show_message(describe(FineTuneResult(
+        original=info, saved=info, my_reviews=3, rehearsal=100, epochs=3, before=Accuracy(0.921, 0.911, 0.667),
+        after=Accuracy(0.916, 0.910, 0.667), validation_reviews=2_500, test_reviews=25_000,
+        validation_held_out=True, source="data.csv")))
     for index in (TAB_EVALUATE, TAB_TRAIN, TAB_PREDICT, TAB_MODELS):
         window.tabs.setCurrentIndex(index)
         page = window.tabs.currentWidget()
         with contextlib.suppress(qtbot.TimeoutError):  # laying out a shown tab takes a few passes of events
-            qtbot.waitUntil(lambda page=page: not cut_labels(page), timeout=3_000)
+            qtbot.waitUntil(lambda page=page: not cut_labels(page) and not cut_sideways(page), timeout=3_000)
         assert window.width() <= size[0] and window.height() <= size[1], "the window grew past the screen"
         assert cut_labels(page) == [], window.tabs.tabText(index)
         assert overlapping_siblings(page) == [], window.tabs.tabText(index)
+        assert cut_sideways(page) == [], window.tabs.tabText(index)
 
     # Every column of the Models tab in view at 1400 px (the last was cut): the name gives way, to a point.
     table = window.models_tab.table
@@ -118,11 +169,11 @@ def test_every_tab_holds_at_this_size(qtbot, window, tmp_path, size):
     if size[0] >= 1400:
         assert table.horizontalScrollBar().maximum() == 0
     window.tabs.setCurrentIndex(TAB_EVALUATE)
-    # The metric headers are whole (they were "IMD...in)"), and so is each row of both tables.
-    header = tab.metrics_table.horizontalHeader()
-    for c in range(tab.metrics_table.columnCount()):
-        text = tab.metrics_table.horizontalHeaderItem(c).text()
-        assert header.sectionSize(c) >= header.fontMetrics().horizontalAdvance(text), text
+    # The metric headers are whole (they were "IMD...in)"), and the by-length table's ("Accuracy 2nd
+    # model" was cut), with no scroll bar; each row of the metrics and confusion tables is whole.
+    tab.plots.setCurrentIndex(tab.plots.indexOf(tab.length_table.parentWidget()))
+    assert cut_headers(tab.metrics_table) == [] and cut_headers(tab.length_table) == []
+    assert tab.length_table.columnCount() == 6 and tab.length_table.horizontalScrollBar().maximum() == 0
     for table in (tab.metrics_table, tab.confusion_table):
         viewport = table.viewport().rect()
         for r in range(table.rowCount()):
