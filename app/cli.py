@@ -437,7 +437,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     out.flush()
                     progress(1)
             else:
-                for chunk in predictor.predict_chunks(texts, require_words=True, details=False):
+                for chunk in predictor.predict_chunks(texts, require_words=True, details=False,
+                                                      long=_is_long_file(args.file)):
                     out.write("".join(json.dumps(lines.next() | model | p.to_json()) + "\n" for p in chunk))
                     out.flush()
                     progress(len(chunk))
@@ -490,6 +491,16 @@ class _CountProgress:
     def finish(self) -> None:
         if self.live and self._last:
             print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
+LONG_FILE_BYTES = 2 * 1024 * 1024  # about 1,500 reviews of IMDB's length: a second process pays from the start
+
+
+def _is_long_file(path: Path | None) -> bool:
+    try:
+        return path is not None and path.stat().st_size >= LONG_FILE_BYTES
+    except (OSError, ValueError):
+        return False
 
 
 class _LineNumbers:

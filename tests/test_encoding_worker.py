@@ -109,6 +109,21 @@ def test_a_short_stream_starts_no_process(builtin, monkeypatch):
         prediction.WORKER_AFTER - 1
 
 
+def test_a_stream_said_to_be_long_starts_its_process_at_once_for_ngrams(builtin, ready_worker, monkeypatch):
+    """predict --file of a file of megabytes with the n-gram family (which encodes beside its worker): the
+    worker starts before the first chunk, not after WORKER_AFTER reviews (its start-up overlaps this process's
+    first chunks), and the scores are the same. The LSTM's worker still waits for WORKER_AFTER reviews."""
+    monkeypatch.setattr(prediction, "WORKER_AFTER", 10**9)
+    batch = texts(800)
+    assert len(flat(builtin.predict_chunks(iter(batch), details=False, long=True))) == 800
+    assert ready_worker.made == []
+    ngrams = Predictor.from_store(ModelStore(builtin=builtin_model_dirs()), "IMDB n-grams (built-in)")
+    chunks = list(ngrams.predict_chunks(iter(batch), details=False, long=True))
+    [worker] = ready_worker.made
+    assert worker.results >= 1 and len(flat(chunks)) == 800
+    assert_same_scores(flat(chunks), flat(ngrams.predict_chunks(batch)))
+
+
 def test_the_window_tokenizing_in_this_process_starts_no_process(builtin, ready_worker):
     list(builtin.predict_chunks(texts(1000)))  # details=True: the Predict tab, which shows the tokens
     assert ready_worker.made == []

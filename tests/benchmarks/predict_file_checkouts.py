@@ -1,7 +1,7 @@
 """``predict --file`` of one model from two checkouts of the project (before and after a change), interleaved.
 
     python -m tests.benchmarks.predict_file_checkouts --before DIR --after DIR [--model NAME] [--rounds 6]
-        [--limit N]
+        [--limit N] [--repeat K]
 
 Each checkout runs with its own ``.venv`` (DIR/.venv/bin/python -m app, from DIR) on the shared archive's test
 reviews, one per line, in a fresh data directory; rounds alternate the order (before, after, after, before...).
@@ -30,10 +30,12 @@ def main() -> int:
     parser.add_argument("--model", default="IMDB n-grams (built-in)")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--limit", type=int, default=25_000)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="the reviews this many times over (a longer file: start-up counts for less)")
     args = parser.parse_args()
     from models.datasets import load_source
 
-    texts = load_source(str(ARCHIVE)).test.texts[:args.limit]
+    texts = load_source(str(ARCHIVE)).test.texts[:args.limit] * max(1, args.repeat)
     rates: dict[str, list[float]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory(prefix="predict-checkouts-") as tmp:
         tmp_dir = Path(tmp)
