@@ -36,7 +36,6 @@ from models.bounded_io import (
     parse_json,
     read_at_most,
 )
-from models.download import download
 from models.errors import DataSourceError
 from models.vocabulary import INDEX_FROM, START_ID
 
@@ -276,6 +275,8 @@ def load_aclimdb_folder(path: Path, *, progress: Progress | None = None) -> Data
 
 
 def download_stanford(*, progress: Progress | None = None, url: str = STANFORD_URL) -> Dataset:
+    from models.download import download  # urllib and http: only for a download (start-up of every command)
+
     dest = paths.downloads_dir() / "aclImdb_v1.tar.gz"
     if progress:
         progress(f"Downloading {url}")
@@ -309,6 +310,8 @@ def load_keras_imdb(
     start mark 1, ``index_from=3``) but keeps every id; ``num_words`` is applied at
     training time, where the vocabulary size is known.
     """
+    from models.download import download
+
     folder = paths.downloads_dir()
     npz = download(base_url + "imdb.npz", folder / "imdb.npz", sha256=sha256,
                    on_progress=_byte_progress(progress, "imdb.npz"))
