@@ -93,7 +93,7 @@ def _words(text: str) -> list[str]:
 # polynomial hash of its characters' code points, computed for a whole chunk of reviews in a few NumPy passes
 # over its characters instead of a string per word (findall's). The rule is _WORD's: a word is a run of
 # characters for which str.isalnum() holds (the regular expression's [^\W_]) and of apostrophes with such a
-# character on both sides, in the text as _words prepares it. tests/test_tokenizer.py checks the keys against
+# character on both sides, in the text as _words prepares it. tests/test_vocabulary.py checks the keys against
 # tokenize's words on hostile and real text and the character table against the regular expression.
 _KEY_BASE = np.uint64(1_099_511_628_211)  # odd (FNV's 64-bit prime), so every power of it is invertible
 _KEY_INVERSE = np.uint64(pow(int(_KEY_BASE), -1, 1 << 64))

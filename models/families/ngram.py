@@ -29,7 +29,6 @@ Shapley values).
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import tempfile
 from dataclasses import dataclass
@@ -194,7 +193,7 @@ def _tokenized(split, keras_word_index, should_stop) -> list[list[str]]:
 
 
 def _known_words(features: NgramFeatures, tokenized) -> int:
-    flat = features.word_ids(list(itertools.chain.from_iterable(tokenized)))
+    flat, _ = features.tokens_word_ids(tokenized)
     return int(np.count_nonzero(features.unigram[flat] >= 0))
 
 
@@ -320,8 +319,7 @@ def encode_chunk(features: NgramFeatures, texts: list[str], keep_reviews: bool):
 
     if keep_reviews:  # the tokens are shown
         tokens = [tokenize(t) for t in texts]
-        flat = features.word_ids(list(itertools.chain.from_iterable(tokens)))
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        flat, lengths = features.tokens_word_ids(tokens)
     else:
         flat, lengths = features.texts_word_ids(texts)
     rows = features.encode_ids(flat, lengths)

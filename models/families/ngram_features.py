@@ -204,9 +204,7 @@ class NgramFeatures:
         time of making and looking up a string per word."""
         table = self._key_table()
         if table is None:
-            tokenized = [tokenize(t) for t in texts]
-            flat = self.word_ids(list(itertools.chain.from_iterable(tokenized)))
-            return flat, np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
+            return self.tokens_word_ids([tokenize(t) for t in texts])
         keys, lengths = word_keys(texts)
         return table.lookup(keys), lengths  # a word in no feature: UNKNOWN (-1), as word_ids gives it
 
@@ -219,10 +217,14 @@ class NgramFeatures:
             self._keys_to_ids = KeyTable(keys.tolist(), range(len(keys))) if ok else None
         return self._keys_to_ids
 
+    def tokens_word_ids(self, tokenized: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """(``word_ids`` of every token of the reviews in order, the number of tokens of each review)."""
+        lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
+        return self.word_ids(list(itertools.chain.from_iterable(tokenized))), lengths
+
     def encode_tokens(self, tokenized: Sequence[Sequence[str]], multi_hot: bool | None = None) -> SparseRows:
         """Sparse rows for tokenized reviews: every n-gram of each, whole."""
-        lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
-        return self.encode_ids(self.word_ids(list(itertools.chain.from_iterable(tokenized))), lengths, multi_hot)
+        return self.encode_ids(*self.tokens_word_ids(tokenized), multi_hot)
 
     def encode_ids(self, flat: np.ndarray, lengths: np.ndarray, multi_hot: bool | None = None) -> SparseRows:
         """Sparse rows for reviews given as their words' ``word_ids`` one after the other (``lengths`` words
