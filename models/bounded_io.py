@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -237,6 +238,25 @@ def read_own_file(path: Path, limit: int) -> bytes:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise InputPathError(f"{path.name} is not a regular file")
         return read_at_most(f, limit, path.name)
+
+
+def keep_own_items(items: list, limit: int, keep: Callable[[object], object], noun: str
+                   ) -> tuple[list[str], list]:
+    """Hand each of the first ``limit`` items of one of our list files (``read_own_list``) to ``keep``, which
+    raises ValueError for one it cannot use. Returns the problems ("review 3: the text is empty", and one line
+    for items past the limit) and the items not used, as they were, for the file's next save to write back."""
+    problems: list[str] = []
+    unused: list = []
+    for number, item in enumerate(items[:limit], start=1):
+        try:
+            keep(item)
+        except ValueError as exc:
+            problems.append(f"{noun} {number}: {exc}")
+            unused.append(item)
+    if len(items) > limit:
+        problems.append(f"the file holds {len(items):,} {noun}s; the first {limit:,} are used")
+        unused.extend(items[limit:])
+    return problems, unused
 
 
 class OwnListFileError(ValueError):

@@ -29,6 +29,7 @@ from models.bounded_io import (
     OwnListFileError,
     TooLarge,
     checked_input_file,
+    keep_own_items,
     os_error_reason,
     parse_json,
     read_own_file,
@@ -247,18 +248,14 @@ class CorrectionBook:
             raise CorrectionsError(str(exc)) from None
         if items is None:
             return book
-        for number, item in enumerate(items[:MAX_CORRECTIONS], start=1):
-            try:
-                if not isinstance(item, dict):
-                    raise ValueError("it is not an object")
-                book._put(Correction.checked(item.get("split"), item.get("row"), item.get("action"),
-                                             item.get("label"), item.get("at")))
-            except ValueError as exc:
-                book.problems.append(f"correction {number}: {exc}")
-                book.unreadable.append(item)
-        if len(items) > MAX_CORRECTIONS:
-            book.problems.append(f"the file holds {len(items):,} corrections; the first {MAX_CORRECTIONS:,} are used")
-            book.unreadable.extend(items[MAX_CORRECTIONS:])
+
+        def keep(item: object) -> None:
+            if not isinstance(item, dict):
+                raise ValueError("it is not an object")
+            book._put(Correction.checked(item.get("split"), item.get("row"), item.get("action"),
+                                         item.get("label"), item.get("at")))
+
+        book.problems, book.unreadable = keep_own_items(items, MAX_CORRECTIONS, keep, "correction")
         return book
 
     def save(self) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from models import paths
 from models.atomic_write import write_json_atomic
-from models.bounded_io import MB, OwnListFileError, os_error_reason, read_own_list
+from models.bounded_io import MB, OwnListFileError, keep_own_items, os_error_reason, read_own_list
 from models.datasets import Split
 from models.errors import UserFacingError
 from models.metadata import MetadataError, checked_date, utc_now
@@ -128,15 +128,8 @@ class MyReviews:
             raise MyReviewsError(str(exc)) from None
         if items is None:
             return book
-        for number, item in enumerate(items[:MAX_REVIEWS], start=1):
-            try:
-                book._put(MyReview.checked(item))
-            except ValueError as exc:
-                book.problems.append(f"review {number}: {exc}")
-                book.unreadable.append(item)
-        if len(items) > MAX_REVIEWS:
-            book.problems.append(f"the file holds {len(items):,} reviews; the first {MAX_REVIEWS:,} are used")
-            book.unreadable.extend(items[MAX_REVIEWS:])
+        book.problems, book.unreadable = keep_own_items(
+            items, MAX_REVIEWS, lambda item: book._put(MyReview.checked(item)), "review")
         return book
 
     def problems_message(self) -> str | None:
