@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.background import BackgroundTasks
+from app.data_source_view import ANY_SOURCE_FILTER
 from app.wrapping import WrappedLabel
 from models.datasets import load_source, trained_on_at_hand
 from models.fine_tuning import MAX_TEST_DROP_POINTS, FineTuneResult, FineTuneSettings, fine_tune
@@ -190,10 +191,9 @@ class MyReviewsPanel(QGroupBox):
     def choose_data(self, name: str, source: str) -> str | None:
         """Ask where the data set the model was trained on is (None: cancelled)."""
         self.show_message(f"{name!r} was trained on {source}, which is not there on this computer: choose your copy "
-                          "of it (the same reviews: an aclImdb archive or folder, or the CSV).", error=True)
-        path, _ = QFileDialog.getOpenFileName(
-            self, f"Where is the data set {name!r} was trained on?", "",
-            "Data sets (*.tar.gz *.tgz *.csv *.tsv *.npz);;All files (*)")
+                          "of it (the same reviews: the aclImdb .tar.gz archive, or the CSV).", error=True)
+        path, _ = QFileDialog.getOpenFileName(self, f"Where is the data set {name!r} was trained on?", "",
+                                              ANY_SOURCE_FILTER)
         return path or None
 
     @Slot()
