@@ -42,7 +42,7 @@ from models.paths import builtin_model_dirs
 from models.prediction import Predictor
 from models.store import ModelStore
 from models.vocabulary import OOV_ID, tokenize
-from tests.benchmarks.reproduce_presets import ARCHIVE, machine
+from tests.benchmarks.reproduce_presets import ARCHIVE, machine, spread
 
 LENGTHS = (10, 40, 80)
 AGREEMENT_WORDS = 15
@@ -61,9 +61,6 @@ def cut_to_known(predictor: Predictor, tokens: list[str], known: int) -> str | N
             return " ".join(tokens[start:])
     return None
 
-
-def spread(values: list[float], fmt: str = ".0f") -> str:
-    return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def speed(predictor: Predictor, texts: list[list[str]], reviews: int, rounds: int) -> None:

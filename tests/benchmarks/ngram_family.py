@@ -25,10 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from models.datasets import load_source
-from tests.benchmarks.reproduce_presets import ARCHIVE, machine
+from tests.benchmarks.reproduce_presets import ARCHIVE, machine, spread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,11 +96,6 @@ def one_review(home: Path, model: str, text: str, calls: int = 300) -> list[floa
     return times
 
 
-def spread(values) -> str:
-    v = np.asarray(values, dtype=np.float64)
-    return f"{np.median(v):,.4g} ({v.min():,.4g}-{v.max():,.4g})"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -127,8 +120,8 @@ def main() -> int:
         for name, t in trained.items():
             print(f"| {name} | {t['seconds']:.0f} | {t['test_accuracy']:.4f} | {t['epochs']} ({t['best_epoch']}) |")
     print(f"\npredict --file, reviews/s, median (range) of {args.rounds} interleaved rounds: "
-          + "; ".join(f"{k} {spread(v)}" for k, v in rates.items()))
-    print(f"one 230-word review, NumPy engine: {spread(latency)} ms (median (range) of {len(latency)} calls)")
+          + "; ".join(f"{k} {spread(v, ',.4g')}" for k, v in rates.items()))
+    print(f"one 230-word review, NumPy engine: {spread(latency, ',.4g')} ms (median (range) of {len(latency)} calls)")
     return 0
 
 

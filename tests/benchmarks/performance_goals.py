@@ -28,16 +28,11 @@ from tests.benchmarks import (
     training_accuracy,
     training_speed,
 )
-from tests.benchmarks.reproduce_presets import machine
+from tests.benchmarks.reproduce_presets import machine, spread
 
 
 def med(values) -> float:
     return float(statistics.median(values))
-
-
-def spread(values, fmt: str) -> str:
-    values = list(values)
-    return f"{format(med(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def verdict(ok: bool) -> str:

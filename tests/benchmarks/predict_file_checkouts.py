@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.benchmarks.reproduce_presets import ARCHIVE, machine
+from tests.benchmarks.reproduce_presets import ARCHIVE, machine, spread
 
 
 def main() -> int:
@@ -57,8 +57,7 @@ def main() -> int:
         same = (tmp_dir / "before.jsonl").read_bytes() == (tmp_dir / "after.jsonl").read_bytes()
     print(f"{args.model}, {len(texts):,} reviews, {args.rounds} interleaved rounds; {machine()}")
     for which, values in rates.items():
-        print(f"{which} ({getattr(args, which)}): {statistics.median(values):,.0f} reviews/s "
-              f"({min(values):,.0f}-{max(values):,.0f})")
+        print(f"{which} ({getattr(args, which)}): {spread(values, ',.0f')} reviews/s")
     print(f"after / before (medians): {statistics.median(rates['after']) / statistics.median(rates['before']):.2f}; "
           f"same output: {same}")
     return 0

@@ -27,7 +27,7 @@ from models.datasets import load_source
 from models.paths import builtin_model_dirs
 from models.prediction import Predictor
 from models.store import ModelStore
-from tests.benchmarks.reproduce_presets import ARCHIVE, machine
+from tests.benchmarks.reproduce_presets import ARCHIVE, machine, spread
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -78,9 +78,6 @@ def measure(reviews: int = 5000, rounds: int = 5) -> dict:
     agree = float(np.max(np.abs(ours.probabilities(ids) - keras_default.predict(ids, verbose=0).ravel())))
     return {"one_review_ms": one_ms, "reviews_per_s": per_s, "reviews": len(texts), "max_difference": agree}
 
-
-def spread(values: list[float], fmt: str) -> str:
-    return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def main() -> int:

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,12 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def spread(values, fmt: str = ".0f") -> str:
+    """The median of ``values`` and their range, each as ``fmt`` formats it: "12,345 (11,020-13,002)"."""
+    values = list(values)
+    return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def json_from_child(cmd: list[str], env: dict, what: str, timeout: float) -> dict:
