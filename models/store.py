@@ -291,13 +291,11 @@ class ModelStore:
 
     def _save_new(self, model: Any, vocabulary: Vocabulary, metadata: ModelMetadata, name: str,
                   failure: str) -> ModelInfo:
-        if isinstance(metadata, ModelMetadata):
-            raw = metadata.to_json()
-        else:
+        if not isinstance(metadata, ModelMetadata):
             raise TypeError(f"metadata must be a ModelMetadata, not {type(metadata).__name__}")
         try:
             # Through the schema that reads it back: a record that would be listed as damaged is not written.
-            meta = ModelMetadata.from_json({**raw, "name": name, "created": utc_now(),
+            meta = ModelMetadata.from_json({**metadata.to_json(), "name": name, "created": utc_now(),
                                             "format_version": METADATA_VERSION})
         except MetadataError as exc:
             raise ModelStoreError(f"The model's details cannot be saved: {exc}.") from None
