@@ -326,8 +326,7 @@ def _metadata(original: ModelInfo, settings: FineTuneSettings, my_reviews: int, 
     meta = original.metadata
     assert meta is not None
     record = meta.to_json()
-    for key in ("name", "created", "format_version", "imported"):
-        record.pop(key, None)
+    record.pop("imported", None)
     record["kind"] = "trained"
     record["results"] = {
         "test_accuracy": after.test,
@@ -347,7 +346,6 @@ def _metadata(original: ModelInfo, settings: FineTuneSettings, my_reviews: int, 
         "made_default": made_default,
     }
     try:
-        return ModelMetadata.from_json({**record, "name": original.name, "created": utc_now(),
-                                        "format_version": METADATA_VERSION})
+        return ModelMetadata.from_json({**record, "created": utc_now(), "format_version": METADATA_VERSION})
     except MetadataError as exc:
         raise FineTuneError(f"The fine-tuned copy's details cannot be written: {exc}.") from None
