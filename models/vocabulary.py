@@ -111,13 +111,19 @@ def _word_chars() -> np.ndarray:
     return _word_char
 
 
+_CACHED_POWERS = 1 << 21  # kept for chunks up to 2 M characters (32 MB); a longer one's are made and dropped
+
+
 def _powers_for(n: int) -> tuple[np.ndarray, np.ndarray]:
     global _powers, _inverse_powers
-    if len(_powers) < n:
-        size = max(n, 2 * len(_powers), 1 << 16)
-        _powers = np.cumprod(np.full(size, _KEY_BASE, dtype=np.uint64))
-        _inverse_powers = np.cumprod(np.full(size, _KEY_INVERSE, dtype=np.uint64))
-    return _powers, _inverse_powers
+    if len(_powers) >= n:
+        return _powers, _inverse_powers
+    size = max(n, min(2 * len(_powers), _CACHED_POWERS), 1 << 16)
+    powers = np.cumprod(np.full(size, _KEY_BASE, dtype=np.uint64))
+    inverse = np.cumprod(np.full(size, _KEY_INVERSE, dtype=np.uint64))
+    if size <= _CACHED_POWERS:
+        _powers, _inverse_powers = powers, inverse
+    return powers, inverse
 
 
 def _run_keys(points: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,8 +135,11 @@ def _run_keys(points: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.nd
     # Prefix sums of c_i * B^(i+1) (wrapping mod 2^64); a run's part times B^-(start+1) is the same wherever
     # the run is: sum_j c_(start+j) * B^j.
     powers, inverse = _powers_for(len(points))
+    weighted = points.astype(np.uint64)  # a copy, multiplied in place
+    weighted *= powers[:len(points)]
     prefix = np.zeros(len(points) + 1, dtype=np.uint64)
-    np.cumsum(points * powers[:len(points)], dtype=np.uint64, out=prefix[1:])
+    np.cumsum(weighted, out=prefix[1:])
+    del weighted
     keys = ((prefix[ends] - prefix[starts]) * inverse[starts]) & _KEY_MASK
     return keys.astype(np.int64), starts
 
@@ -151,7 +160,7 @@ def word_keys(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     inside = word.copy()
     quotes = np.flatnonzero(points[1:-1] == _APOSTROPHE) + 1
     inside[quotes] = word[quotes - 1] & word[quotes + 1]
-    keys, starts = _run_keys(points.astype(np.uint64), inside)
+    keys, starts = _run_keys(points, inside)
     text_ends = np.cumsum(np.fromiter(map(len, prepared), dtype=np.int64, count=len(prepared)) + 1)
     lengths = np.bincount(np.searchsorted(text_ends, starts, side="right"), minlength=len(texts))
     return keys, lengths.astype(np.int64)
@@ -168,7 +177,7 @@ def keys_of_words(words: Sequence[str]) -> np.ndarray:
     """The key of each word (a token of ``tokenize``: no white space in it), as ``word_keys`` makes them."""
     if not words:
         return np.zeros(0, dtype=np.int64)
-    points = np.frombuffer(" ".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    points = np.frombuffer(" ".join(words).encode("utf-32-le"), dtype=np.uint32)
     keys, _ = _run_keys(points, points != 32)
     return keys
 
